@@ -1,0 +1,3 @@
+from sodata.cli import app
+
+app()

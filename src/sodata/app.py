@@ -1,0 +1,52 @@
+"""The FastAPI application: routers of every resource group, errors, docs."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from sodata import __version__, docs
+from sodata.catalog.endpoints import router as catalog_router
+from sodata.config import Settings
+from sodata.customers.endpoints import router as customers_router
+from sodata.kit import errors
+from sodata.kit.db import make_engine, make_sessionmaker
+
+TAGS = [
+    {"name": "Corporate Accounts", "description": "List and properties of corporate accounts."},
+    {"name": "Customers", "description": "List and properties of customers. A customer belongs to a corporate account."},
+    {"name": "Sites", "description": "List and properties of sites. A site belongs to a customer."},
+    {"name": "Devices", "description": "List and properties of devices. A device belongs to a site."},
+    {"name": "Items", "description": "List and properties of items. An item is part of a device."},
+    {"name": "Variables", "description": "List and properties of variables. A variable belongs to an item."},
+    {"name": "Data Access Groups", "description": "Groups of customers and devices whose data a group of users may read."},
+    {"name": "Logs", "description": "The corporate account's event log."},
+    {"name": "Catalog", "description": "Services and device types known to the platform."},
+]
+
+ROUTERS = [customers_router, catalog_router]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    app = FastAPI(
+        title="SoData API",
+        version=__version__,
+        description=(
+            "Open implementation of the SoData IoT API: corporate accounts > customers > sites > devices > "
+            "items > variables.\n\nLists are paged with `take` (0 to 1000, default 50) and `skip`, and answer "
+            '`{"total", "results", "take"}`. Errors answer `{"statusCode", "message", "error"}`.'
+        ),
+        openapi_url=docs.OPENAPI_URL,
+        docs_url=None,
+        redoc_url=None,
+        openapi_tags=TAGS,
+    )
+    engine = make_engine(settings.database_url)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    docs.install(app)
+    return app

@@ -1,0 +1,1 @@
+"""The service catalog and device types with their profiles (seeded at every start)."""

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import uuid
+
+from sodata.kit.contacts import AddressPublic, AddressWrite, ContactPublic, ContactWrite
+from sodata.kit.schemas import CamelModel, WriteModel
+
+
+class CustomerPublic(CamelModel):
+    uuid: uuid.UUID
+    email_to: str | None
+    email_cc: str | None
+    technical_name: str | None
+    name: str
+    reference: str | None
+    description: str | None
+    visibility: str | None
+    corporate_account_id: int
+    additional_information: str | None
+    moving_authorization: str
+    corporate_account_uuid: uuid.UUID
+    icon_uuid: uuid.UUID | None
+    company_address: AddressPublic | None = None
+    contact: ContactPublic | None = None
+    sites_quantity: int
+
+
+NESTED = {"contact": "contact", "address": "company_address"}
+
+
+class CustomerUpdate(WriteModel):
+    read_only_from = (CustomerPublic,)
+
+    name: str | None = None
+    email_to: str | None = None
+    email_cc: str | None = None
+    technical_name: str | None = None
+    reference: str | None = None
+    description: str | None = None
+    visibility: str | None = None
+    additional_information: str | None = None
+    moving_authorization: str | None = None
+    company_address: AddressWrite | None = None
+    contact: ContactWrite | None = None
+
+
+class CustomerCreate(CustomerUpdate):
+    name: str

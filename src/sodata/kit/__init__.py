@@ -1,0 +1,1 @@
+"""Shared plumbing: database session, wire schemas, errors, paging, sorting."""

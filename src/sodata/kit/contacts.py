@@ -1,0 +1,97 @@
+"""Addresses and contacts, shared by customers, sites and devices."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends, Query
+from pydantic import Field
+
+from sodata.kit.errors import BadRequest
+from sodata.kit.schemas import CamelModel, WriteModel
+from sodata.models import Address, Contact
+
+
+class AddressPublic(CamelModel):
+    uuid: uuid.UUID
+    use_parent: bool
+    street: str | None
+    post_code: str | None
+    city: str | None
+    country: str | None
+    state: str | None
+
+
+class ContactPublic(CamelModel):
+    uuid: uuid.UUID
+    use_parent: bool
+    name: str | None
+    phone: str | None
+    mobile: str | None
+    email: str | None
+    email_cc: str | None = Field(default=None, alias="emailCC")  # the spec spells it so
+
+
+class AddressWrite(WriteModel):
+    read_only_from = (AddressPublic,)
+    use_parent: bool = False
+    street: str | None = None
+    post_code: str | None = None
+    city: str | None = None
+    country: str | None = None
+    state: str | None = None
+
+
+class ContactWrite(WriteModel):
+    read_only_from = (ContactPublic,)
+    use_parent: bool = False
+    name: str | None = None
+    phone: str | None = None
+    mobile: str | None = None
+    email: str | None = None
+    email_cc: str | None = Field(default=None, alias="emailCC")
+
+
+def apply_address(current: Address | None, data: AddressWrite | None) -> Address | None:
+    if data is None:
+        return None
+    target = current or Address()
+    for key, value in data.changes().items():
+        setattr(target, key, value)
+    return target
+
+
+def apply_contact(current: Contact | None, data: ContactWrite | None) -> Contact | None:
+    if data is None:
+        return None
+    target = current or Contact()
+    for key, value in data.changes().items():
+        setattr(target, key, value)
+    return target
+
+
+DETAILS_LEVELS = ("DEFAULT", "ALL")
+
+
+def nested_details(
+    details_level: Annotated[
+        str | None,
+        Query(alias="detailsLevel", description="DEFAULT, or ALL to include the contact and the address"),
+    ] = None,
+    with_contact: Annotated[bool, Query(alias="withContact", description="Include the contact")] = False,
+    with_address: Annotated[bool, Query(alias="withAddress", description="Include the address")] = False,
+) -> frozenset[str]:
+    """Which nested objects to include in the answer: "contact" and/or "address"."""
+    level = (details_level or "DEFAULT").upper()
+    if level not in DETAILS_LEVELS:
+        raise BadRequest(f"detailsLevel: unknown value {details_level!r}; use one of {', '.join(DETAILS_LEVELS)}")
+    wanted = set()
+    if with_contact or level == "ALL":
+        wanted.add("contact")
+    if with_address or level == "ALL":
+        wanted.add("address")
+    return frozenset(wanted)
+
+
+NestedDetails = Annotated[frozenset[str], Depends(nested_details)]

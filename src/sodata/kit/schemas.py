@@ -1,0 +1,53 @@
+"""Wire schemas: snake_case in Python, the spec's camelCase on the wire.
+
+Naming per resource (as in full-stack-fastapi-template): `XPublic` is what the API
+returns, `XCreate` / `XUpdate` what it accepts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
+from pydantic.alias_generators import to_camel
+
+
+def iso_ms(value: datetime) -> str:
+    """2021-03-23T14:52:40.552Z, the spec's timestamp format."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+Timestamp = Annotated[datetime, PlainSerializer(iso_ms, return_type=str)]
+
+
+class CamelModel(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, from_attributes=True, serialize_by_alias=True
+    )
+
+
+class WriteModel(CamelModel):
+    """A request body. Unknown fields are refused (a typo must not be dropped silently),
+    but the read-only fields of `read_only_from` are accepted and ignored, so a client may
+    send back an object it just read."""
+
+    model_config = ConfigDict(extra="forbid")
+    read_only_from: ClassVar[tuple[type[BaseModel], ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_read_only(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not cls.read_only_from:
+            return data
+        mine = {f.alias or n for n, f in cls.model_fields.items()} | set(cls.model_fields)
+        read_only = {
+            f.alias or n for m in cls.read_only_from for n, f in m.model_fields.items()
+        } - mine
+        return {k: v for k, v in data.items() if k not in read_only}
+
+    def changes(self) -> dict[str, Any]:
+        """The fields the client actually sent, by Python name (PUT is a partial update)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}

@@ -1,0 +1,83 @@
+"""Writing to and reading the corporate account's event log."""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from sodata.access.principal import Principal
+from sodata.kit.errors import not_found
+from sodata.models import LogEntry
+
+
+def record(
+    session: Session,
+    ca_id: int,
+    action: str,
+    message: str,
+    *,
+    principal: Principal | None = None,
+    obj: Any = None,
+    object_type: str | None = None,
+    level: str = "INFO",
+    details: dict[str, Any] | None = None,
+) -> LogEntry:
+    """Add an event to the log of corporate account `ca_id`. Never pass secrets in details."""
+    entry = LogEntry(
+        corporate_account_id=ca_id,
+        action=action,
+        message=message,
+        level=level,
+        object_type=object_type or (type(obj).__name__ if obj is not None else None),
+        object_uuid=getattr(obj, "uuid", None),
+        object_name=getattr(obj, "name", None),
+        user_email=principal.email if principal else None,
+        details=details,
+    )
+    session.add(entry)
+    return entry
+
+
+def query(
+    ca_id: int,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    action: str | None = None,
+    level: str | None = None,
+    object_type: str | None = None,
+    object_uuid: uuid_module.UUID | None = None,
+    user_email: str | None = None,
+    search: str | None = None,
+) -> Select:
+    stmt = select(LogEntry).where(LogEntry.corporate_account_id == ca_id)
+    if since is not None:
+        stmt = stmt.where(LogEntry.created_at >= since)
+    if until is not None:
+        stmt = stmt.where(LogEntry.created_at < until)
+    if action:
+        stmt = stmt.where(LogEntry.action == action)
+    if level:
+        stmt = stmt.where(LogEntry.level == level)
+    if object_type:
+        stmt = stmt.where(LogEntry.object_type == object_type)
+    if object_uuid:
+        stmt = stmt.where(LogEntry.object_uuid == object_uuid)
+    if user_email:
+        stmt = stmt.where(LogEntry.user_email == user_email)
+    if search:
+        stmt = stmt.where(LogEntry.message.ilike(f"%{search}%"))
+    return stmt
+
+
+def get(session: Session, ca_id: int, log_uuid: uuid_module.UUID) -> LogEntry:
+    entry = session.scalar(
+        select(LogEntry).where(LogEntry.corporate_account_id == ca_id, LogEntry.uuid == log_uuid)
+    )
+    if entry is None:
+        raise not_found("Log", log_uuid)
+    return entry

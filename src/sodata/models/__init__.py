@@ -1,0 +1,33 @@
+"""ORM models, all in one place (as in polar): every table of the schema.
+
+Alembic migrations in sodata/migrations are generated from these.
+"""
+
+from sodata.models.catalog import DeviceType, ProfileEntry, Service
+from sodata.models.organization import Address, Contact, CorporateAccount, Customer, Icon, Site, User, UserLink
+from sodata.models.devices import Device, DeviceShare, Item, Variable
+from sodata.models.access_groups import AccessGroup, AccessGroupCustomer, AccessGroupDevice, AccessGroupUser
+from sodata.models.logs import LogEntry
+
+__all__ = [
+    "AccessGroup",
+    "AccessGroupCustomer",
+    "AccessGroupDevice",
+    "AccessGroupUser",
+    "Address",
+    "Contact",
+    "CorporateAccount",
+    "Customer",
+    "Device",
+    "DeviceShare",
+    "DeviceType",
+    "Icon",
+    "Item",
+    "LogEntry",
+    "ProfileEntry",
+    "Service",
+    "Site",
+    "User",
+    "UserLink",
+    "Variable",
+]

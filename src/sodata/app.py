@@ -5,9 +5,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from sodata import __version__, docs
+from sodata.access_groups.endpoints import router as access_groups_router
 from sodata.catalog.endpoints import router as catalog_router
 from sodata.config import Settings
+from sodata.corporate_accounts.endpoints import router as corporate_accounts_router
 from sodata.customers.endpoints import router as customers_router
+from sodata.devices.endpoints import router as devices_router
+from sodata.items.endpoints import router as items_router
+from sodata.logs.endpoints import router as logs_router
+from sodata.sites.endpoints import router as sites_router
+from sodata.variables.endpoints import router as variables_router
 from sodata.kit import errors
 from sodata.kit.db import make_engine, make_sessionmaker
 
@@ -23,7 +30,17 @@ TAGS = [
     {"name": "Catalog", "description": "Services and device types known to the platform."},
 ]
 
-ROUTERS = [customers_router, catalog_router]
+ROUTERS = [
+    corporate_accounts_router,
+    customers_router,
+    sites_router,
+    devices_router,
+    items_router,
+    variables_router,
+    access_groups_router,
+    logs_router,
+    catalog_router,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -55,3 +55,12 @@ def _corporate_account(right: Right):
 ReadableCa = Annotated[CorporateAccount, Depends(_corporate_account(Right.read))]
 WritableCa = Annotated[CorporateAccount, Depends(_corporate_account(Right.write))]
 AdminCa = Annotated[CorporateAccount, Depends(_corporate_account(Right.admin))]
+
+
+def _platform_admin(principal: PrincipalDep) -> Principal:
+    if not principal.superuser:
+        raise Forbidden("Only a platform administrator may create corporate accounts")
+    return principal
+
+
+PlatformAdmin = Annotated[Principal, Depends(_platform_admin)]

@@ -7,10 +7,12 @@ returns, `XCreate` / `XUpdate` what it accepts.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, get_args
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
+
+from sodata.kit.errors import BadRequest
 
 
 def iso_ms(value: datetime) -> str:
@@ -49,5 +51,19 @@ class WriteModel(CamelModel):
         return {k: v for k, v in data.items() if k not in read_only}
 
     def changes(self) -> dict[str, Any]:
-        """The fields the client actually sent, by Python name (PUT is a partial update)."""
-        return {name: getattr(self, name) for name in self.model_fields_set}
+        """The fields the client actually sent, by Python name (PUT is a partial update).
+
+        A field sent as null is refused unless the public model allows null there."""
+        sent = {name: getattr(self, name) for name in self.model_fields_set}
+        for name, value in sent.items():
+            if value is None and not self._nullable(name):
+                raise BadRequest(f"{type(self).model_fields[name].alias or name}: may not be null; omit it to leave it unchanged")
+        return sent
+
+    @classmethod
+    def _nullable(cls, name: str) -> bool:
+        for public in cls.read_only_from:
+            field = public.model_fields.get(name)
+            if field is not None:
+                return field.annotation is None or type(None) in get_args(field.annotation)
+        return True

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import uuid
+
+from sodata.kit.schemas import CamelModel, WriteModel
+
+
+class UserLinkPublic(CamelModel):
+    uuid: uuid.UUID
+    status: str
+    is_support: bool
+    corporate_account_id: int
+    user_id: int
+    role: str
+
+
+class CorporateAccountPublic(CamelModel):
+    default_customer_uuid: uuid.UUID | None
+    uuid: uuid.UUID
+    name: str
+    activation_type: str
+    email_to: str | None
+    email_cc: str | None
+    can_publish: bool
+    auto_template_synchro: bool
+    is_multi_customer_account: bool
+    active: bool
+    moving_authorization: str
+    icon_uuid: uuid.UUID | None
+    user_links: list[UserLinkPublic]
+    is_master: bool
+
+
+class CorporateAccountUpdate(WriteModel):
+    read_only_from = (CorporateAccountPublic,)
+
+    name: str | None = None
+    default_customer_uuid: uuid.UUID | None = None
+    activation_type: str | None = None
+    email_to: str | None = None
+    email_cc: str | None = None
+    can_publish: bool | None = None
+    auto_template_synchro: bool | None = None
+    is_multi_customer_account: bool | None = None
+    active: bool | None = None
+    moving_authorization: str | None = None
+
+
+class CorporateAccountCreate(CorporateAccountUpdate):
+    name: str

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import field_validator
+
+from sodata.kit.contacts import AddressPublic, AddressWrite, ContactPublic, ContactWrite
+from sodata.kit.schemas import CamelModel, WriteModel
+from sodata.kit.timezones import check_time_zone
+
+
+class SitePublic(CamelModel):
+    uuid: uuid.UUID
+    email_to: str | None
+    email_cc: str | None
+    technical_name: str | None
+    language: str | None
+    name: str
+    description: str | None
+    configuration_options: dict[str, Any] | None
+    activation_key: uuid.UUID
+    visibility: str | None
+    customer_id: int
+    auto_gateways_registration: bool
+    auto_products_registration: bool
+    time_zone: str
+    additional_information: str | None
+    moving_authorization: str
+    customer_uuid: uuid.UUID
+    address: AddressPublic | None = None
+    contact: ContactPublic | None = None
+    devices_quantity: int
+
+
+NESTED = {"contact": "contact", "address": "address"}
+
+
+class SiteUpdate(WriteModel):
+    read_only_from = (SitePublic,)
+
+    name: str | None = None
+    customer_uuid: uuid.UUID | None = None
+    email_to: str | None = None
+    email_cc: str | None = None
+    technical_name: str | None = None
+    language: str | None = None
+    description: str | None = None
+    configuration_options: dict[str, Any] | None = None
+    visibility: str | None = None
+    auto_gateways_registration: bool | None = None
+    auto_products_registration: bool | None = None
+    time_zone: str | None = None
+    additional_information: str | None = None
+    moving_authorization: str | None = None
+    address: AddressWrite | None = None
+    contact: ContactWrite | None = None
+
+    _tz = field_validator("time_zone")(check_time_zone)
+
+
+class SiteCreate(SiteUpdate):
+    name: str
+    customer_uuid: uuid.UUID
+
+
+class SitesCount(CamelModel):
+    count: int

@@ -1,0 +1,118 @@
+"""Tests start the real server (`sodata serve --demo`) and talk HTTP to it.
+
+Every test that uses `api` runs once per database backend: SQLite (embedded) and
+PostgreSQL (127.0.0.1:5432, user postgres). Set SODATA_TEST_BACKENDS=sqlite to run one.
+Without PostgreSQL its tests skip and say why, except with CI=true, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+BACKENDS = [b.strip() for b in os.environ.get("SODATA_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+PG_ADMIN_URL = os.environ.get("SODATA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _postgres_database() -> tuple[str, str]:
+    """Create an empty database; return its SQLAlchemy URL and name."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
+            name = f"sodata_test_{uuid.uuid4().hex[:12]}"
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # noqa: BLE001
+        reason = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (CI=true: PostgreSQL tests must run)")
+        pytest.skip(reason)
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}", name
+
+
+def _drop_postgres_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class Server:
+    def __init__(self, backend: str, workdir: Path) -> None:
+        self.backend = backend
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"server-{backend}.log"
+        self.pg_name: str | None = None
+        env = {**os.environ}
+        args = [sys.executable, "-m", "sodata", "serve", "--demo", "--port", str(self.port), "--log-level", "warning"]
+        if backend == "postgresql":
+            env["SODATA_DATABASE_URL"], self.pg_name = _postgres_database()
+        else:
+            env.pop("SODATA_DATABASE_URL", None)
+            args += ["--db", str(workdir / "sodata-test.db")]
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_path.read_text()}")
+            try:
+                if httpx.get(self.url + "/swagger-api-json/v1", timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"server not ready after {timeout}s:\n{self.log_path.read_text()}")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._log.close()
+        if self.pg_name:
+            _drop_postgres_database(self.pg_name)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text().splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(request.param, tmp_path_factory.mktemp(request.param))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def api(server: Server) -> Iterator[httpx.Client]:
+    """An HTTP client on the running demo server."""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield client
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses: tests share one server, so they create their own objects."""
+    return f"{prefix} {uuid.uuid4().hex[:8]}"

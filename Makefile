@@ -1,0 +1,19 @@
+# Two commands for a new user (README): `make demo` and `make test`.
+# Each creates .venv and installs what it needs on first use.
+PYTHON ?= python3
+VENV := .venv
+
+.PHONY: demo test
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/sodata serve --demo
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sodata needs Python 3.11 or newer (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	touch $@

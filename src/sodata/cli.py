@@ -12,7 +12,7 @@ from rich.console import Console
 from sodata.config import DEFAULT_SQLITE_PATH, Settings, sqlite_url
 
 app = typer.Typer(help="sodata: an open, self-hostable SoData IoT API server.", no_args_is_help=True)
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 DEMO_DB = Path("sodata-demo.db")
 

@@ -18,7 +18,7 @@ class Icon(Base):
     id: Mapped[IntPk]
     uuid: Mapped[PublicUuid]
     content_type: Mapped[str] = mapped_column(String(64))
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded only to serve the image
 
 
 class Address(Base):
@@ -128,9 +128,9 @@ class Customer(Base):
     created_at: Mapped[Created]
 
     corporate_account: Mapped[CorporateAccount] = relationship(lazy="joined")
-    icon: Mapped[Icon | None] = relationship()
-    company_address: Mapped[Address | None] = relationship(cascade="all, delete-orphan", single_parent=True)
-    contact: Mapped[Contact | None] = relationship(cascade="all, delete-orphan", single_parent=True)
+    icon: Mapped[Icon | None] = relationship(lazy="joined")
+    company_address: Mapped[Address | None] = relationship(cascade="all, delete-orphan", single_parent=True, lazy="joined")
+    contact: Mapped[Contact | None] = relationship(cascade="all, delete-orphan", single_parent=True, lazy="joined")
 
 
 class Site(Base):
@@ -162,8 +162,8 @@ class Site(Base):
     created_at: Mapped[Created]
 
     customer: Mapped[Customer] = relationship(lazy="joined")
-    address: Mapped[Address | None] = relationship(cascade="all, delete-orphan", single_parent=True)
-    contact: Mapped[Contact | None] = relationship(cascade="all, delete-orphan", single_parent=True)
+    address: Mapped[Address | None] = relationship(cascade="all, delete-orphan", single_parent=True, lazy="joined")
+    contact: Mapped[Contact | None] = relationship(cascade="all, delete-orphan", single_parent=True, lazy="joined")
 
 
 __all__ = ["Address", "Contact", "CorporateAccount", "Customer", "Icon", "Site", "User", "UserLink"]

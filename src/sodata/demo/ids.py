@@ -36,3 +36,17 @@ METER_TYPE = uuid.UUID("df142d9a-7b64-11eb-b6f0-aa0fc901eabd")
 def demo_uuid(kind: str, name: str) -> uuid.UUID:
     """A stable uuid for a demo object the spec does not name."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"sodata:demo:{kind}:{name}")
+
+
+FR_SOCOMEC_ICON = uuid.UUID("716bf4fb-e2c6-4e4c-987d-b1a42b91c78a")
+
+# Demo objects the spec names without giving their uuid.
+SOCOMEC = demo_uuid("corporate-account", "SOCOMEC")
+ENERGY_STORAGE = demo_uuid("corporate-account", "Energy Storage")
+BENFELD_U3 = demo_uuid("site", "Benfeld - U3")
+BENFELD_U3_GATEWAY = demo_uuid("device", "IoT Gateway")  # the gateway of Delphys GP2 - 160 kVA
+
+ADMIN_EMAIL = "admin@example.com"  # admin of every demo corporate account
+DEMO_EMAIL = "demo@example.com"  # admin of SoLink
+VIEWER_EMAIL = "viewer@example.com"  # viewer in SoLink, member of the DAG SoLink FR only
+OTHER_EMAIL = "other@example.com"  # manager in Energy Storage only

@@ -1,5 +1,94 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated
 
-router = APIRouter(tags=["Logs"])
+from fastapi import APIRouter, Path, Query
+
+from sodata.access.scope import ReadableCa
+from sodata.kit.db import SessionDep
+from sodata.kit.errors import BadRequest
+from sodata.kit.pagination import Page, PagingDep, paginate
+from sodata.kit.responses import json_response
+from sodata.kit.sorting import SortByQuery
+from sodata.logs import service
+from sodata.logs.schemas import LogPublic
+from sodata.models import CorporateAccount, LogEntry
+
+router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}/logs", tags=["Logs"])
+
+LogUuid = Annotated[uuid.UUID, Path(alias="logUuid", description="UUID of the log entry")]
+
+
+def parse_instant(value: str | None, field: str) -> datetime | None:
+    """An ISO 8601 instant; without an offset it is taken as UTC."""
+    if value is None or not value.strip():
+        return None
+    try:
+        instant = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise BadRequest(
+            f"{field}: {value!r} is not an ISO 8601 instant; use e.g. 2024-05-01T08:00:00Z"
+        ) from None
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return instant.astimezone(UTC)
+
+
+def to_public(ca: CorporateAccount, entry: LogEntry) -> LogPublic:
+    return LogPublic.model_validate(
+        {
+            **{f: getattr(entry, f) for f in LogPublic.model_fields if hasattr(entry, f)},
+            "corporate_account_uuid": ca.uuid,
+        }
+    )
+
+
+@router.get("", summary="Get the pagination for logs", response_model=Page[LogPublic])
+def list_logs(
+    session: SessionDep,
+    ca: ReadableCa,
+    paging: PagingDep,
+    sort_by: SortByQuery = None,
+    since: Annotated[
+        str | None, Query(alias="from", description="ISO 8601 instant; only entries at or after it")
+    ] = None,
+    until: Annotated[
+        str | None, Query(alias="to", description="ISO 8601 instant; only entries before it")
+    ] = None,
+    action: Annotated[str | None, Query(description="e.g. DEVICE_CREATED")] = None,
+    level: Annotated[str | None, Query(description="INFO, WARNING or ERROR")] = None,
+    object_type: Annotated[str | None, Query(alias="objectType", description="e.g. Device")] = None,
+    object_uuid: Annotated[
+        uuid.UUID | None,
+        Query(alias="objectUuid", description="UUID of the object the entry is about"),
+    ] = None,
+    user_email: Annotated[
+        str | None, Query(alias="userEmail", description="Who made the change")
+    ] = None,
+    search: Annotated[str | None, Query(description="Text the message contains")] = None,
+):
+    start, end = parse_instant(since, "from"), parse_instant(until, "to")
+    if start is not None and end is not None and end <= start:
+        raise BadRequest("to: must be later than from")
+    stmt = service.query(
+        ca.id,
+        since=start,
+        until=end,
+        action=action,
+        level=level,
+        object_type=object_type,
+        object_uuid=object_uuid,
+        user_email=user_email,
+        search=search,
+        sort_by=sort_by,
+    )
+    total, rows = paginate(session, stmt, paging)
+    results = [to_public(ca, entry) for entry in rows]
+    return json_response(Page[LogPublic](total=total, results=results, take=paging.take))
+
+
+@router.get("/{logUuid}", summary="Get log by UUID", response_model=LogPublic)
+def get_log(session: SessionDep, ca: ReadableCa, log_uuid: LogUuid):
+    return json_response(to_public(ca, service.get(session, ca.id, log_uuid)))

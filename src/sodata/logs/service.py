@@ -10,8 +10,12 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from sodata.access.principal import Principal
-from sodata.kit.errors import not_found
+from sodata.kit.errors import BadRequest, not_found
+from sodata.kit.sorting import apply_sort
 from sodata.models import LogEntry
+
+LEVELS = ("INFO", "WARNING", "ERROR")
+SORT_FIELDS = {"createdAt": LogEntry.created_at, "action": LogEntry.action, "level": LogEntry.level}
 
 
 def record(
@@ -53,7 +57,10 @@ def query(
     object_uuid: uuid_module.UUID | None = None,
     user_email: str | None = None,
     search: str | None = None,
+    sort_by: str | None = None,
 ) -> Select:
+    """The account's entries matching every given filter, newest first unless `sort_by` says
+    otherwise; `since` is inclusive, `until` exclusive."""
     stmt = select(LogEntry).where(LogEntry.corporate_account_id == ca_id)
     if since is not None:
         stmt = stmt.where(LogEntry.created_at >= since)
@@ -62,7 +69,9 @@ def query(
     if action:
         stmt = stmt.where(LogEntry.action == action)
     if level:
-        stmt = stmt.where(LogEntry.level == level)
+        if level.upper() not in LEVELS:
+            raise BadRequest(f"level: unknown level {level!r}; use one of {', '.join(LEVELS)}")
+        stmt = stmt.where(LogEntry.level == level.upper())
     if object_type:
         stmt = stmt.where(LogEntry.object_type == object_type)
     if object_uuid:
@@ -70,8 +79,8 @@ def query(
     if user_email:
         stmt = stmt.where(LogEntry.user_email == user_email)
     if search:
-        stmt = stmt.where(LogEntry.message.ilike(f"%{search}%"))
-    return stmt
+        stmt = stmt.where(LogEntry.message.icontains(search, autoescape=True))
+    return apply_sort(stmt, sort_by, SORT_FIELDS, LogEntry.id, default="-createdAt")
 
 
 def get(session: Session, ca_id: int, log_uuid: uuid_module.UUID) -> LogEntry:

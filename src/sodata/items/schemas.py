@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+
+from sodata.kit.schemas import CamelModel, Timestamp, WriteModel
+
+MAX_INDEX = 65535
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("may not contain the NUL character")
+    return value
+
+
+def _index_not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError('must be an index such as "0" or 0')
+    return value
+
+
+# A short free text (stored in 255 characters; PostgreSQL refuses NUL in text).
+Text = Annotated[str, Field(max_length=255), AfterValidator(_no_nul)]
+
+# Item types appear in mapping configs ("Global|0|140100") and stream refs ("Global 0 140100"):
+# no separators in them.
+ItemType = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", examples=["Global"]),
+]
+
+# The spec sends indexes as strings ("0"); numbers are accepted too.
+ItemIndex = Annotated[
+    int,
+    BeforeValidator(_index_not_bool),
+    Field(ge=0, le=MAX_INDEX),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "pattern": "^[0-9]+$"}, {"type": "integer", "minimum": 0}],
+            "examples": ["0"],
+            "description": f"Index of the item among the items of its type, from 0 to {MAX_INDEX}",
+        }
+    ),
+]
+
+
+class ItemPublic(CamelModel):
+    uuid: uuid.UUID
+    id: int
+    device_uuid: uuid.UUID
+    item_type: str
+    index: str
+    name: str | None
+    custom: dict[str, Any] | None
+    variables_quantity: int
+    created_at: Timestamp
+
+
+class ItemsList(CamelModel):
+    results: list[ItemPublic]
+    total: int
+
+
+class ItemUpdate(WriteModel):
+    read_only_from = (ItemPublic,)
+
+    name: Text | None = None
+    custom: dict[str, Any] | None = None
+
+
+class ItemCreate(ItemUpdate):
+    item_type: ItemType
+    index: ItemIndex

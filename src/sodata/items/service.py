@@ -1,0 +1,193 @@
+"""Items of a device: the parts (Global, Unit, Load, ...) its variables belong to."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from sqlalchemy import Select, func, select
+from sqlalchemy import delete as sql_delete
+from sqlalchemy.orm import Session
+
+from sodata.access.principal import Principal
+from sodata.items.schemas import ItemCreate, ItemPublic, ItemsList, ItemUpdate
+from sodata.kit.errors import Conflict, not_found
+from sodata.logs.service import record
+from sodata.models import CorporateAccount, Device, Item, Variable
+
+
+def get_device(session: Session, ca: CorporateAccount, device_uuid: uuid.UUID) -> Device:
+    """A device of the account, or a 404 (the same whether missing or in another account)."""
+    device = session.scalar(
+        select(Device).where(Device.corporate_account_id == ca.id, Device.uuid == device_uuid)
+    )
+    if device is None:
+        raise not_found("Device", device_uuid)
+    return device
+
+
+def variables_quantity():
+    return (
+        select(func.count(Variable.id))
+        .where(Variable.item_id == Item.id)
+        .correlate(Item)
+        .scalar_subquery()
+    )
+
+
+def _query(device: Device) -> Select:
+    return (
+        select(Item, variables_quantity())
+        .where(Item.device_id == device.id)
+        .order_by(Item.item_type, Item.index, Item.id)
+    )
+
+
+def to_public(item: Item, device: Device, variables: int) -> ItemPublic:
+    return ItemPublic(
+        uuid=item.uuid,
+        id=item.id,
+        device_uuid=device.uuid,
+        item_type=item.item_type,
+        index=str(item.index),
+        name=item.name,
+        custom=item.custom,
+        variables_quantity=variables,
+        created_at=item.created_at,
+    )
+
+
+def list_public(session: Session, ca: CorporateAccount, device_uuid: uuid.UUID) -> ItemsList:
+    device = get_device(session, ca, device_uuid)
+    results = [to_public(item, device, n) for item, n in session.execute(_query(device)).tuples()]
+    return ItemsList(results=results, total=len(results))
+
+
+def get(session: Session, device: Device, item_uuid: uuid.UUID) -> Item:
+    item = session.scalar(select(Item).where(Item.device_id == device.id, Item.uuid == item_uuid))
+    if item is None:
+        raise not_found("Item", item_uuid)
+    return item
+
+
+def get_public(
+    session: Session, ca: CorporateAccount, device_uuid: uuid.UUID, item_uuid: uuid.UUID
+) -> ItemPublic:
+    device = get_device(session, ca, device_uuid)
+    row = session.execute(_query(device).where(Item.uuid == item_uuid)).tuples().one_or_none()
+    if row is None:
+        raise not_found("Item", item_uuid)
+    return to_public(row[0], device, row[1])
+
+
+def label(item_type: str, index: int) -> str:
+    return f"{item_type}|{index}"
+
+
+def ensure_items(
+    session: Session, device: Device, keys: Iterable[tuple[str, int]]
+) -> dict[tuple[str, int], Item]:
+    """The device's items of these (type, index) keys, creating the missing ones (one query)."""
+    items = {
+        (i.item_type, i.index): i
+        for i in session.scalars(select(Item).where(Item.device_id == device.id))
+    }
+    for item_type, index in keys:
+        if (item_type, index) not in items:
+            items[item_type, index] = item = Item(
+                device_id=device.id, item_type=item_type, index=index
+            )
+            session.add(item)
+    session.flush()
+    return items
+
+
+def create(
+    session: Session,
+    principal: Principal,
+    ca: CorporateAccount,
+    device_uuid: uuid.UUID,
+    data: ItemCreate,
+) -> Item:
+    device = get_device(session, ca, device_uuid)
+    clash = session.scalar(
+        select(Item.uuid).where(
+            Item.device_id == device.id, Item.item_type == data.item_type, Item.index == data.index
+        )
+    )
+    if clash is not None:
+        raise Conflict(
+            f"Device {device.name} already has item {label(data.item_type, data.index)} ({clash}); "
+            "use another index or update that item"
+        )
+    item = Item(device_id=device.id, item_type=data.item_type, index=data.index)
+    for key, value in data.changes().items():
+        if key not in ("item_type", "index"):
+            setattr(item, key, value)
+    session.add(item)
+    session.flush()
+    record(
+        session,
+        ca.id,
+        "ITEM_CREATED",
+        f"Item {label(item.item_type, item.index)} of device {device.name} created",
+        principal=principal,
+        obj=item,
+    )
+    return item
+
+
+def update(
+    session: Session,
+    principal: Principal,
+    ca: CorporateAccount,
+    device_uuid: uuid.UUID,
+    item_uuid: uuid.UUID,
+    data: ItemUpdate,
+) -> Item:
+    device = get_device(session, ca, device_uuid)
+    item = get(session, device, item_uuid)
+    for key, value in data.changes().items():
+        setattr(item, key, value)
+    session.flush()
+    record(
+        session,
+        ca.id,
+        "ITEM_UPDATED",
+        f"Item {label(item.item_type, item.index)} of device {device.name} updated",
+        principal=principal,
+        obj=item,
+        details={"fields": sorted(data.model_fields_set)},
+    )
+    return item
+
+
+def delete(
+    session: Session,
+    principal: Principal,
+    ca: CorporateAccount,
+    device_uuid: uuid.UUID,
+    item_uuid: uuid.UUID,
+) -> None:
+    """Delete the item and its variables; losing profile variables puts the profile out of date."""
+    device = get_device(session, ca, device_uuid)
+    item = get(session, device, item_uuid)
+    sources = set(
+        session.scalars(select(Variable.source).where(Variable.item_id == item.id).distinct())
+    )
+    if "PROFILE" in sources:
+        device.profile_is_up_to_date = False
+    session.execute(
+        sql_delete(Variable).where(Variable.item_id == item.id),
+        execution_options={"synchronize_session": False},
+    )
+    record(
+        session,
+        ca.id,
+        "ITEM_DELETED",
+        f"Item {label(item.item_type, item.index)} of device {device.name} deleted",
+        principal=principal,
+        obj=item,
+    )
+    session.delete(item)
+    session.flush()

@@ -1,0 +1,186 @@
+"""readable_device_ids and the group counters, against a real migrated database.
+
+Runs on SQLite (a temp file) and on PostgreSQL (a fresh database), like the HTTP tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sodata.access_groups import service
+from sodata.kit.db import make_engine, make_sessionmaker
+from sodata.migrations import upgrade
+from sodata.models import (
+    AccessGroup,
+    AccessGroupCustomer,
+    AccessGroupDevice,
+    AccessGroupUser,
+    CorporateAccount,
+    Customer,
+    Device,
+    DeviceShare,
+    DeviceType,
+    Site,
+    User,
+    UserLink,
+)
+from tests.conftest import BACKENDS, _drop_postgres_database, _postgres_database
+
+
+@pytest.fixture(params=BACKENDS)
+def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
+    pg_name = None
+    if request.param == "postgresql":
+        url, pg_name = _postgres_database()
+    else:
+        url = f"sqlite:///{tmp_path / 'dag.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as s:
+            yield s
+    finally:
+        engine.dispose()
+        if pg_name:
+            _drop_postgres_database(pg_name)
+
+
+class World:
+    """Two accounts; in `ca`: customers A (sites A1 with d1, d2; A2 with d3) and B (site B1 with d4,
+    d5), and d6 on no site; B1 shows d1 as shared. `other` has customer X with device x1."""
+
+    def __init__(self, s: Session) -> None:
+        dtype = DeviceType(reference_id="T1", name="t", model_name="t", manufacturer="t")
+        self.ca, self.other = CorporateAccount(name="CA"), CorporateAccount(name="Other")
+        s.add_all([dtype, self.ca, self.other])
+        s.flush()
+        self.a, self.b = (
+            Customer(corporate_account_id=self.ca.id, name="A"),
+            Customer(corporate_account_id=self.ca.id, name="B"),
+        )
+        self.x = Customer(corporate_account_id=self.other.id, name="X")
+        s.add_all([self.a, self.b, self.x])
+        s.flush()
+        sites = {
+            name: Site(
+                corporate_account_id=cust.corporate_account_id, customer_id=cust.id, name=name
+            )
+            for name, cust in (("A1", self.a), ("A2", self.a), ("B1", self.b), ("X1", self.x))
+        }
+        s.add_all(sites.values())
+        s.flush()
+        self.d = {}
+        for name, site, ca in (
+            ("d1", "A1", self.ca),
+            ("d2", "A1", self.ca),
+            ("d3", "A2", self.ca),
+            ("d4", "B1", self.ca),
+            ("d5", "B1", self.ca),
+            ("d6", None, self.ca),
+            ("x1", "X1", self.other),
+        ):
+            self.d[name] = Device(
+                corporate_account_id=ca.id,
+                site_id=sites[site].id if site else None,
+                device_type_id=dtype.id,
+                name=name,
+                serial_number=name,
+            )
+        s.add_all(self.d.values())
+        s.flush()
+        s.add(DeviceShare(device_id=self.d["d1"].id, site_id=sites["B1"].id))
+        self.alice, self.bob = User(email="alice@example.com"), User(email="bob@example.com")
+        s.add_all([self.alice, self.bob])
+        s.flush()
+        s.add_all(
+            [
+                UserLink(corporate_account_id=self.ca.id, user_id=self.alice.id),
+                UserLink(corporate_account_id=self.other.id, user_id=self.alice.id),
+            ]
+        )
+        s.flush()
+
+    def ids(self, *names: str) -> set[int]:
+        return {self.d[n].id for n in names}
+
+
+def group(
+    s: Session, ca: CorporateAccount, name: str, customers=(), devices=(), users=()
+) -> AccessGroup:
+    g = AccessGroup(corporate_account_id=ca.id, name=name)
+    s.add(g)
+    s.flush()
+    s.add_all([AccessGroupCustomer(access_group_id=g.id, customer_id=c.id) for c in customers])
+    s.add_all([AccessGroupDevice(access_group_id=g.id, device_id=d.id) for d in devices])
+    s.add_all([AccessGroupUser(access_group_id=g.id, user_id=u.id) for u in users])
+    s.flush()
+    return g
+
+
+def readable(s: Session, ca: CorporateAccount, user: User) -> set[int]:
+    stmt = service.readable_device_ids(s, ca.id, user.id)
+    ids = list(s.scalars(stmt))
+    assert len(ids) == len(set(ids)), "each device id comes once"
+    return set(ids)
+
+
+def test_readable_device_ids_follow_the_users_groups(session):
+    w = World(session)
+    assert readable(session, w.ca, w.alice) == set()  # linked but in no group: nothing
+    group(session, w.ca, "FR", customers=[w.a], devices=[w.d["d4"], w.d["d1"]], users=[w.alice])
+    # every device of every site of A, plus d4; d1 both ways comes once
+    assert readable(session, w.ca, w.alice) == w.ids("d1", "d2", "d3", "d4")
+    group(session, w.ca, "Loose", devices=[w.d["d6"]], users=[w.alice])
+    assert readable(session, w.ca, w.alice) == w.ids("d1", "d2", "d3", "d4", "d6")
+    group(session, w.ca, "Not hers", customers=[w.b])  # a group she is not in gives her nothing
+    assert readable(session, w.ca, w.alice) == w.ids("d1", "d2", "d3", "d4", "d6")
+    assert readable(session, w.ca, w.bob) == set()
+    # the groups of one account never open devices of another
+    assert readable(session, w.other, w.alice) == set()
+    group(session, w.other, "X", customers=[w.x], users=[w.alice])
+    assert readable(session, w.other, w.alice) == w.ids("x1")
+    assert w.d["x1"].id not in readable(session, w.ca, w.alice)
+
+
+def test_readable_device_ids_include_devices_shared_with_a_member_customers_site(session):
+    w = World(session)
+    g = group(session, w.ca, "B only", customers=[w.b], users=[w.bob])
+    assert readable(session, w.ca, w.bob) == w.ids("d4", "d5", "d1")  # d1 is shared with B1
+    session.delete(session.get(AccessGroupCustomer, (g.id, w.b.id)))
+    session.flush()
+    assert readable(session, w.ca, w.bob) == set()
+
+
+def test_readable_device_ids_is_a_statement_to_filter_devices_with(session):
+    w = World(session)
+    group(session, w.ca, "FR", devices=[w.d["d2"]], users=[w.alice])
+    names = session.scalars(
+        select(Device.name).where(
+            Device.id.in_(service.readable_device_ids(session, w.ca.id, w.alice.id))
+        )
+    ).all()
+    assert names == ["d2"]
+
+
+def test_counters_of_the_list_query_count_each_device_once(session):
+    w = World(session)
+    fr = group(
+        session,
+        w.ca,
+        "FR",
+        customers=[w.a, w.b],
+        devices=[w.d["d1"], w.d["d6"]],
+        users=[w.alice, w.bob],
+    )
+    group(session, w.ca, "Empty")
+    rows = {g.name: (c, d, u) for g, c, d, u in session.execute(service.query(w.ca))}
+    # A: d1 d2 d3, B: d4 d5 (+ d1 shared), direct: d1 (again) and d6
+    assert rows == {"FR": (2, 6, 2), "Empty": (0, 0, 0)}
+    assert service.get_public(session, w.ca, fr.uuid).devices_quantity == 6
+    assert [g.name for g, *_ in session.execute(service.query(w.ca, name="fr"))] == ["FR"]
+    assert [g.name for g, *_ in session.execute(service.query(w.other))] == []

@@ -1,0 +1,736 @@
+"""The device endpoints of spec 5.6.2: CRUD, lists, gateways, shares, icons and errors."""
+
+from __future__ import annotations
+
+import io
+import re
+import uuid
+
+import httpx
+from PIL import Image
+
+from sodata.demo.ids import DELPHYS_TYPE, GATEWAY_TYPE, MASTERYS_TYPE, METER_TYPE
+from tests.conftest import unique
+from tests.devices.conftest import make_device, make_site, serial
+
+# The fields of the spec's example body (5.6.3), contact and address aside.
+FIELDS = {
+    "uuid",
+    "emailTo",
+    "emailCc",
+    "technicalName",
+    "mappingMode",
+    "acquisitionId",
+    "description",
+    "serialNumber",
+    "custom",
+    "configurationOptions",
+    "frequencyStatus",
+    "frequencyStream",
+    "status",
+    "creationType",
+    "connectionStatus",
+    "visibility",
+    "longitude",
+    "latitude",
+    "deviceTypeUid",
+    "deviceTypeReferenceId",
+    "manufacturer",
+    "location",
+    "contractNumber",
+    "modelName",
+    "profileIsUpToDate",
+    "createNoCommunicationAlarm",
+    "noCommunicationPeriod",
+    "tags",
+    "locked",
+    "additionalInformation",
+    "gatewayId",
+    "configurationKey",
+    "storageName",
+    "netId",
+    "movingAuthorization",
+    "siteUuid",
+    "gatewayUuid",
+    "iconUuid",
+    "name",
+    "timeZone",
+    "createdAt",
+    "owned",
+}
+
+
+def devices(ca: str) -> str:
+    return f"/api/v1/ca/{ca}/devices"
+
+
+def png(size: int = 8) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), (200, 30, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def site_quantity(api: httpx.Client, ca: str, site: str) -> int:
+    return api.get(f"/api/v1/ca/{ca}/sites/{site}").json()["devicesQuantity"]
+
+
+def test_create_device_answers_the_spec_fields(api: httpx.Client, ca: str, site: dict) -> None:
+    sn = serial()
+    r = api.post(
+        devices(ca),
+        json={
+            "name": "Masterys U2 CDS",
+            "serialNumber": sn,
+            "siteUuid": site["uuid"],
+            "deviceTypeUid": str(MASTERYS_TYPE),
+            "technicalName": "MASTERIS_U2_CDS",
+            "contractNumber": "Contract XXX",
+            "custom": {"socomec": {"deviceID": sn, "nomPowerKVA": "20000"}},
+            "longitude": 7.59328,
+            "latitude": 48.3729,
+        },
+    )
+    assert r.status_code == 201, r.text
+    device = r.json()
+    assert set(device) == FIELDS | {"contact", "address"}  # a change answers the whole device
+    assert device["contact"] is None and device["address"] is None
+    assert device["serialNumber"] == sn
+    assert device["status"] == "ACCEPTED" and device["creationType"] == "CREATED"
+    assert device["deviceTypeUid"] == str(MASTERYS_TYPE)
+    assert device["deviceTypeReferenceId"] == "9204"
+    assert (device["manufacturer"], device["modelName"]) == ("Socomec", "Masterys")
+    assert device["configurationKey"] == "SOCOMEDEVICELCONNECT_001"
+    assert device["timeZone"] == "Europe/Paris"  # the site's zone
+    assert device["siteUuid"] == site["uuid"] and device["owned"] is True
+    assert device["profileIsUpToDate"] is True
+    assert (
+        device["gatewayUuid"] is None and device["gatewayId"] is None and device["iconUuid"] is None
+    )
+    assert device["custom"] == {"socomec": {"deviceID": sn, "nomPowerKVA": "20000"}}
+    assert (device["longitude"], device["latitude"]) == (7.59328, 48.3729)
+    assert device["mappingMode"] == "SERVICE_ID" and device["storageName"] == "DataHub"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", device["createdAt"])
+
+    again = api.get(f"{devices(ca)}/{device['uuid']}")
+    assert again.status_code == 200
+    assert again.json() == {k: v for k, v in device.items() if k not in ("contact", "address")}
+    assert (
+        api.get(f"{devices(ca)}/{device['uuid']}", params={"detailsLevel": "ALL"}).json() == device
+    )
+
+
+def test_create_device_takes_an_explicit_time_zone(api: httpx.Client, ca: str, site: dict) -> None:
+    device = make_device(api, ca, site["uuid"], timeZone="Asia/Tokyo")
+    assert device["timeZone"] == "Asia/Tokyo"
+    r = api.post(
+        devices(ca),
+        json={
+            "name": "x",
+            "serialNumber": serial(),
+            "siteUuid": site["uuid"],
+            "deviceTypeUid": str(MASTERYS_TYPE),
+            "timeZone": "Mars/Olympus",
+        },
+    )
+    assert r.status_code == 400 and "timeZone" in r.json()["message"]
+
+
+def test_contact_and_address_only_when_asked(api: httpx.Client, ca: str, site: dict) -> None:
+    device = make_device(
+        api,
+        ca,
+        site["uuid"],
+        contact={"name": "Frédéric MORICE", "email": "f@example.com", "useParent": True},
+        address={"street": "1 Rue de Westhouse", "city": "Benfeld", "country": "FRANCE"},
+    )
+    assert (
+        device["contact"]["email"] == "f@example.com" and device["address"]["country"] == "FRANCE"
+    )
+    url = f"{devices(ca)}/{device['uuid']}"
+    plain = api.get(url).json()
+    assert "contact" not in plain and "address" not in plain
+    both = api.get(url, params={"detailsLevel": "ALL"}).json()
+    assert both["contact"]["name"] == "Frédéric MORICE" and both["contact"]["useParent"] is True
+    assert both["address"]["city"] == "Benfeld"
+    only_contact = api.get(url, params={"withContact": "true"}).json()
+    assert "contact" in only_contact and "address" not in only_contact
+    listed = api.get(
+        devices(ca),
+        params={
+            "serialNumber": device["serialNumber"],
+            "withContact": "true",
+            "withAddress": "true",
+        },
+    ).json()["results"]
+    assert (
+        listed[0]["address"]["street"] == "1 Rue de Westhouse"
+        and listed[0]["contact"]["email"] == "f@example.com"
+    )
+    plain = api.get(devices(ca), params={"serialNumber": device["serialNumber"]}).json()["results"][
+        0
+    ]
+    assert "contact" not in plain and "address" not in plain
+
+
+def test_list_filters_and_sorts(api: httpx.Client, ca: str, customer: str) -> None:
+    own_site = make_site(api, ca, customer)
+    other_customer = api.post(
+        f"/api/v1/ca/{ca}/customers", json={"name": unique("Customer")}
+    ).json()["uuid"]
+    far_site = make_site(api, ca, other_customer)
+    a = make_device(api, ca, own_site["uuid"], serialNumber="A-" + serial())
+    b = make_device(api, ca, own_site["uuid"], METER_TYPE, serialNumber="B-" + serial())
+    far = make_device(api, ca, far_site["uuid"])
+
+    in_site = api.get(
+        devices(ca), params={"siteUuid": own_site["uuid"], "sortBy": "serialNumber"}
+    ).json()
+    assert in_site["total"] == 2 and in_site["take"] == 50
+    assert [d["uuid"] for d in in_site["results"]] == [a["uuid"], b["uuid"]]
+    assert all(d["owned"] for d in in_site["results"])
+    desc = api.get(
+        devices(ca), params={"siteUuid": own_site["uuid"], "sortBy": "-serialNumber"}
+    ).json()
+    assert [d["uuid"] for d in desc["results"]] == [b["uuid"], a["uuid"]]
+
+    by_customer = api.get(devices(ca), params={"customerUuid": other_customer}).json()
+    assert [d["uuid"] for d in by_customer["results"]] == [far["uuid"]]
+
+    exact = api.get(devices(ca), params={"serialNumber": a["serialNumber"]}).json()
+    assert [d["uuid"] for d in exact["results"]] == [a["uuid"]]
+    partial = api.get(devices(ca), params={"serialNumber": a["serialNumber"][:-1]}).json()
+    assert partial["total"] == 0
+
+    everything = api.get(devices(ca), params={"take": 1000}).json()
+    listed = {d["uuid"] for d in everything["results"]}
+    assert {a["uuid"], b["uuid"], far["uuid"]} <= listed and everything["take"] == 1000
+    paged = api.get(devices(ca), params={"take": 1, "skip": 1, "sortBy": "createdAt"}).json()
+    assert paged["total"] == everything["total"] and len(paged["results"]) == 1
+
+    counted = api.get(devices(ca), params={"siteUuid": own_site["uuid"], "take": 0}).json()
+    assert counted == {"total": 2, "results": [], "take": 0}
+
+    api.put(f"{devices(ca)}/{a['uuid']}/deactivate").raise_for_status()
+    deactivated = api.get(
+        devices(ca), params={"siteUuid": own_site["uuid"], "status": "DEACTIVATED"}
+    ).json()
+    assert [d["uuid"] for d in deactivated["results"]] == [a["uuid"]]
+    accepted = api.get(
+        devices(ca), params={"siteUuid": own_site["uuid"], "status": "ACCEPTED"}
+    ).json()
+    assert [d["uuid"] for d in accepted["results"]] == [b["uuid"]]
+
+
+def test_list_refuses_bad_parameters(api: httpx.Client, ca: str) -> None:
+    for params in (
+        {"sortBy": "colour"},
+        {"take": 1001},
+        {"skip": -1},
+        {"siteUuid": "not-a-uuid"},
+        {"status": "SLEEPING"},
+        {"detailsLevel": "SOME"},
+    ):
+        r = api.get(devices(ca), params=params)
+        assert r.status_code == 400, (params, r.text)
+        assert r.json()["statusCode"] == 400 and r.json()["message"]
+    assert "serialNumber" in api.get(devices(ca), params={"sortBy": "colour"}).json()["message"]
+
+
+def test_update_is_partial(api: httpx.Client, ca: str, site: dict) -> None:
+    device = make_device(api, ca, site["uuid"], description="kept", location="Room 1")
+    url = f"{devices(ca)}/{device['uuid']}"
+    r = api.put(
+        url,
+        json={
+            "name": "Renamed",
+            "tags": ["ups", "north"],
+            "locked": True,
+            "noCommunicationPeriod": 120,
+        },
+    )
+    assert r.status_code == 200, r.text
+    updated = r.json()
+    assert (
+        updated["name"] == "Renamed"
+        and updated["tags"] == ["ups", "north"]
+        and updated["locked"] is True
+    )
+    assert updated["noCommunicationPeriod"] == 120
+    assert updated["description"] == "kept" and updated["location"] == "Room 1"
+    assert (
+        updated["serialNumber"] == device["serialNumber"]
+        and updated["createdAt"] == device["createdAt"]
+    )
+    # a client may send back what it read; read-only fields are ignored
+    echoed = api.put(
+        url, json={**updated, "status": "PENDING", "manufacturer": "Other", "description": "new"}
+    )
+    assert echoed.status_code == 200, echoed.text
+    assert echoed.json()["status"] == "ACCEPTED" and echoed.json()["manufacturer"] == "Socomec"
+    assert echoed.json()["description"] == "new"
+    assert api.get(url).json()["name"] == "Renamed"
+
+
+def test_update_refuses_bad_input(api: httpx.Client, ca: str, site: dict) -> None:
+    device = make_device(api, ca, site["uuid"])
+    other = make_device(api, ca, site["uuid"])
+    url = f"{devices(ca)}/{device['uuid']}"
+    cases = [
+        ({"name": None}, 400, "name"),
+        ({"colour": "red"}, 400, "colour"),
+        ({"timeZone": "Nowhere/Town"}, 400, "timeZone"),
+        ({"latitude": 91}, 400, "latitude"),
+        ({"frequencyStatus": 0}, 400, "frequencyStatus"),
+        ({"name": "x" * 256}, 400, "name"),
+        ({"siteUuid": str(uuid.uuid4())}, 400, "siteUuid"),
+        ({"siteUuid": None}, 400, "siteUuid"),
+        ({"gatewayUuid": str(uuid.uuid4())}, 400, "gatewayUuid"),
+        ({"serialNumber": other["serialNumber"]}, 409, "serialNumber"),
+    ]
+    for body, status, field in cases:
+        r = api.put(url, json=body)
+        assert r.status_code == status, (body, r.text)
+        assert field in r.json()["message"], (body, r.text)
+    assert (
+        api.put(url, content=b"{not json", headers={"content-type": "application/json"}).status_code
+        == 400
+    )
+    assert api.get(url, params={"detailsLevel": "ALL"}).json() == device
+
+
+def test_move_to_another_site(api: httpx.Client, ca: str, customer: str) -> None:
+    first, second = make_site(api, ca, customer), make_site(api, ca, customer)
+    device = make_device(api, ca, first["uuid"])
+    r = api.put(f"{devices(ca)}/{device['uuid']}", json={"siteUuid": second["uuid"]})
+    assert r.status_code == 200, r.text
+    assert r.json()["siteUuid"] == second["uuid"]
+    assert (
+        site_quantity(api, ca, first["uuid"]) == 0 and site_quantity(api, ca, second["uuid"]) == 1
+    )
+
+
+def test_gateway_of_a_device(api: httpx.Client, ca: str, site: dict) -> None:
+    gateway = make_device(api, ca, site["uuid"], GATEWAY_TYPE)
+    ups = make_device(api, ca, site["uuid"], DELPHYS_TYPE, gatewayUuid=gateway["uuid"])
+    assert ups["gatewayUuid"] == gateway["uuid"] and isinstance(ups["gatewayId"], int)
+    r = api.get(f"{devices(ca)}/{ups['uuid']}/gateway")
+    assert r.status_code == 200 and r.json()["uuid"] == gateway["uuid"]
+    assert r.json()["deviceTypeReferenceId"] == "9100"
+
+    no_gateway = api.get(f"{devices(ca)}/{gateway['uuid']}/gateway")
+    assert no_gateway.status_code == 404
+    assert no_gateway.json()["message"] == f"Device {gateway['uuid']} has no gateway"
+
+    not_a_gateway = api.put(f"{devices(ca)}/{gateway['uuid']}", json={"gatewayUuid": ups["uuid"]})
+    assert not_a_gateway.status_code == 400 and "not a gateway" in not_a_gateway.json()["message"]
+    itself = api.put(f"{devices(ca)}/{gateway['uuid']}", json={"gatewayUuid": gateway["uuid"]})
+    assert itself.status_code == 400 and "gatewayUuid" in itself.json()["message"]
+
+    detached = api.put(f"{devices(ca)}/{ups['uuid']}", json={"gatewayUuid": None})
+    assert detached.status_code == 200 and detached.json()["gatewayUuid"] is None
+    assert detached.json()["gatewayId"] is None
+
+
+def test_gateway_of_another_account_is_refused(api: httpx.Client, ca: str, site: dict) -> None:
+    other_ca = api.post("/api/v1/ca", json={"name": unique("Other CA")}).json()["uuid"]
+    other_customer = api.post(
+        f"/api/v1/ca/{other_ca}/customers", json={"name": unique("C")}
+    ).json()["uuid"]
+    foreign = make_device(
+        api, other_ca, make_site(api, other_ca, other_customer)["uuid"], GATEWAY_TYPE
+    )
+    r = api.post(
+        devices(ca),
+        json={
+            "name": "x",
+            "serialNumber": serial(),
+            "siteUuid": site["uuid"],
+            "deviceTypeUid": str(MASTERYS_TYPE),
+            "gatewayUuid": foreign["uuid"],
+        },
+    )
+    assert r.status_code == 400 and "gatewayUuid" in r.json()["message"]
+    # and the foreign device does not exist through this account's path
+    assert api.get(f"{devices(ca)}/{foreign['uuid']}").status_code == 404
+    assert api.put(f"{devices(ca)}/{foreign['uuid']}", json={"name": "stolen"}).status_code == 404
+    assert api.delete(f"{devices(ca)}/{foreign['uuid']}").status_code == 404
+    assert (
+        api.get(f"/api/v1/ca/{other_ca}/devices/{foreign['uuid']}").json()["name"]
+        == foreign["name"]
+    )
+
+
+def test_create_refuses_bad_input(api: httpx.Client, ca: str, site: dict) -> None:
+    base = {
+        "name": "x",
+        "serialNumber": serial(),
+        "siteUuid": site["uuid"],
+        "deviceTypeUid": str(MASTERYS_TYPE),
+    }
+    cases = [
+        ({k: v for k, v in base.items() if k != "serialNumber"}, "serialNumber"),
+        ({**base, "deviceTypeUid": str(uuid.uuid4())}, "deviceTypeUid"),
+        ({**base, "deviceTypeUid": "9204"}, "deviceTypeUid"),
+        ({**base, "siteUuid": str(uuid.uuid4())}, "siteUuid"),
+        ({**base, "serialNumber": "  "}, "serialNumber"),
+        ({**base, "serialNumber": "S" * 65}, "serialNumber"),
+        ({**base, "frequencyStream": "often"}, "frequencyStream"),
+    ]
+    for body, field in cases:
+        r = api.post(devices(ca), json=body)
+        assert r.status_code == 400, (body, r.text)
+        assert field in r.json()["message"], (body, r.text)
+    assert api.get(devices(ca), params={"serialNumber": base["serialNumber"]}).json()["total"] == 0
+
+
+def test_serial_number_is_unique_in_the_account(api: httpx.Client, ca: str, site: dict) -> None:
+    device = make_device(api, ca, site["uuid"])
+    r = api.post(
+        devices(ca),
+        json={
+            "name": "twin",
+            "serialNumber": device["serialNumber"],
+            "siteUuid": site["uuid"],
+            "deviceTypeUid": str(MASTERYS_TYPE),
+        },
+    )
+    assert r.status_code == 409 and "serialNumber" in r.json()["message"]
+    pre = api.post(
+        f"{devices(ca)}/pre-create",
+        json={"serialNumber": device["serialNumber"], "deviceTypeUid": str(MASTERYS_TYPE)},
+    )
+    assert pre.status_code == 409
+
+
+def test_unknown_and_malformed_devices(api: httpx.Client, ca: str) -> None:
+    missing = uuid.uuid4()
+    for method, suffix in [
+        ("GET", ""),
+        ("PUT", ""),
+        ("DELETE", ""),
+        ("PUT", "/activate"),
+        ("PUT", "/deactivate"),
+        ("PUT", "/push-profile"),
+        ("PUT", "/repair"),
+        ("GET", "/gateway"),
+        ("GET", "/icon"),
+    ]:
+        r = api.request(
+            method, f"{devices(ca)}/{missing}{suffix}", json={} if method == "PUT" else None
+        )
+        assert r.status_code == 404, (method, suffix, r.text)
+        assert r.json()["message"] == f"Device {missing} not found"
+    malformed = api.get(f"{devices(ca)}/not-a-uuid")
+    assert malformed.status_code == 400 and "deviceUuid" in malformed.json()["message"]
+    unknown_ca = api.get(f"/api/v1/ca/{uuid.uuid4()}/devices")
+    assert unknown_ca.status_code == 404
+
+
+def test_delete_device(api: httpx.Client, ca: str, customer: str) -> None:
+    here = make_site(api, ca, customer)
+    gateway = make_device(api, ca, here["uuid"], GATEWAY_TYPE)
+    child = make_device(api, ca, here["uuid"], gatewayUuid=gateway["uuid"])
+    api.put(
+        f"{devices(ca)}/{gateway['uuid']}/icon",
+        content=png(),
+        headers={"content-type": "image/png"},
+    )
+    assert site_quantity(api, ca, here["uuid"]) == 2
+
+    r = api.delete(f"{devices(ca)}/{gateway['uuid']}")
+    assert r.status_code == 204 and r.content == b""
+    assert api.get(f"{devices(ca)}/{gateway['uuid']}").status_code == 404
+    assert api.delete(f"{devices(ca)}/{gateway['uuid']}").status_code == 404
+    orphan = api.get(f"{devices(ca)}/{child['uuid']}").json()
+    assert orphan["gatewayUuid"] is None and orphan["gatewayId"] is None
+    assert site_quantity(api, ca, here["uuid"]) == 1
+    # the serial number is free again
+    make_device(api, ca, here["uuid"], GATEWAY_TYPE, serialNumber=gateway["serialNumber"])
+
+
+def test_share_and_cancel_sharing(api: httpx.Client, ca: str, customer: str) -> None:
+    home, guest = make_site(api, ca, customer), make_site(api, ca, customer)
+    device = make_device(api, ca, home["uuid"])
+    share = f"{devices(ca)}/{device['uuid']}/share"
+
+    r = api.post(f"{share}/{guest['uuid']}")
+    assert r.status_code == 201, r.text
+    assert r.json()["deviceUuid"] == device["uuid"] and r.json()["siteUuid"] == guest["uuid"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r.json()["createdAt"])
+
+    in_guest = api.get(devices(ca), params={"siteUuid": guest["uuid"]}).json()
+    assert [(d["uuid"], d["owned"]) for d in in_guest["results"]] == [(device["uuid"], False)]
+    assert in_guest["results"][0]["siteUuid"] == home["uuid"]
+    in_home = api.get(devices(ca), params={"siteUuid": home["uuid"]}).json()
+    assert [(d["uuid"], d["owned"]) for d in in_home["results"]] == [(device["uuid"], True)]
+    assert site_quantity(api, ca, guest["uuid"]) == 1 and site_quantity(api, ca, home["uuid"]) == 1
+
+    assert api.post(f"{share}/{guest['uuid']}").status_code == 409
+    own = api.post(f"{share}/{home['uuid']}")
+    assert own.status_code == 400 and "own site" in own.json()["message"]
+    assert api.post(f"{share}/{uuid.uuid4()}").status_code == 404
+    assert api.post(f"{share}/nope").status_code == 400
+
+    cancelled = api.delete(f"{share}/{guest['uuid']}")
+    assert cancelled.status_code == 204
+    assert api.get(devices(ca), params={"siteUuid": guest["uuid"]}).json()["total"] == 0
+    assert site_quantity(api, ca, guest["uuid"]) == 0
+    assert api.delete(f"{share}/{guest['uuid']}").status_code == 404
+
+
+def test_moving_a_device_into_a_site_it_is_shared_with(
+    api: httpx.Client, ca: str, customer: str
+) -> None:
+    home, guest = make_site(api, ca, customer), make_site(api, ca, customer)
+    device = make_device(api, ca, home["uuid"])
+    api.post(f"{devices(ca)}/{device['uuid']}/share/{guest['uuid']}").raise_for_status()
+    api.put(f"{devices(ca)}/{device['uuid']}", json={"siteUuid": guest["uuid"]}).raise_for_status()
+    listed = api.get(devices(ca), params={"siteUuid": guest["uuid"]}).json()
+    assert [(d["uuid"], d["owned"]) for d in listed["results"]] == [(device["uuid"], True)]
+    assert site_quantity(api, ca, guest["uuid"]) == 1 and site_quantity(api, ca, home["uuid"]) == 0
+
+
+def test_icons(api: httpx.Client, ca: str, site: dict) -> None:
+    device = make_device(api, ca, site["uuid"])
+    icon = f"{devices(ca)}/{device['uuid']}/icon"
+    assert api.get(icon).status_code == 404
+
+    image = png()
+    r = api.put(icon, files={"file": ("icon.png", image, "image/png")})
+    assert r.status_code == 200, r.text
+    first_icon = r.json()["iconUuid"]
+    assert first_icon is not None
+    got = api.get(icon)
+    assert got.status_code == 200 and got.content == image
+    assert got.headers["content-type"] == "image/png"
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(buffer, format="JPEG")
+    raw = api.put(icon, content=buffer.getvalue(), headers={"content-type": "image/jpeg"})
+    assert raw.status_code == 200 and raw.json()["iconUuid"] not in (None, first_icon)
+    assert api.get(icon).headers["content-type"] == "image/jpeg"
+
+    text = api.put(icon, files={"file": ("icon.png", b"hello, not an image", "image/png")})
+    assert text.status_code == 415
+    huge = api.put(
+        icon, content=b"\x89PNG" + b"\0" * (1024 * 1024 + 1), headers={"content-type": "image/png"}
+    )
+    assert huge.status_code == 413
+    assert api.get(icon).content == buffer.getvalue()  # the refused uploads changed nothing
+
+
+def test_pre_create(api: httpx.Client, ca: str) -> None:
+    sn = serial()
+    r = api.post(
+        f"{devices(ca)}/pre-create", json={"serialNumber": sn, "deviceTypeUid": str(DELPHYS_TYPE)}
+    )
+    assert r.status_code == 201, r.text
+    device = r.json()
+    assert set(device) == FIELDS | {"contact", "address"}
+    assert device["status"] == "PENDING" and device["creationType"] == "PRE_CREATED"
+    assert device["siteUuid"] is None and device["name"] == sn and device["modelName"] == "Delphys"
+    assert device["timeZone"] == "UTC"
+    named = api.post(
+        f"{devices(ca)}/pre-create",
+        json={
+            "serialNumber": serial(),
+            "deviceTypeUid": str(DELPHYS_TYPE),
+            "name": "Delphys GP2 - 160 kVA",
+        },
+    )
+    assert named.status_code == 201 and named.json()["name"] == "Delphys GP2 - 160 kVA"
+    pending = api.get(devices(ca), params={"status": "PENDING", "serialNumber": sn}).json()
+    assert [d["uuid"] for d in pending["results"]] == [device["uuid"]]
+
+    for body, field in [
+        ({"serialNumber": serial()}, "deviceTypeUid"),
+        ({"serialNumber": serial(), "deviceTypeUid": str(uuid.uuid4())}, "deviceTypeUid"),
+        (
+            {
+                "serialNumber": serial(),
+                "deviceTypeUid": str(DELPHYS_TYPE),
+                "siteUuid": str(uuid.uuid4()),
+            },
+            "siteUuid",
+        ),
+    ]:
+        bad = api.post(f"{devices(ca)}/pre-create", json=body)
+        assert bad.status_code == 400 and field in bad.json()["message"], bad.text
+
+
+def test_link_refuses_what_it_cannot_link(api: httpx.Client, ca: str, customer: str) -> None:
+    closed = make_site(
+        api, ca, customer, autoProductsRegistration=False, autoGatewaysRegistration=False
+    )
+    open_site = make_site(api, ca, customer)
+    link = f"{devices(ca)}/link"
+
+    wrong_key = api.post(
+        link,
+        json={
+            "serialNumber": serial(),
+            "activationKey": str(uuid.uuid4()),
+            "deviceTypeUid": str(MASTERYS_TYPE),
+        },
+    )
+    assert wrong_key.status_code == 400 and wrong_key.json()["message"].startswith(
+        "activationKey: no site"
+    )
+
+    no_type = api.post(
+        link, json={"serialNumber": serial(), "activationKey": open_site["activationKey"]}
+    )
+    assert no_type.status_code == 400 and "deviceTypeUid" in no_type.json()["message"]
+
+    refused = api.post(
+        link,
+        json={
+            "serialNumber": serial(),
+            "activationKey": closed["activationKey"],
+            "deviceTypeUid": str(MASTERYS_TYPE),
+        },
+    )
+    assert refused.status_code == 409 and "autoProductsRegistration" in refused.json()["message"]
+    refused_gw = api.post(
+        link,
+        json={
+            "serialNumber": serial(),
+            "activationKey": closed["activationKey"],
+            "deviceTypeUid": str(GATEWAY_TYPE),
+        },
+    )
+    assert (
+        refused_gw.status_code == 409 and "autoGatewaysRegistration" in refused_gw.json()["message"]
+    )
+
+    placed = make_device(api, ca, open_site["uuid"])
+    elsewhere = api.post(
+        link,
+        json={"serialNumber": placed["serialNumber"], "activationKey": closed["activationKey"]},
+    )
+    assert elsewhere.status_code == 409 and "PUT" in elsewhere.json()["message"]
+
+    unknown_gw = api.post(
+        link,
+        json={
+            "serialNumber": serial(),
+            "activationKey": open_site["activationKey"],
+            "deviceTypeUid": str(MASTERYS_TYPE),
+            "gatewaySerialNumber": serial(),
+        },
+    )
+    assert unknown_gw.status_code == 400 and "gatewaySerialNumber" in unknown_gw.json()["message"]
+
+    pre = api.post(
+        f"{devices(ca)}/pre-create",
+        json={"serialNumber": serial(), "deviceTypeUid": str(MASTERYS_TYPE)},
+    ).json()
+    other_type = api.post(
+        link,
+        json={
+            "serialNumber": pre["serialNumber"],
+            "activationKey": open_site["activationKey"],
+            "deviceTypeUid": str(METER_TYPE),
+        },
+    )
+    assert other_type.status_code == 409 and "deviceTypeUid" in other_type.json()["message"]
+    assert api.get(f"{devices(ca)}/{pre['uuid']}").json()["status"] == "PENDING"
+    assert site_quantity(api, ca, closed["uuid"]) == 0
+
+
+def test_link_registers_unknown_devices(api: httpx.Client, ca: str, customer: str) -> None:
+    only_gateways = make_site(
+        api, ca, customer, autoProductsRegistration=False, timeZone="Europe/Berlin"
+    )
+    link = f"{devices(ca)}/link"
+    gw_serial = serial()
+    r = api.post(
+        link,
+        json={
+            "serialNumber": gw_serial,
+            "activationKey": only_gateways["activationKey"],
+            "deviceTypeUid": str(GATEWAY_TYPE),
+            "name": "IoT gateway",
+        },
+    )
+    assert r.status_code == 201, r.text
+    gateway = r.json()
+    assert (gateway["status"], gateway["creationType"]) == ("ACCEPTED", "LINKED")
+    assert gateway["siteUuid"] == only_gateways["uuid"] and gateway["name"] == "IoT gateway"
+    assert gateway["timeZone"] == "Europe/Berlin" and gateway["profileIsUpToDate"] is True
+
+    again = api.post(
+        link, json={"serialNumber": gw_serial, "activationKey": only_gateways["activationKey"]}
+    )
+    assert again.status_code == 200 and again.json()["uuid"] == gateway["uuid"]
+
+    api.put(
+        f"/api/v1/ca/{ca}/sites/{only_gateways['uuid']}", json={"autoProductsRegistration": True}
+    ).raise_for_status()
+    meter = api.post(
+        link,
+        json={
+            "serialNumber": serial(),
+            "activationKey": only_gateways["activationKey"],
+            "deviceTypeUid": str(METER_TYPE),
+            "gatewaySerialNumber": gw_serial,
+        },
+    )
+    assert meter.status_code == 201, meter.text
+    assert (
+        meter.json()["gatewayUuid"] == gateway["uuid"]
+        and meter.json()["name"] == meter.json()["serialNumber"]
+    )
+
+    not_gateway = api.post(
+        link,
+        json={
+            "serialNumber": serial(),
+            "activationKey": only_gateways["activationKey"],
+            "deviceTypeUid": str(METER_TYPE),
+            "gatewaySerialNumber": meter.json()["serialNumber"],
+        },
+    )
+    assert not_gateway.status_code == 400 and "not a gateway" in not_gateway.json()["message"]
+    assert site_quantity(api, ca, only_gateways["uuid"]) == 2
+
+
+def test_repair_devices_answer(api: httpx.Client, ca: str, site: dict) -> None:
+    make_device(api, ca, site["uuid"])
+    r = api.put(f"{devices(ca)}/repair-devices")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == {"repairedDevices", "devices", "createdVariables"}
+    assert body["repairedDevices"] == len(body["devices"])
+    # every device got its profile at creation, so nothing needs repair
+    assert body == {"repairedDevices": 0, "devices": [], "createdVariables": 0}
+
+
+def test_openapi_documents_the_devices(api: httpx.Client) -> None:
+    paths = api.get("/swagger-api-json/v1").json()["paths"]
+    base = "/api/v1/ca/{corporateAccountUuid}/devices"
+    expected = {
+        ("delete", base + "/{deviceUuid}"): "Delete a device",
+        ("delete", base + "/{deviceUuid}/share/{siteUuid}"): "Cancel sharing",
+        ("get", base): "Get the pagination for devices",
+        ("get", base + "/{deviceUuid}/gateway"): "Get parent gateway from device UUID",
+        ("get", base + "/{deviceUuid}"): "Get device by UUID",
+        ("get", base + "/{deviceUuid}/icon"): "Get device icon image",
+        ("post", base): "Create a new device",
+        ("post", base + "/pre-create"): "Pre-create a new device",
+        ("post", base + "/link"): "Link a new device",
+        ("put", base + "/{deviceUuid}"): "Update a device",
+        ("put", base + "/{deviceUuid}/icon"): "Update a device icon",
+        ("put", base + "/repair-devices"): "Repair all devices",
+        ("put", base + "/{deviceUuid}/activate"): "Activate a device",
+        ("put", base + "/{deviceUuid}/deactivate"): "Deactivate a device",
+        ("put", base + "/{deviceUuid}/push-profile"): "Push the profile",
+        ("put", base + "/{deviceUuid}/repair"): "Repair a device",
+        ("post", base + "/{deviceUuid}/share/{siteUuid}"): "Share a device with a site",
+    }
+    for (method, path), summary in expected.items():
+        assert paths[path][method]["summary"] == summary
+    repaired = paths[base + "/repair-devices"]["put"]["responses"]["200"]["content"][
+        "application/json"
+    ]
+    assert repaired["schema"]["$ref"].endswith("/DevicesRepaired")

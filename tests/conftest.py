@@ -19,7 +19,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-BACKENDS = [b.strip() for b in os.environ.get("SODATA_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+BACKENDS = [
+    b.strip()
+    for b in os.environ.get("SODATA_TEST_BACKENDS", "sqlite,postgresql").split(",")
+    if b.strip()
+]
 PG_ADMIN_URL = os.environ.get("SODATA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -61,7 +65,17 @@ class Server:
         self.log_path = workdir / f"server-{backend}.log"
         self.pg_name: str | None = None
         env = {**os.environ}
-        args = [sys.executable, "-m", "sodata", "serve", "--demo", "--port", str(self.port), "--log-level", "warning"]
+        args = [
+            sys.executable,
+            "-m",
+            "sodata",
+            "serve",
+            "--demo",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+        ]
         if backend == "postgresql":
             env["SODATA_DATABASE_URL"], self.pg_name = _postgres_database()
         else:
@@ -75,7 +89,9 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_path.read_text()}")
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}:\n{self.log_path.read_text()}"
+                )
             try:
                 if httpx.get(self.url + "/swagger-api-json/v1", timeout=2).status_code == 200:
                     return
@@ -100,7 +116,9 @@ class Server:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     srv = Server(request.param, tmp_path_factory.mktemp(request.param))
     yield srv
     srv.stop()

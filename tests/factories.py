@@ -18,7 +18,9 @@ def corporate_account(api: httpx.Client, **fields) -> dict:
 
 
 def customer(api: httpx.Client, ca: dict, **fields) -> dict:
-    return created(api.post(f"/api/v1/ca/{ca['uuid']}/customers", json={"name": unique("Customer"), **fields}))
+    return created(
+        api.post(f"/api/v1/ca/{ca['uuid']}/customers", json={"name": unique("Customer"), **fields})
+    )
 
 
 def site(api: httpx.Client, ca: dict, cust: dict, **fields) -> dict:

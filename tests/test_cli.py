@@ -14,7 +14,11 @@ def test_demo_server_prints_where_to_go(server, api):
 def test_migrate_creates_the_schema_and_is_idempotent(tmp_path):
     db = tmp_path / "x.db"
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-m", "sodata", "migrate", "--db", str(db)], capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-m", "sodata", "migrate", "--db", str(db)],
+            capture_output=True,
+            text=True,
+        )
         assert done.returncode == 0, done.stderr
         assert "is up to date" in done.stderr
     engine = sa.create_engine(f"sqlite:///{db}")

@@ -12,20 +12,32 @@ from sodata.corporate_accounts.endpoints import router as corporate_accounts_rou
 from sodata.customers.endpoints import router as customers_router
 from sodata.devices.endpoints import router as devices_router
 from sodata.items.endpoints import router as items_router
+from sodata.kit import errors
+from sodata.kit.db import make_engine, make_sessionmaker
 from sodata.logs.endpoints import router as logs_router
 from sodata.sites.endpoints import router as sites_router
 from sodata.variables.endpoints import router as variables_router
-from sodata.kit import errors
-from sodata.kit.db import make_engine, make_sessionmaker
 
 TAGS = [
     {"name": "Corporate Accounts", "description": "List and properties of corporate accounts."},
-    {"name": "Customers", "description": "List and properties of customers. A customer belongs to a corporate account."},
+    {
+        "name": "Customers",
+        "description": "List and properties of customers. A customer belongs to a corporate account.",
+    },
     {"name": "Sites", "description": "List and properties of sites. A site belongs to a customer."},
-    {"name": "Devices", "description": "List and properties of devices. A device belongs to a site."},
+    {
+        "name": "Devices",
+        "description": "List and properties of devices. A device belongs to a site.",
+    },
     {"name": "Items", "description": "List and properties of items. An item is part of a device."},
-    {"name": "Variables", "description": "List and properties of variables. A variable belongs to an item."},
-    {"name": "Data Access Groups", "description": "Groups of customers and devices whose data a group of users may read."},
+    {
+        "name": "Variables",
+        "description": "List and properties of variables. A variable belongs to an item.",
+    },
+    {
+        "name": "Data Access Groups",
+        "description": "Groups of customers and devices whose data a group of users may read.",
+    },
     {"name": "Logs", "description": "The corporate account's event log."},
     {"name": "Catalog", "description": "Services and device types known to the platform."},
 ]

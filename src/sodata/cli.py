@@ -11,7 +11,9 @@ from rich.console import Console
 
 from sodata.config import DEFAULT_SQLITE_PATH, Settings, sqlite_url
 
-app = typer.Typer(help="sodata: an open, self-hostable SoData IoT API server.", no_args_is_help=True)
+app = typer.Typer(
+    help="sodata: an open, self-hostable SoData IoT API server.", no_args_is_help=True
+)
 console = Console(stderr=True, soft_wrap=True)
 
 DEMO_DB = Path("sodata-demo.db")
@@ -48,11 +50,16 @@ def prepare_database(url: str, demo: bool) -> bool:
 
 @app.command()
 def serve(
-    demo: Annotated[bool, typer.Option("--demo", help="Seed the demo data into an empty database")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Seed the demo data into an empty database")
+    ] = False,
     host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port")] = 8080,
     db: Annotated[
-        Path | None, typer.Option(help="SQLite database file (default: sodata.db, or sodata-demo.db with --demo)")
+        Path | None,
+        typer.Option(
+            help="SQLite database file (default: sodata.db, or sodata-demo.db with --demo)"
+        ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
@@ -75,7 +82,9 @@ def serve(
             "so keep it on 127.0.0.1. Try:\n"
             f"  curl '{base}/api/v1/ca?take=50&skip=0'"
         )
-    uvicorn.run(create_app(Settings(database_url=url, demo=demo)), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        create_app(Settings(database_url=url, demo=demo)), host=host, port=port, log_level=log_level
+    )
 
 
 def _redact(url: str) -> str:

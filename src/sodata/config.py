@@ -16,6 +16,8 @@ def sqlite_url(path: Path | str) -> str:
 @dataclass(frozen=True)
 class Settings:
     database_url: str = field(
-        default_factory=lambda: os.environ.get("SODATA_DATABASE_URL") or sqlite_url(DEFAULT_SQLITE_PATH)
+        default_factory=lambda: (
+            os.environ.get("SODATA_DATABASE_URL") or sqlite_url(DEFAULT_SQLITE_PATH)
+        )
     )
     demo: bool = False

@@ -12,10 +12,21 @@ def test_services_of_the_spec_are_in_the_catalog(api):
         s = api.get(f"/api/v1/services/{service_id}").json()
         assert (s["name"], s["unit"], s["type"]) == (name, unit, type_)
         assert set(s["translations"]) == {"en", "fr"} and s["translations"]["fr"]["title"]
-    assert api.get("/api/v1/services/141935").json()["uuid"] == "be2f9626-51b4-4857-910b-294a4917446d"
-    titles = {s["translations"]["en"]["title"] for s in api.get("/api/v1/services", params={"take": 1000}).json()["results"]}
-    for title in ("Ups ambient temperature", "Ups battery capacity", "Ups battery negative voltage",
-                  "Delta Ups hours on Inverter", "Delta Ups hours on bypass", "Number of unit into the Ups"):
+    assert (
+        api.get("/api/v1/services/141935").json()["uuid"] == "be2f9626-51b4-4857-910b-294a4917446d"
+    )
+    titles = {
+        s["translations"]["en"]["title"]
+        for s in api.get("/api/v1/services", params={"take": 1000}).json()["results"]
+    }
+    for title in (
+        "Ups ambient temperature",
+        "Ups battery capacity",
+        "Ups battery negative voltage",
+        "Delta Ups hours on Inverter",
+        "Delta Ups hours on bypass",
+        "Number of unit into the Ups",
+    ):
         assert title in titles
     assert api.get("/api/v1/services/999999").status_code == 404
 
@@ -30,7 +41,11 @@ def test_services_filter_and_page(api):
 
 def test_device_types_carry_their_profile(api):
     types = {t["uuid"]: t for t in api.get("/api/v1/device-types").json()["results"]}
-    masterys, delphys, gateway = types[str(ids.MASTERYS_TYPE)], types[str(ids.DELPHYS_TYPE)], types[str(ids.GATEWAY_TYPE)]
+    masterys, delphys, gateway = (
+        types[str(ids.MASTERYS_TYPE)],
+        types[str(ids.DELPHYS_TYPE)],
+        types[str(ids.GATEWAY_TYPE)],
+    )
     assert masterys["referenceId"] == "9204" and masterys["modelName"] == "Masterys"
     assert "Global|0|140100" in {e["mappingConfig"] for e in masterys["profile"]}
     assert {e["itemType"] for e in delphys["profile"]} == {"Global", "Unit"}

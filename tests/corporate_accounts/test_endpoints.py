@@ -4,9 +4,20 @@ from tests import factories
 from tests.conftest import unique
 
 SPEC_CA_KEYS = {
-    "defaultCustomerUuid", "uuid", "name", "activationType", "emailTo", "emailCc", "canPublish",
-    "autoTemplateSynchro", "isMultiCustomerAccount", "active", "movingAuthorization", "iconUuid",
-    "userLinks", "isMaster",
+    "defaultCustomerUuid",
+    "uuid",
+    "name",
+    "activationType",
+    "emailTo",
+    "emailCc",
+    "canPublish",
+    "autoTemplateSynchro",
+    "isMultiCustomerAccount",
+    "active",
+    "movingAuthorization",
+    "iconUuid",
+    "userLinks",
+    "isMaster",
 }
 
 
@@ -64,9 +75,16 @@ def test_unknown_account_is_404(api):
     for method, body in (("GET", None), ("PUT", {"name": unique("x")})):
         r = api.request(method, f"/api/v1/ca/{missing}", json=body)
         assert r.status_code == 404
-        assert r.json() == {"statusCode": 404, "message": f"Corporate account {missing} not found", "error": "Not Found"}
+        assert r.json() == {
+            "statusCode": 404,
+            "message": f"Corporate account {missing} not found",
+            "error": "Not Found",
+        }
 
 
 def test_sort_descending(api):
-    names = [r["name"] for r in api.get("/api/v1/ca", params={"sortBy": "-name", "take": 1000}).json()["results"]]
+    names = [
+        r["name"]
+        for r in api.get("/api/v1/ca", params={"sortBy": "-name", "take": 1000}).json()["results"]
+    ]
     assert names == sorted(names, reverse=True)

@@ -4,9 +4,22 @@ import uuid
 from tests import factories
 
 SPEC_CUSTOMER_KEYS = {
-    "uuid", "emailTo", "emailCc", "technicalName", "name", "reference", "description", "visibility",
-    "corporateAccountId", "additionalInformation", "movingAuthorization", "corporateAccountUuid", "iconUuid",
-    "companyAddress", "contact", "sitesQuantity",
+    "uuid",
+    "emailTo",
+    "emailCc",
+    "technicalName",
+    "name",
+    "reference",
+    "description",
+    "visibility",
+    "corporateAccountId",
+    "additionalInformation",
+    "movingAuthorization",
+    "corporateAccountUuid",
+    "iconUuid",
+    "companyAddress",
+    "contact",
+    "sitesQuantity",
 }
 SPEC_ADDRESS_KEYS = {"uuid", "useParent", "street", "postCode", "city", "country", "state"}
 SPEC_CONTACT_KEYS = {"uuid", "useParent", "name", "phone", "mobile", "email", "emailCC"}
@@ -20,19 +33,31 @@ PNG = base64.b64decode(
 def test_create_with_address_and_contact(api):
     ca = factories.corporate_account(api)
     cust = factories.customer(
-        api, ca, technicalName="Acme",
-        companyAddress={"street": "1 Rue de Westhouse", "postCode": "67235", "city": "Benfeld", "country": "France"},
+        api,
+        ca,
+        technicalName="Acme",
+        companyAddress={
+            "street": "1 Rue de Westhouse",
+            "postCode": "67235",
+            "city": "Benfeld",
+            "country": "France",
+        },
         contact={"name": "Jane Doe", "email": "jane@example.com", "emailCC": "ops@example.com"},
     )
     assert set(cust) == SPEC_CUSTOMER_KEYS
-    assert set(cust["companyAddress"]) == SPEC_ADDRESS_KEYS and set(cust["contact"]) == SPEC_CONTACT_KEYS
+    assert (
+        set(cust["companyAddress"]) == SPEC_ADDRESS_KEYS
+        and set(cust["contact"]) == SPEC_CONTACT_KEYS
+    )
     assert cust["contact"]["emailCC"] == "ops@example.com"
     assert cust["corporateAccountUuid"] == ca["uuid"] and cust["sitesQuantity"] == 0
     url = f"/api/v1/ca/{ca['uuid']}/customers/{cust['uuid']}"
     # contact and address only when asked for
     assert set(api.get(url).json()) == SPEC_CUSTOMER_KEYS - {"companyAddress", "contact"}
     assert api.get(url, params={"detailsLevel": "ALL"}).json() == cust
-    assert set(api.get(url, params={"withContact": "true"}).json()) == SPEC_CUSTOMER_KEYS - {"companyAddress"}
+    assert set(api.get(url, params={"withContact": "true"}).json()) == SPEC_CUSTOMER_KEYS - {
+        "companyAddress"
+    }
 
 
 def test_list_counts_sites_and_pages(api):
@@ -54,7 +79,11 @@ def test_update_and_delete(api):
     ca = factories.corporate_account(api)
     cust = factories.customer(api, ca, contact={"name": "A"})
     url = f"/api/v1/ca/{ca['uuid']}/customers/{cust['uuid']}"
-    r = api.put(url, params={"detailsLevel": "ALL"}, json={"description": "d", "contact": {"phone": "+33 1"}})
+    r = api.put(
+        url,
+        params={"detailsLevel": "ALL"},
+        json={"description": "d", "contact": {"phone": "+33 1"}},
+    )
     assert r.status_code == 200
     assert r.json()["description"] == "d"
     full = api.get(url, params={"detailsLevel": "ALL"}).json()
@@ -86,7 +115,9 @@ def test_customer_of_another_account_is_invisible(api):
         assert r.status_code == 404, (method, r.text)
         assert r.json()["message"] == f"Customer {foreign['uuid']} not found"
     assert api.get(url + "/icon").status_code == 404
-    assert foreign["uuid"] not in {c["uuid"] for c in api.get(f"/api/v1/ca/{ca['uuid']}/customers").json()["results"]}
+    assert foreign["uuid"] not in {
+        c["uuid"] for c in api.get(f"/api/v1/ca/{ca['uuid']}/customers").json()["results"]
+    }
 
 
 def test_icon_round_trip_and_refusals(api):
@@ -100,13 +131,17 @@ def test_icon_round_trip_and_refusals(api):
     icon_uuid = r.json()["iconUuid"]
     assert icon_uuid
     got = api.get(url)
-    assert got.status_code == 200 and got.headers["content-type"] == "image/png" and got.content == PNG
+    assert (
+        got.status_code == 200 and got.headers["content-type"] == "image/png" and got.content == PNG
+    )
     # a raw body works too, and replaces the icon
     r = api.put(url, content=PNG, headers={"content-type": "image/png"})
     assert r.json()["iconUuid"] not in (None, icon_uuid)
     r = api.put(url, files={"file": ("evil.png", b"<script>alert(1)</script>", "image/png")})
     assert r.status_code == 415 and "not an image" in r.json()["message"]
-    r = api.put(url, content=b"\x89PNG" + b"\0" * (1024 * 1024 + 10), headers={"content-type": "image/png"})
+    r = api.put(
+        url, content=b"\x89PNG" + b"\0" * (1024 * 1024 + 10), headers={"content-type": "image/png"}
+    )
     assert r.status_code == 413 and "KiB" in r.json()["message"]
     r = api.put(url, files={"other": ("x.png", PNG, "image/png")})
     assert r.status_code == 400 and "file" in r.json()["message"]

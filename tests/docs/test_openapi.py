@@ -41,14 +41,29 @@ SPEC_ENDPOINTS = [
     ("Devices", "put", CA + "/devices/{deviceUuid}/deactivate", "Deactivate a device"),
     ("Devices", "put", CA + "/devices/{deviceUuid}/push-profile", "Push the profile"),
     ("Devices", "put", CA + "/devices/{deviceUuid}/repair", "Repair a device"),
-    ("Variables", "delete", CA + "/devices/{deviceUuid}/variables/{variableUuid}", "Delete a variable."),
+    (
+        "Variables",
+        "delete",
+        CA + "/devices/{deviceUuid}/variables/{variableUuid}",
+        "Delete a variable.",
+    ),
     ("Variables", "get", CA + "/devices/{deviceUuid}/variables", "Get all variables from a device"),
-    ("Variables", "get", CA + "/devices/{deviceUuid}/variables/{variableUuid}", "Get variable by UUID"),
+    (
+        "Variables",
+        "get",
+        CA + "/devices/{deviceUuid}/variables/{variableUuid}",
+        "Get variable by UUID",
+    ),
     ("Variables", "post", CA + "/batch-devices/{deviceUuid}/variables", "Add many variables."),
     ("Variables", "post", CA + "/variables", "Get the pagination for variables"),
     ("Variables", "post", CA + "/devices/{deviceUuid}/variables", "Add one variable."),
     ("Variables", "put", CA + "/batch-devices/{deviceUuid}/variables", "Update many variables."),
-    ("Variables", "put", CA + "/devices/{deviceUuid}/variables/{variableUuid}", "Update one variable."),
+    (
+        "Variables",
+        "put",
+        CA + "/devices/{deviceUuid}/variables/{variableUuid}",
+        "Update one variable.",
+    ),
 ]
 
 
@@ -59,7 +74,9 @@ def openapi(api):
     return r.json()
 
 
-@pytest.mark.parametrize("tag,method,path,summary", SPEC_ENDPOINTS, ids=[f"{m} {p}" for _, m, p, _ in SPEC_ENDPOINTS])
+@pytest.mark.parametrize(
+    "tag,method,path,summary", SPEC_ENDPOINTS, ids=[f"{m} {p}" for _, m, p, _ in SPEC_ENDPOINTS]
+)
 def test_spec_endpoint_is_documented(openapi, tag, method, path, summary):
     operation = openapi["paths"].get(path, {}).get(method)
     assert operation is not None, f"{method.upper()} {path} is missing"
@@ -74,15 +91,26 @@ def test_spec_endpoint_is_documented(openapi, tag, method, path, summary):
 def test_paged_lists_document_take_and_skip(openapi):
     for path in ("/api/v1/ca", CA + "/customers", CA + "/sites", CA + "/devices"):
         params = {p["name"]: p for p in openapi["paths"][path]["get"]["parameters"]}
-        assert params["take"]["schema"]["default"] == 50 and params["take"]["schema"]["maximum"] == 1000
+        assert (
+            params["take"]["schema"]["default"] == 50
+            and params["take"]["schema"]["maximum"] == 1000
+        )
         assert params["skip"]["schema"]["default"] == 0
         assert "sortBy" in params
 
 
 def test_tags_follow_the_spec_groups(openapi):
     names = [t["name"] for t in openapi["tags"]]
-    for group in ("Corporate Accounts", "Customers", "Sites", "Devices", "Items", "Variables",
-                  "Data Access Groups", "Logs"):
+    for group in (
+        "Corporate Accounts",
+        "Customers",
+        "Sites",
+        "Devices",
+        "Items",
+        "Variables",
+        "Data Access Groups",
+        "Logs",
+    ):
         assert group in names
 
 
@@ -95,5 +123,10 @@ def test_swagger_ui_is_served_from_local_files(api):
         r = api.get(f"/docs/swagger-ui/{asset.removeprefix('./')}")
         assert r.status_code == 200 and len(r.content) > 100, asset
     init = api.get("/docs/swagger-ui/swagger-initializer.js").text
-    assert '"/swagger-api-json/v1"' in init and "http" not in init.replace("window.location.origin", "")
-    assert api.get("/docs", follow_redirects=False).headers["location"] == "/docs/swagger-ui/index.html"
+    assert '"/swagger-api-json/v1"' in init and "http" not in init.replace(
+        "window.location.origin", ""
+    )
+    assert (
+        api.get("/docs", follow_redirects=False).headers["location"]
+        == "/docs/swagger-ui/index.html"
+    )

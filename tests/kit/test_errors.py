@@ -15,11 +15,20 @@ def test_unknown_path_uses_the_error_shape(api):
 
 def test_wrong_method_uses_the_error_shape(api):
     r = api.delete("/api/v1/ca")
-    assert r.status_code == 405 and set(r.json()) == SHAPE and r.json()["error"] == "Method Not Allowed"
+    assert (
+        r.status_code == 405
+        and set(r.json()) == SHAPE
+        and r.json()["error"] == "Method Not Allowed"
+    )
 
 
 def test_take_and_skip_limits(api):
-    for params, field in (({"take": 1001}, "take"), ({"take": -1}, "take"), ({"skip": -5}, "skip"), ({"take": "ten"}, "take")):
+    for params, field in (
+        ({"take": 1001}, "take"),
+        ({"take": -1}, "take"),
+        ({"skip": -5}, "skip"),
+        ({"take": "ten"}, "take"),
+    ):
         r = api.get("/api/v1/ca", params=params)
         assert r.status_code == 400, params
         body = r.json()
@@ -29,7 +38,11 @@ def test_take_and_skip_limits(api):
 
 def test_invalid_json_body(api):
     ca = factories.corporate_account(api)
-    r = api.post(f"/api/v1/ca/{ca['uuid']}/customers", content=b"{not json", headers={"content-type": "application/json"})
+    r = api.post(
+        f"/api/v1/ca/{ca['uuid']}/customers",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 400 and "JSON" in r.json()["message"]
     r = api.post(f"/api/v1/ca/{ca['uuid']}/customers", json=["a", "list"])
     assert r.status_code == 400 and set(r.json()) == SHAPE

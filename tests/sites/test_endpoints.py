@@ -3,9 +3,24 @@ import uuid
 from tests import factories
 
 SPEC_SITE_KEYS = {
-    "uuid", "emailTo", "emailCc", "technicalName", "language", "name", "description", "configurationOptions",
-    "activationKey", "visibility", "customerId", "autoGatewaysRegistration", "autoProductsRegistration",
-    "timeZone", "additionalInformation", "movingAuthorization", "customerUuid", "devicesQuantity",
+    "uuid",
+    "emailTo",
+    "emailCc",
+    "technicalName",
+    "language",
+    "name",
+    "description",
+    "configurationOptions",
+    "activationKey",
+    "visibility",
+    "customerId",
+    "autoGatewaysRegistration",
+    "autoProductsRegistration",
+    "timeZone",
+    "additionalInformation",
+    "movingAuthorization",
+    "customerUuid",
+    "devicesQuantity",
 }
 
 
@@ -16,10 +31,16 @@ def test_create_get_list_count(api):
     factories.site(api, ca, a)
     factories.site(api, ca, b)
     assert set(s1) == SPEC_SITE_KEYS | {"address", "contact"}  # a change answers with every detail
-    assert s1["timeZone"] == "Europe/Paris" and s1["customerUuid"] == a["uuid"] and s1["devicesQuantity"] == 0
+    assert (
+        s1["timeZone"] == "Europe/Paris"
+        and s1["customerUuid"] == a["uuid"]
+        and s1["devicesQuantity"] == 0
+    )
     uuid.UUID(s1["activationKey"])
     base = f"/api/v1/ca/{ca['uuid']}/sites"
-    assert api.get(f"{base}/{s1['uuid']}").json() == {k: v for k, v in s1.items() if k not in ("address", "contact")}
+    assert api.get(f"{base}/{s1['uuid']}").json() == {
+        k: v for k, v in s1.items() if k not in ("address", "contact")
+    }
     assert api.get(base).json()["total"] == 3
     only_a = api.get(base, params={"customerUuid": a["uuid"]}).json()
     assert only_a["total"] == 2 and {s["customerUuid"] for s in only_a["results"]} == {a["uuid"]}
@@ -48,7 +69,9 @@ def test_bad_input(api):
     cust = factories.customer(api, ca)
     base = f"/api/v1/ca/{ca['uuid']}/sites"
     r = api.post(base, json={"name": "s", "customerUuid": cust["uuid"], "timeZone": "Mars/Olympus"})
-    assert r.status_code == 400 and "timeZone" in r.json()["message"] and "IANA" in r.json()["message"]
+    assert (
+        r.status_code == 400 and "timeZone" in r.json()["message"] and "IANA" in r.json()["message"]
+    )
     r = api.post(base, json={"name": "s"})
     assert r.status_code == 400 and r.json()["message"] == "body.customerUuid: is required"
     r = api.post(base, json={"name": "s", "customerUuid": str(uuid.uuid4())})

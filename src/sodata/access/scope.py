@@ -9,8 +9,8 @@ from fastapi import Depends, Path
 from sqlalchemy import select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from sodata.access.principal import Principal, Right
 from sodata.access.deps import PrincipalDep
+from sodata.access.principal import Principal, Right
 from sodata.kit.db import SessionDep
 from sodata.kit.errors import ApiError, not_found
 from sodata.models import CorporateAccount
@@ -34,19 +34,23 @@ def _corporate_account(right: Right):
         session: SessionDep,
         principal: PrincipalDep,
         corporate_account_uuid: Annotated[
-            uuid.UUID, Path(alias="corporateAccountUuid", description="UUID of the corporate account")
+            uuid.UUID,
+            Path(alias="corporateAccountUuid", description="UUID of the corporate account"),
         ],
     ) -> CorporateAccount:
         ca = session.scalar(
             select(CorporateAccount).where(
-                CorporateAccount.uuid == corporate_account_uuid, visible_corporate_accounts(principal)
+                CorporateAccount.uuid == corporate_account_uuid,
+                visible_corporate_accounts(principal),
             )
         )
         if ca is None:
             raise not_found("Corporate account", corporate_account_uuid)
         held = principal.right_in(ca.id)
         if held is None or held < right:
-            raise Forbidden(f"This action needs the {RIGHT_NAMES[right]} role in corporate account {ca.name}")
+            raise Forbidden(
+                f"This action needs the {RIGHT_NAMES[right]} role in corporate account {ca.name}"
+            )
         return ca
 
     return dependency

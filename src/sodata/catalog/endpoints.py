@@ -21,25 +21,38 @@ router = APIRouter(prefix="/api/v1", tags=["Catalog"])
 
 def service_public(s: Service) -> ServicePublic:
     return ServicePublic.model_validate(
-        {**{f: getattr(s, f) for f in ServicePublic.model_fields if hasattr(s, f)}, "unit_symbol": data.UNITS.get(s.unit or "")}
+        {
+            **{f: getattr(s, f) for f in ServicePublic.model_fields if hasattr(s, f)},
+            "unit_symbol": data.UNITS.get(s.unit or ""),
+        }
     )
 
 
 def device_type_public(t: DeviceType) -> DeviceTypePublic:
     profile = [
         ProfileEntryPublic(
-            item_type=e.item_type, item_index=str(e.item_index), service_id=e.service.service_id,
-            service_name=e.service.name, polling_time=e.polling_time, send_on_update=e.send_on_update,
-            is_computed=e.is_computed, mapping_config=f"{e.item_type}|{e.item_index}|{e.service.service_id}",
+            item_type=e.item_type,
+            item_index=str(e.item_index),
+            service_id=e.service.service_id,
+            service_name=e.service.name,
+            polling_time=e.polling_time,
+            send_on_update=e.send_on_update,
+            is_computed=e.is_computed,
+            mapping_config=f"{e.item_type}|{e.item_index}|{e.service.service_id}",
         )
         for e in t.profile
     ]
     return DeviceTypePublic.model_validate(
-        {**{f: getattr(t, f) for f in DeviceTypePublic.model_fields if f != "profile"}, "profile": profile}
+        {
+            **{f: getattr(t, f) for f in DeviceTypePublic.model_fields if f != "profile"},
+            "profile": profile,
+        }
     )
 
 
-@router.get("/services", summary="Get the pagination for services", response_model=Page[ServicePublic])
+@router.get(
+    "/services", summary="Get the pagination for services", response_model=Page[ServicePublic]
+)
 def list_services(
     session: SessionDep,
     _: PrincipalDep,
@@ -53,28 +66,61 @@ def list_services(
         stmt = stmt.where(Service.type == type)
     if group:
         stmt = stmt.where(Service.group == group)
-    stmt = apply_sort(stmt, sort_by, {"serviceId": Service.service_id, "name": Service.name}, Service.id, "serviceId")
+    stmt = apply_sort(
+        stmt,
+        sort_by,
+        {"serviceId": Service.service_id, "name": Service.name},
+        Service.id,
+        "serviceId",
+    )
     total, rows = paginate(session, stmt, paging)
-    return json_response(Page[ServicePublic](total=total, results=[service_public(s) for s in rows], take=paging.take))
+    return json_response(
+        Page[ServicePublic](
+            total=total, results=[service_public(s) for s in rows], take=paging.take
+        )
+    )
 
 
-@router.get("/services/{serviceId}", summary="Get service by serviceId", response_model=ServicePublic)
-def get_service(session: SessionDep, _: PrincipalDep, service_id: Annotated[str, Path(alias="serviceId")]):
+@router.get(
+    "/services/{serviceId}", summary="Get service by serviceId", response_model=ServicePublic
+)
+def get_service(
+    session: SessionDep, _: PrincipalDep, service_id: Annotated[str, Path(alias="serviceId")]
+):
     return json_response(service_public(service.get_service(session, service_id)))
 
 
-@router.get("/device-types", summary="Get the pagination for device types", response_model=Page[DeviceTypePublic])
-def list_device_types(session: SessionDep, _: PrincipalDep, paging: PagingDep, sort_by: SortByQuery = None):
+@router.get(
+    "/device-types",
+    summary="Get the pagination for device types",
+    response_model=Page[DeviceTypePublic],
+)
+def list_device_types(
+    session: SessionDep, _: PrincipalDep, paging: PagingDep, sort_by: SortByQuery = None
+):
     stmt = apply_sort(
-        select(DeviceType), sort_by, {"name": DeviceType.name, "referenceId": DeviceType.reference_id}, DeviceType.id
+        select(DeviceType),
+        sort_by,
+        {"name": DeviceType.name, "referenceId": DeviceType.reference_id},
+        DeviceType.id,
     )
     total, rows = paginate(session, stmt, paging)
-    return json_response(Page[DeviceTypePublic](total=total, results=[device_type_public(t) for t in rows], take=paging.take))
+    return json_response(
+        Page[DeviceTypePublic](
+            total=total, results=[device_type_public(t) for t in rows], take=paging.take
+        )
+    )
 
 
-@router.get("/device-types/{deviceTypeUid}", summary="Get device type by UUID, with its profile", response_model=DeviceTypePublic)
+@router.get(
+    "/device-types/{deviceTypeUid}",
+    summary="Get device type by UUID, with its profile",
+    response_model=DeviceTypePublic,
+)
 def get_device_type(
-    session: SessionDep, _: PrincipalDep, type_uuid: Annotated[uuid.UUID, Path(alias="deviceTypeUid")]
+    session: SessionDep,
+    _: PrincipalDep,
+    type_uuid: Annotated[uuid.UUID, Path(alias="deviceTypeUid")],
 ):
     device_type = session.scalar(select(DeviceType).where(DeviceType.uuid == type_uuid))
     if device_type is None:

@@ -13,7 +13,9 @@ from sodata.models import DeviceType, ProfileEntry, Service
 
 
 def _service_uuid(service_id: str) -> uuid.UUID:
-    return data.SERVICE_UUIDS.get(service_id) or uuid.uuid5(uuid.NAMESPACE_URL, f"sodata:service:{service_id}")
+    return data.SERVICE_UUIDS.get(service_id) or uuid.uuid5(
+        uuid.NAMESPACE_URL, f"sodata:service:{service_id}"
+    )
 
 
 def sync_catalog(session: Session) -> None:
@@ -38,15 +40,22 @@ def sync_catalog(session: Session) -> None:
         if ref in known:
             continue
         device_type = DeviceType(
-            uuid=type_uuid, reference_id=ref, name=name, model_name=model, manufacturer=maker,
-            is_gateway=is_gateway, configuration_key=conf_key,
+            uuid=type_uuid,
+            reference_id=ref,
+            name=name,
+            model_name=model,
+            manufacturer=maker,
+            is_gateway=is_gateway,
+            configuration_key=conf_key,
         )
         for item_type, index, service_ids in profile:
             for sid in service_ids:
                 service = services[sid]
                 device_type.profile.append(
                     ProfileEntry(
-                        item_type=item_type, item_index=index, service_id=service.id,
+                        item_type=item_type,
+                        item_index=index,
+                        service_id=service.id,
                         polling_time=3600 if sid in data.COMPUTED else data.POLLING[service.type],
                         send_on_update=service.type != "Measure",
                         is_computed=sid in data.COMPUTED,
@@ -56,10 +65,14 @@ def sync_catalog(session: Session) -> None:
     session.flush()
 
 
-def device_type_by_uuid(session: Session, type_uuid: uuid.UUID, field: str = "deviceTypeUid") -> DeviceType:
+def device_type_by_uuid(
+    session: Session, type_uuid: uuid.UUID, field: str = "deviceTypeUid"
+) -> DeviceType:
     device_type = session.scalar(select(DeviceType).where(DeviceType.uuid == type_uuid))
     if device_type is None:
-        raise BadRequest(f"{field}: unknown device type {type_uuid}; GET /api/v1/device-types lists them")
+        raise BadRequest(
+            f"{field}: unknown device type {type_uuid}; GET /api/v1/device-types lists them"
+        )
     return device_type
 
 

@@ -5,7 +5,11 @@ from fastapi import APIRouter
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import AdminCa, PlatformAdmin, ReadableCa
 from sodata.corporate_accounts import service
-from sodata.corporate_accounts.schemas import CorporateAccountCreate, CorporateAccountPublic, CorporateAccountUpdate
+from sodata.corporate_accounts.schemas import (
+    CorporateAccountCreate,
+    CorporateAccountPublic,
+    CorporateAccountUpdate,
+)
 from sodata.kit.db import SessionDep
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
@@ -14,24 +18,51 @@ from sodata.kit.sorting import SortByQuery
 router = APIRouter(prefix="/api/v1/ca", tags=["Corporate Accounts"])
 
 
-@router.get("", summary="Get the pagination for corporate accounts", response_model=Page[CorporateAccountPublic])
-def list_corporate_accounts(session: SessionDep, principal: PrincipalDep, paging: PagingDep, sort_by: SortByQuery = None):
+@router.get(
+    "",
+    summary="Get the pagination for corporate accounts",
+    response_model=Page[CorporateAccountPublic],
+)
+def list_corporate_accounts(
+    session: SessionDep, principal: PrincipalDep, paging: PagingDep, sort_by: SortByQuery = None
+):
     total, rows = paginate(session, service.query(principal, sort_by), paging)
     return json_response(
-        Page[CorporateAccountPublic](total=total, results=[service.to_public(ca) for ca in rows], take=paging.take)
+        Page[CorporateAccountPublic](
+            total=total, results=[service.to_public(ca) for ca in rows], take=paging.take
+        )
     )
 
 
-@router.get("/{corporateAccountUuid}", summary="Get corporate account by UUID", response_model=CorporateAccountPublic)
+@router.get(
+    "/{corporateAccountUuid}",
+    summary="Get corporate account by UUID",
+    response_model=CorporateAccountPublic,
+)
 def get_corporate_account(ca: ReadableCa):
     return json_response(service.to_public(ca))
 
 
-@router.post("", summary="Create a new corporate account.", status_code=201, response_model=CorporateAccountPublic)
-def create_corporate_account(session: SessionDep, principal: PlatformAdmin, body: CorporateAccountCreate):
-    return json_response(service.to_public(service.create(session, principal, body)), status_code=201)
+@router.post(
+    "",
+    summary="Create a new corporate account.",
+    status_code=201,
+    response_model=CorporateAccountPublic,
+)
+def create_corporate_account(
+    session: SessionDep, principal: PlatformAdmin, body: CorporateAccountCreate
+):
+    return json_response(
+        service.to_public(service.create(session, principal, body)), status_code=201
+    )
 
 
-@router.put("/{corporateAccountUuid}", summary="Update one corporate account.", response_model=CorporateAccountPublic)
-def update_corporate_account(session: SessionDep, principal: PrincipalDep, ca: AdminCa, body: CorporateAccountUpdate):
+@router.put(
+    "/{corporateAccountUuid}",
+    summary="Update one corporate account.",
+    response_model=CorporateAccountPublic,
+)
+def update_corporate_account(
+    session: SessionDep, principal: PrincipalDep, ca: AdminCa, body: CorporateAccountUpdate
+):
     return json_response(service.to_public(service.update(session, principal, ca, body)))

@@ -23,43 +23,73 @@ CustomerUuid = Annotated[uuid.UUID, Path(alias="customerUuid", description="UUID
 
 
 @router.get("", summary="Get the pagination for customers", response_model=Page[CustomerPublic])
-def list_customers(session: SessionDep, ca: ReadableCa, paging: PagingDep, details: NestedDetails, sort_by: SortByQuery = None):
+def list_customers(
+    session: SessionDep,
+    ca: ReadableCa,
+    paging: PagingDep,
+    details: NestedDetails,
+    sort_by: SortByQuery = None,
+):
     total, rows = paginate(session, service.query(ca, sort_by), paging)
-    page = Page[CustomerPublic](total=total, results=[service.to_public(c, n) for c, n in rows], take=paging.take)
+    page = Page[CustomerPublic](
+        total=total, results=[service.to_public(c, n) for c, n in rows], take=paging.take
+    )
     return json_response(page, exclude=exclude_nested(details, NESTED, in_page=True))
 
 
 @router.get("/{customerUuid}", summary="Get customer by UUID", response_model=CustomerPublic)
-def get_customer(session: SessionDep, ca: ReadableCa, customer_uuid: CustomerUuid, details: NestedDetails):
-    return json_response(service.get_public(session, ca, customer_uuid), exclude=exclude_nested(details, NESTED))
+def get_customer(
+    session: SessionDep, ca: ReadableCa, customer_uuid: CustomerUuid, details: NestedDetails
+):
+    return json_response(
+        service.get_public(session, ca, customer_uuid), exclude=exclude_nested(details, NESTED)
+    )
 
 
 @router.post("", summary="Create a new customer", status_code=201, response_model=CustomerPublic)
-def create_customer(session: SessionDep, principal: PrincipalDep, ca: WritableCa, body: CustomerCreate):
+def create_customer(
+    session: SessionDep, principal: PrincipalDep, ca: WritableCa, body: CustomerCreate
+):
     customer = service.create(session, principal, ca, body)
     return json_response(service.get_public(session, ca, customer.uuid), status_code=201)
 
 
 @router.put("/{customerUuid}", summary="Update a customer", response_model=CustomerPublic)
 def update_customer(
-    session: SessionDep, principal: PrincipalDep, ca: WritableCa, customer_uuid: CustomerUuid, body: CustomerUpdate
+    session: SessionDep,
+    principal: PrincipalDep,
+    ca: WritableCa,
+    customer_uuid: CustomerUuid,
+    body: CustomerUpdate,
 ):
     service.update(session, principal, ca, customer_uuid, body)
     return json_response(service.get_public(session, ca, customer_uuid))
 
 
 @router.delete("/{customerUuid}", summary="Delete a customer", status_code=204)
-def delete_customer(session: SessionDep, principal: PrincipalDep, ca: WritableCa, customer_uuid: CustomerUuid):
+def delete_customer(
+    session: SessionDep, principal: PrincipalDep, ca: WritableCa, customer_uuid: CustomerUuid
+):
     service.delete(session, principal, ca, customer_uuid)
     return Response(status_code=204)
 
 
-@router.get("/{customerUuid}/icon", summary="Get customer icon image", response_class=Response, responses=ICON_RESPONSES)
+@router.get(
+    "/{customerUuid}/icon",
+    summary="Get customer icon image",
+    response_class=Response,
+    responses=ICON_RESPONSES,
+)
 def get_customer_icon(session: SessionDep, ca: ReadableCa, customer_uuid: CustomerUuid):
     return icon_response(service.get(session, ca, customer_uuid).icon, "customer", customer_uuid)
 
 
-@router.put("/{customerUuid}/icon", summary="Update a customer icon", response_model=CustomerPublic, openapi_extra=ICON_UPLOAD_OPENAPI)
+@router.put(
+    "/{customerUuid}/icon",
+    summary="Update a customer icon",
+    response_model=CustomerPublic,
+    openapi_extra=ICON_UPLOAD_OPENAPI,
+)
 def put_customer_icon(
     session: SessionDep,
     principal: PrincipalDep,

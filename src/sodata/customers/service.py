@@ -25,7 +25,10 @@ SORT_FIELDS = {
 
 def sites_quantity():
     return (
-        select(func.count(Site.id)).where(Site.customer_id == Customer.id).correlate(Customer).scalar_subquery()
+        select(func.count(Site.id))
+        .where(Site.customer_id == Customer.id)
+        .correlate(Customer)
+        .scalar_subquery()
     )
 
 
@@ -37,7 +40,9 @@ def query(ca: CorporateAccount, sort_by: str | None = None) -> Select:
 def to_public(customer: Customer, sites: int) -> CustomerPublic:
     return CustomerPublic.model_validate(
         {
-            **{f: getattr(customer, f) for f in CustomerPublic.model_fields if hasattr(customer, f)},
+            **{
+                f: getattr(customer, f) for f in CustomerPublic.model_fields if hasattr(customer, f)
+            },
             "corporate_account_uuid": customer.corporate_account.uuid,
             "icon_uuid": customer.icon.uuid if customer.icon else None,
             "sites_quantity": sites,
@@ -47,7 +52,9 @@ def to_public(customer: Customer, sites: int) -> CustomerPublic:
 
 def get(session: Session, ca: CorporateAccount, customer_uuid: uuid.UUID) -> Customer:
     customer = session.scalar(
-        select(Customer).where(Customer.corporate_account_id == ca.id, Customer.uuid == customer_uuid)
+        select(Customer).where(
+            Customer.corporate_account_id == ca.id, Customer.uuid == customer_uuid
+        )
     )
     if customer is None:
         raise not_found("Customer", customer_uuid)
@@ -56,10 +63,15 @@ def get(session: Session, ca: CorporateAccount, customer_uuid: uuid.UUID) -> Cus
 
 def get_public(session: Session, ca: CorporateAccount, customer_uuid: uuid.UUID) -> CustomerPublic:
     customer = get(session, ca, customer_uuid)
-    return to_public(customer, session.scalar(select(func.count(Site.id)).where(Site.customer_id == customer.id)) or 0)
+    return to_public(
+        customer,
+        session.scalar(select(func.count(Site.id)).where(Site.customer_id == customer.id)) or 0,
+    )
 
 
-def _ensure_unique_name(session: Session, ca: CorporateAccount, name: str, exclude_id: int | None = None) -> None:
+def _ensure_unique_name(
+    session: Session, ca: CorporateAccount, name: str, exclude_id: int | None = None
+) -> None:
     stmt = select(Customer.id).where(Customer.corporate_account_id == ca.id, Customer.name == name)
     if exclude_id is not None:
         stmt = stmt.where(Customer.id != exclude_id)
@@ -77,18 +89,31 @@ def _apply(customer: Customer, data: CustomerUpdate) -> None:
             setattr(customer, key, value)
 
 
-def create(session: Session, principal: Principal, ca: CorporateAccount, data: CustomerCreate) -> Customer:
+def create(
+    session: Session, principal: Principal, ca: CorporateAccount, data: CustomerCreate
+) -> Customer:
     _ensure_unique_name(session, ca, data.name)
     customer = Customer(corporate_account=ca, corporate_account_id=ca.id)
     _apply(customer, data)
     session.add(customer)
     session.flush()
-    record(session, ca.id, "CUSTOMER_CREATED", f"Customer {customer.name} created", principal=principal, obj=customer)
+    record(
+        session,
+        ca.id,
+        "CUSTOMER_CREATED",
+        f"Customer {customer.name} created",
+        principal=principal,
+        obj=customer,
+    )
     return customer
 
 
 def update(
-    session: Session, principal: Principal, ca: CorporateAccount, customer_uuid: uuid.UUID, data: CustomerUpdate
+    session: Session,
+    principal: Principal,
+    ca: CorporateAccount,
+    customer_uuid: uuid.UUID,
+    data: CustomerUpdate,
 ) -> Customer:
     customer = get(session, ca, customer_uuid)
     if data.name is not None:
@@ -96,26 +121,55 @@ def update(
     _apply(customer, data)
     session.flush()
     record(
-        session, ca.id, "CUSTOMER_UPDATED", f"Customer {customer.name} updated", principal=principal, obj=customer,
+        session,
+        ca.id,
+        "CUSTOMER_UPDATED",
+        f"Customer {customer.name} updated",
+        principal=principal,
+        obj=customer,
         details={"fields": sorted(data.model_fields_set)},
     )
     return customer
 
 
-def delete(session: Session, principal: Principal, ca: CorporateAccount, customer_uuid: uuid.UUID) -> None:
+def delete(
+    session: Session, principal: Principal, ca: CorporateAccount, customer_uuid: uuid.UUID
+) -> None:
     customer = get(session, ca, customer_uuid)
     sites = session.scalar(select(func.count(Site.id)).where(Site.customer_id == customer.id)) or 0
     if sites:
-        raise Conflict(f"Customer {customer.name} still has {sites} site(s); delete or move them first")
-    record(session, ca.id, "CUSTOMER_DELETED", f"Customer {customer.name} deleted", principal=principal, obj=customer)
+        raise Conflict(
+            f"Customer {customer.name} still has {sites} site(s); delete or move them first"
+        )
+    record(
+        session,
+        ca.id,
+        "CUSTOMER_DELETED",
+        f"Customer {customer.name} deleted",
+        principal=principal,
+        obj=customer,
+    )
     session.delete(customer)
 
 
-def set_icon(session: Session, principal: Principal, ca: CorporateAccount, customer_uuid: uuid.UUID, icon: Icon) -> Customer:
+def set_icon(
+    session: Session,
+    principal: Principal,
+    ca: CorporateAccount,
+    customer_uuid: uuid.UUID,
+    icon: Icon,
+) -> Customer:
     customer = get(session, ca, customer_uuid)
     if customer.icon is not None:
         session.delete(customer.icon)
     customer.icon = icon
     session.flush()
-    record(session, ca.id, "CUSTOMER_ICON_UPDATED", f"Icon of customer {customer.name} updated", principal=principal, obj=customer)
+    record(
+        session,
+        ca.id,
+        "CUSTOMER_ICON_UPDATED",
+        f"Icon of customer {customer.name} updated",
+        principal=principal,
+        obj=customer,
+    )
     return customer

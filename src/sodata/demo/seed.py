@@ -14,7 +14,7 @@ import io
 import itertools
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from PIL import Image
 from sqlalchemy import select
@@ -43,9 +43,9 @@ from sodata.models import (
     UserLink,
 )
 
-EPOCH = datetime(2021, 3, 1, 8, 0, tzinfo=timezone.utc)
+EPOCH = datetime(2021, 3, 1, 8, 0, tzinfo=UTC)
 # the spec's createdAt of Masterys U2 CDS
-MASTERYS_CREATED_AT = datetime(2021, 3, 23, 14, 52, 40, 552000, tzinfo=timezone.utc)
+MASTERYS_CREATED_AT = datetime(2021, 3, 23, 14, 52, 40, 552000, tzinfo=UTC)
 
 # Inserted in this order so that, on a fresh database, SoLink gets id 3 and admin@example.com
 # id 4, the ids of the spec's example (corporateAccountId 3, userId 4).
@@ -72,9 +72,17 @@ DATA_ACCESS_GROUPS = [
     ("SoLink CH", "CH", "Switzerland", []),
     ("SoLink DE", "DE", "Germany", []),
     ("SoLink EUROPE", None, "Europe", []),
-    ("SoLink FR", "FR", "France", [
-        "FR_Socomec", "FR_Datacenter Lyon", "FR_Agrifood Nantes", "FR_Logistics Lille",
-    ]),
+    (
+        "SoLink FR",
+        "FR",
+        "France",
+        [
+            "FR_Socomec",
+            "FR_Datacenter Lyon",
+            "FR_Agrifood Nantes",
+            "FR_Logistics Lille",
+        ],
+    ),
     ("SoLink GB", "GB", "the United Kingdom", ["GB_Socomec"]),
 ]
 # devices put in a group one by one rather than through their customer
@@ -110,44 +118,130 @@ def _site(name: str, tz: str, city: str, country: str, lat: float, lon: float) -
 
 # Customers in insertion order: FR_Socomec is the 7th, so gets customerId 7 as in the spec.
 CUSTOMERS = [
-    CustomerSpec("Energy Storage", "ES_Pilot Strasbourg", "ES_Pilot", "Strasbourg", "France", [
-        _site("(FR) Strasbourg Storage", "Europe/Paris", "Strasbourg", "France", 48.5734, 7.7521),
-    ]),
-    CustomerSpec("SOCOMEC", "Socomec Group", "Socomec_Group", "Huttenheim", "France", [
-        _site("(FR) Huttenheim Plant", "Europe/Paris", "Huttenheim", "France", 48.3586, 7.5806),
-    ]),
-    CustomerSpec("SoLink", "AU_Socomec", "Socomec_AU", "Sydney", "Australia", [
-        _site("(AU) Sydney", "Australia/Sydney", "Sydney", "Australia", -33.8688, 151.2093),
-    ]),
-    CustomerSpec("SoLink", "BE_Socomec", "Socomec_BE", "Brussels", "Belgium", [
-        _site("(BE) Brussels", "Europe/Brussels", "Brussels", "Belgium", 50.8503, 4.3517),
-    ]),
-    CustomerSpec("SoLink", "CH_Socomec", "Socomec_CH", "Zurich", "Switzerland", [
-        _site("(CH) Zurich", "Europe/Zurich", "Zurich", "Switzerland", 47.3769, 8.5417),
-    ]),
-    CustomerSpec("SoLink", "DE_Socomec", "Socomec_DE", "Frankfurt", "Germany", [
-        _site("(DE) Frankfurt", "Europe/Berlin", "Frankfurt", "Germany", 50.1109, 8.6821),
-    ]),
-    CustomerSpec("SoLink", "FR_Socomec", "Socomec", "Benfeld", "France", [
-        _site("(FR) Benfeld CDS", "Europe/Paris", "Benfeld", "France", 48.3729, 7.59328),
-        _site("Benfeld - U3", "Europe/Paris", "Benfeld", "France", 48.3711, 7.5961),
-        _site("(FR) Huttenheim", "Europe/Paris", "Huttenheim", "France", 48.3586, 7.5806),
-    ]),
-    CustomerSpec("SoLink", "FR_Datacenter Lyon", "Datacenter_Lyon", "Lyon", "France", [
-        _site("(FR) Lyon Gerland", "Europe/Paris", "Lyon", "France", 45.7280, 4.8322),
-    ]),
-    CustomerSpec("SoLink", "FR_Agrifood Nantes", "Agrifood_Nantes", "Nantes", "France", [
-        _site("(FR) Nantes", "Europe/Paris", "Nantes", "France", 47.2184, -1.5536),
-    ]),
-    CustomerSpec("SoLink", "FR_Logistics Lille", "Logistics_Lille", "Lille", "France", [
-        _site("(FR) Lille", "Europe/Paris", "Lille", "France", 50.6292, 3.0573),
-    ]),
-    CustomerSpec("SoLink", "GB_Socomec", "Socomec_GB", "London", "United Kingdom", [
-        _site("(GB) London", "Europe/London", "London", "United Kingdom", 51.5072, -0.1276),
-    ]),
-    CustomerSpec("SoLink", "IN_Socomec", "Socomec_IN", "Kolkata", "India", [
-        _site("(IN) Kolkata", "Asia/Kolkata", "Kolkata", "India", 22.5726, 88.3639),
-    ]),
+    CustomerSpec(
+        "Energy Storage",
+        "ES_Pilot Strasbourg",
+        "ES_Pilot",
+        "Strasbourg",
+        "France",
+        [
+            _site(
+                "(FR) Strasbourg Storage", "Europe/Paris", "Strasbourg", "France", 48.5734, 7.7521
+            ),
+        ],
+    ),
+    CustomerSpec(
+        "SOCOMEC",
+        "Socomec Group",
+        "Socomec_Group",
+        "Huttenheim",
+        "France",
+        [
+            _site("(FR) Huttenheim Plant", "Europe/Paris", "Huttenheim", "France", 48.3586, 7.5806),
+        ],
+    ),
+    CustomerSpec(
+        "SoLink",
+        "AU_Socomec",
+        "Socomec_AU",
+        "Sydney",
+        "Australia",
+        [
+            _site("(AU) Sydney", "Australia/Sydney", "Sydney", "Australia", -33.8688, 151.2093),
+        ],
+    ),
+    CustomerSpec(
+        "SoLink",
+        "BE_Socomec",
+        "Socomec_BE",
+        "Brussels",
+        "Belgium",
+        [
+            _site("(BE) Brussels", "Europe/Brussels", "Brussels", "Belgium", 50.8503, 4.3517),
+        ],
+    ),
+    CustomerSpec(
+        "SoLink",
+        "CH_Socomec",
+        "Socomec_CH",
+        "Zurich",
+        "Switzerland",
+        [
+            _site("(CH) Zurich", "Europe/Zurich", "Zurich", "Switzerland", 47.3769, 8.5417),
+        ],
+    ),
+    CustomerSpec(
+        "SoLink",
+        "DE_Socomec",
+        "Socomec_DE",
+        "Frankfurt",
+        "Germany",
+        [
+            _site("(DE) Frankfurt", "Europe/Berlin", "Frankfurt", "Germany", 50.1109, 8.6821),
+        ],
+    ),
+    CustomerSpec(
+        "SoLink",
+        "FR_Socomec",
+        "Socomec",
+        "Benfeld",
+        "France",
+        [
+            _site("(FR) Benfeld CDS", "Europe/Paris", "Benfeld", "France", 48.3729, 7.59328),
+            _site("Benfeld - U3", "Europe/Paris", "Benfeld", "France", 48.3711, 7.5961),
+            _site("(FR) Huttenheim", "Europe/Paris", "Huttenheim", "France", 48.3586, 7.5806),
+        ],
+    ),
+    CustomerSpec(
+        "SoLink",
+        "FR_Datacenter Lyon",
+        "Datacenter_Lyon",
+        "Lyon",
+        "France",
+        [
+            _site("(FR) Lyon Gerland", "Europe/Paris", "Lyon", "France", 45.7280, 4.8322),
+        ],
+    ),
+    CustomerSpec(
+        "SoLink",
+        "FR_Agrifood Nantes",
+        "Agrifood_Nantes",
+        "Nantes",
+        "France",
+        [
+            _site("(FR) Nantes", "Europe/Paris", "Nantes", "France", 47.2184, -1.5536),
+        ],
+    ),
+    CustomerSpec(
+        "SoLink",
+        "FR_Logistics Lille",
+        "Logistics_Lille",
+        "Lille",
+        "France",
+        [
+            _site("(FR) Lille", "Europe/Paris", "Lille", "France", 50.6292, 3.0573),
+        ],
+    ),
+    CustomerSpec(
+        "SoLink",
+        "GB_Socomec",
+        "Socomec_GB",
+        "London",
+        "United Kingdom",
+        [
+            _site("(GB) London", "Europe/London", "London", "United Kingdom", 51.5072, -0.1276),
+        ],
+    ),
+    CustomerSpec(
+        "SoLink",
+        "IN_Socomec",
+        "Socomec_IN",
+        "Kolkata",
+        "India",
+        [
+            _site("(IN) Kolkata", "Asia/Kolkata", "Kolkata", "India", 22.5726, 88.3639),
+        ],
+    ),
 ]
 
 # The standard set of a generic site: (device type, name pattern, nominal power in kVA).
@@ -206,8 +300,13 @@ def _address(
     address_uuid: uuid.UUID | None = None,
 ) -> Address:
     return Address(
-        uuid=address_uuid or demo_uuid("address", key), use_parent=False, street=street,
-        post_code=post_code, city=city, country=country, state="",
+        uuid=address_uuid or demo_uuid("address", key),
+        use_parent=False,
+        street=street,
+        post_code=post_code,
+        city=city,
+        country=country,
+        state="",
     )
 
 
@@ -285,7 +384,10 @@ def seed(session: Session) -> None:
         _account(b, name)
     for email, full_name in USERS:
         b.users[email] = User(
-            uuid=demo_uuid("user", email), email=email, name=full_name, enabled=True,
+            uuid=demo_uuid("user", email),
+            email=email,
+            name=full_name,
+            enabled=True,
             created_at=b.clock(),
         )
         session.add(b.users[email])
@@ -298,8 +400,12 @@ def seed(session: Session) -> None:
                 link_uuid = ids.SOLINK_USER_LINK
             session.add(
                 UserLink(
-                    uuid=link_uuid, corporate_account_id=ca.id, user_id=b.users[email].id,
-                    status="VALIDATED", is_support=False, role=role,
+                    uuid=link_uuid,
+                    corporate_account_id=ca.id,
+                    user_id=b.users[email].id,
+                    status="VALIDATED",
+                    is_support=False,
+                    role=role,
                 )
             )
     sites: list[tuple[Site, SiteSpec]] = []
@@ -324,11 +430,20 @@ def seed(session: Session) -> None:
 def _account(b: _Builder, name: str) -> None:
     solink = name == "SoLink"
     ca = CorporateAccount(
-        uuid=ACCOUNT_UUIDS[name], name=name, default_customer_uuid=None,
-        activation_type="MAINTENANCE", email_to=None, email_cc=None, can_publish=False,
-        auto_template_synchro=True, is_multi_customer_account=True, active=True,
+        uuid=ACCOUNT_UUIDS[name],
+        name=name,
+        default_customer_uuid=None,
+        activation_type="MAINTENANCE",
+        email_to=None,
+        email_cc=None,
+        can_publish=False,
+        auto_template_synchro=True,
+        is_multi_customer_account=True,
+        active=True,
         moving_authorization="CONSERVATION",
-        icon_uuid=ids.SOLINK_ICON if solink else None, is_master=False, created_at=b.clock(),
+        icon_uuid=ids.SOLINK_ICON if solink else None,
+        is_master=False,
+        created_at=b.clock(),
     )
     if solink:
         b.session.add(_icon(ids.SOLINK_ICON, (0, 94, 184)))
@@ -356,18 +471,33 @@ def _customer(b: _Builder, spec: CustomerSpec) -> Customer:
             "email_cc": "service@example.com",
             "icon": _icon(ids.FR_SOCOMEC_ICON, (0, 133, 66)),
             "company_address": _address(
-                "", "Benfeld", "France", street="1 Rue de Westhouse", post_code="67235",
+                "",
+                "Benfeld",
+                "France",
+                street="1 Rue de Westhouse",
+                post_code="67235",
                 address_uuid=ids.FR_SOCOMEC_ADDRESS,
             ),
             "contact": Contact(
-                uuid=ids.FR_SOCOMEC_CONTACT, use_parent=False, name="Camille Martin", phone="",
-                mobile="", email="camille.martin@example.com", email_cc="",
+                uuid=ids.FR_SOCOMEC_CONTACT,
+                use_parent=False,
+                name="Camille Martin",
+                phone="",
+                mobile="",
+                email="camille.martin@example.com",
+                email_cc="",
             ),
         }
     customer = Customer(
-        corporate_account=ca, corporate_account_id=ca.id, name=spec.name,
-        technical_name=spec.technical_name, reference=None, visibility=None,
-        additional_information="", moving_authorization="INHERITED", created_at=b.clock(),
+        corporate_account=ca,
+        corporate_account_id=ca.id,
+        name=spec.name,
+        technical_name=spec.technical_name,
+        reference=None,
+        visibility=None,
+        additional_information="",
+        moving_authorization="INHERITED",
+        created_at=b.clock(),
         **values,
     )
     b.session.add(customer)
@@ -377,14 +507,25 @@ def _customer(b: _Builder, spec: CustomerSpec) -> Customer:
 
 def _site_row(b: _Builder, customer: Customer, spec: SiteSpec) -> Site:
     site = Site(
-        uuid=demo_uuid("site", spec.name), corporate_account_id=customer.corporate_account_id,
-        customer=customer, name=spec.name, technical_name=spec.technical_name, email_to=None,
-        email_cc=None, language=None, description="",
+        uuid=demo_uuid("site", spec.name),
+        corporate_account_id=customer.corporate_account_id,
+        customer=customer,
+        name=spec.name,
+        technical_name=spec.technical_name,
+        email_to=None,
+        email_cc=None,
+        language=None,
+        description="",
         configuration_options={"dataRetentionDays": 730, "alarmNotifications": True},
-        activation_key=demo_uuid("activation-key", spec.name), visibility=None,
-        auto_gateways_registration=True, auto_products_registration=True, time_zone=spec.time_zone,
-        additional_information="", moving_authorization="INHERITED",
-        address=_address(f"site:{spec.name}", spec.city, spec.country), created_at=b.clock(),
+        activation_key=demo_uuid("activation-key", spec.name),
+        visibility=None,
+        auto_gateways_registration=True,
+        auto_products_registration=True,
+        time_zone=spec.time_zone,
+        additional_information="",
+        moving_authorization="INHERITED",
+        address=_address(f"site:{spec.name}", spec.city, spec.country),
+        created_at=b.clock(),
     )
     if spec.name == "(FR) Benfeld CDS":
         site.uuid = ids.BENFELD_CDS
@@ -402,12 +543,16 @@ def _site_devices(b: _Builder, site: Site, spec: SiteSpec, index: int) -> None:
         )
         _masterys_u2_cds(b, site, spec, gateway)
     elif spec.name == "Benfeld - U3":  # the spec's products hierarchy (3.2)
-        gateway = b.device(
-            site, spec, "IoT Gateway", ids.GATEWAY_TYPE, uuid=ids.BENFELD_U3_GATEWAY
-        )
+        gateway = b.device(site, spec, "IoT Gateway", ids.GATEWAY_TYPE, uuid=ids.BENFELD_U3_GATEWAY)
         b.device(
-            site, spec, "Delphys GP2 - 160 kVA", ids.DELPHYS_TYPE, gateway=gateway, kva=160,
-            uuid=ids.DELPHYS_GP2, serial_number=ids.DELPHYS_SERIAL,
+            site,
+            spec,
+            "Delphys GP2 - 160 kVA",
+            ids.DELPHYS_TYPE,
+            gateway=gateway,
+            kva=160,
+            uuid=ids.DELPHYS_GP2,
+            serial_number=ids.DELPHYS_SERIAL,
         )
     elif spec.name == "(FR) Strasbourg Storage":
         gateway = b.device(site, spec, "IoT Gateway - Strasbourg Storage", ids.GATEWAY_TYPE)
@@ -432,19 +577,37 @@ def _site_devices(b: _Builder, site: Site, spec: SiteSpec, index: int) -> None:
 def _masterys_u2_cds(b: _Builder, site: Site, spec: SiteSpec, gateway: Device) -> None:
     """The spec's example device (5.6.3), with example.com addresses instead of people's."""
     b.device(
-        site, spec, "Masterys U2 CDS", ids.MASTERYS_TYPE, gateway=gateway, kva=20,
-        uuid=ids.MASTERYS_U2_CDS, serial_number=ids.MASTERYS_SERIAL,
+        site,
+        spec,
+        "Masterys U2 CDS",
+        ids.MASTERYS_TYPE,
+        gateway=gateway,
+        kva=20,
+        uuid=ids.MASTERYS_U2_CDS,
+        serial_number=ids.MASTERYS_SERIAL,
         technical_name="MASTERIS_U2_CDS",
-        email_to="support@example.com;infra@example.com", email_cc="service@example.com",
+        email_to="support@example.com;infra@example.com",
+        email_cc="service@example.com",
         configuration_options={"acquisition": {"protocol": "MODBUS_TCP", "slaveId": 1}},
-        longitude=7.59328, latitude=48.3729, contract_number="Contract XXX",
+        longitude=7.59328,
+        latitude=48.3729,
+        contract_number="Contract XXX",
         icon=_icon(ids.MASTERYS_ICON, (228, 0, 43)),
         contact=Contact(
-            uuid=ids.MASTERYS_CONTACT, use_parent=True, name="Camille Martin", phone="", mobile="",
-            email="camille.martin@example.com", email_cc="",
+            uuid=ids.MASTERYS_CONTACT,
+            use_parent=True,
+            name="Camille Martin",
+            phone="",
+            mobile="",
+            email="camille.martin@example.com",
+            email_cc="",
         ),
         address=_address(
-            "", "Benfeld", "FRANCE", street="1 Rue de Westhouse", post_code="67230",
+            "",
+            "Benfeld",
+            "FRANCE",
+            street="1 Rue de Westhouse",
+            post_code="67230",
             address_uuid=ids.MASTERYS_ADDRESS,
         ),
         created_at=MASTERYS_CREATED_AT,
@@ -481,9 +644,13 @@ def _access_groups(b: _Builder) -> None:
     devices = {device.name: device for device in b.devices}
     for name, country_code, region, customers in DATA_ACCESS_GROUPS:
         group = AccessGroup(
-            uuid=demo_uuid("data-access-group", name), corporate_account_id=solink.id, name=name,
-            description=f"SoLink installations in {region}", country_code=country_code,
-            technical_name=name.upper().replace(" ", "_"), created_at=b.clock(),
+            uuid=demo_uuid("data-access-group", name),
+            corporate_account_id=solink.id,
+            name=name,
+            description=f"SoLink installations in {region}",
+            country_code=country_code,
+            technical_name=name.upper().replace(" ", "_"),
+            created_at=b.clock(),
         )
         b.session.add(group)
         b.session.flush()

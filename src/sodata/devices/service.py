@@ -8,7 +8,7 @@ belongs to one site and may be shared with other sites of the account (DeviceSha
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Select, literal, or_, select
@@ -19,6 +19,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from sodata.access.principal import Principal
+from sodata.catalog.service import device_type_by_uuid
 from sodata.devices.profile import apply_profile
 from sodata.devices.schemas import (
     NESTED,
@@ -177,15 +178,6 @@ def get_public(
     return to_public(device, icon_uuid, owned, details)
 
 
-def _device_type(session: Session, type_uuid: uuid.UUID) -> DeviceType:
-    device_type = session.scalar(select(DeviceType).where(DeviceType.uuid == type_uuid))
-    if device_type is None:
-        raise BadRequest(
-            f"deviceTypeUid: no device type {type_uuid}; list them with GET /api/v1/device-types"
-        )
-    return device_type
-
-
 def _by_serial(session: Session, ca: CorporateAccount, serial_number: str) -> Device | None:
     return session.scalar(
         select(Device).where(
@@ -292,7 +284,7 @@ def create(
 ) -> Device:
     """A device in a site, ACCEPTED, with its type's profile applied at once."""
     site = sites.get(session, ca, data.site_uuid, field="siteUuid")
-    device_type = _device_type(session, data.device_type_uid)
+    device_type = device_type_by_uuid(session, data.device_type_uid)
     _ensure_unique_serial(session, ca, data.serial_number)
     device = _new_device(ca, device_type, data.serial_number, data.name)
     device.site = site
@@ -320,7 +312,7 @@ def pre_create(
     session: Session, principal: Principal, ca: CorporateAccount, data: DevicePreCreate
 ) -> Device:
     """A device known by its serial number only: PENDING until it is linked to a site."""
-    device_type = _device_type(session, data.device_type_uid)
+    device_type = device_type_by_uuid(session, data.device_type_uid)
     _ensure_unique_serial(session, ca, data.serial_number)
     device = _new_device(ca, device_type, data.serial_number, data.name)
     device.status, device.creation_type = "PENDING", "PRE_CREATED"
@@ -435,7 +427,7 @@ def _register(session: Session, ca: CorporateAccount, site: Site, data: DeviceLi
             f"deviceTypeUid: required, since no device has serial number {data.serial_number!r} "
             "in this corporate account (or pre-create it first)"
         )
-    device_type = _device_type(session, data.device_type_uid)
+    device_type = device_type_by_uuid(session, data.device_type_uid)
     allowed, setting = (
         (site.auto_gateways_registration, "autoGatewaysRegistration")
         if device_type.is_gateway
@@ -461,7 +453,7 @@ def update(
     device = get(session, ca, device_uuid)
     with session.no_autoflush:
         _apply(session, ca, device, data.changes())
-    device.updated_at = datetime.now(timezone.utc)
+    device.updated_at = datetime.now(UTC)
     session.flush()
     record(
         session,
@@ -522,7 +514,7 @@ def set_status(
         _require_site(device, "activated")
     if device.status != status:
         before, device.status = device.status, status
-        device.updated_at = datetime.now(timezone.utc)
+        device.updated_at = datetime.now(UTC)
         session.flush()
         action = "DEVICE_ACTIVATED" if status == "ACCEPTED" else "DEVICE_DEACTIVATED"
         verb = "activated" if status == "ACCEPTED" else "deactivated"

@@ -10,20 +10,11 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
 from sodata.access.principal import Principal
+from sodata.devices import service as devices
 from sodata.items.schemas import ItemCreate, ItemPublic, ItemsList, ItemUpdate
 from sodata.kit.errors import Conflict, not_found
 from sodata.logs.service import record
 from sodata.models import CorporateAccount, Device, Item, Variable
-
-
-def get_device(session: Session, ca: CorporateAccount, device_uuid: uuid.UUID) -> Device:
-    """A device of the account, or a 404 (the same whether missing or in another account)."""
-    device = session.scalar(
-        select(Device).where(Device.corporate_account_id == ca.id, Device.uuid == device_uuid)
-    )
-    if device is None:
-        raise not_found("Device", device_uuid)
-    return device
 
 
 def variables_quantity():
@@ -58,7 +49,7 @@ def to_public(item: Item, device: Device, variables: int) -> ItemPublic:
 
 
 def list_public(session: Session, ca: CorporateAccount, device_uuid: uuid.UUID) -> ItemsList:
-    device = get_device(session, ca, device_uuid)
+    device = devices.get(session, ca, device_uuid)
     results = [to_public(item, device, n) for item, n in session.execute(_query(device)).tuples()]
     return ItemsList(results=results, total=len(results))
 
@@ -73,7 +64,7 @@ def get(session: Session, device: Device, item_uuid: uuid.UUID) -> Item:
 def get_public(
     session: Session, ca: CorporateAccount, device_uuid: uuid.UUID, item_uuid: uuid.UUID
 ) -> ItemPublic:
-    device = get_device(session, ca, device_uuid)
+    device = devices.get(session, ca, device_uuid)
     row = session.execute(_query(device).where(Item.uuid == item_uuid)).tuples().one_or_none()
     if row is None:
         raise not_found("Item", item_uuid)
@@ -109,7 +100,7 @@ def create(
     device_uuid: uuid.UUID,
     data: ItemCreate,
 ) -> Item:
-    device = get_device(session, ca, device_uuid)
+    device = devices.get(session, ca, device_uuid)
     clash = session.scalar(
         select(Item.uuid).where(
             Item.device_id == device.id, Item.item_type == data.item_type, Item.index == data.index
@@ -145,7 +136,7 @@ def update(
     item_uuid: uuid.UUID,
     data: ItemUpdate,
 ) -> Item:
-    device = get_device(session, ca, device_uuid)
+    device = devices.get(session, ca, device_uuid)
     item = get(session, device, item_uuid)
     for key, value in data.changes().items():
         setattr(item, key, value)
@@ -170,7 +161,7 @@ def delete(
     item_uuid: uuid.UUID,
 ) -> None:
     """Delete the item and its variables; losing profile variables puts the profile out of date."""
-    device = get_device(session, ca, device_uuid)
+    device = devices.get(session, ca, device_uuid)
     item = get(session, device, item_uuid)
     sources = set(
         session.scalars(select(Variable.source).where(Variable.item_id == item.id).distinct())

@@ -77,15 +77,24 @@ DETAILS_LEVELS = ("DEFAULT", "ALL")
 def nested_details(
     details_level: Annotated[
         str | None,
-        Query(alias="detailsLevel", description="DEFAULT, or ALL to include the contact and the address"),
+        Query(
+            alias="detailsLevel",
+            description="DEFAULT, or ALL to include the contact and the address",
+        ),
     ] = None,
-    with_contact: Annotated[bool, Query(alias="withContact", description="Include the contact")] = False,
-    with_address: Annotated[bool, Query(alias="withAddress", description="Include the address")] = False,
+    with_contact: Annotated[
+        bool, Query(alias="withContact", description="Include the contact")
+    ] = False,
+    with_address: Annotated[
+        bool, Query(alias="withAddress", description="Include the address")
+    ] = False,
 ) -> frozenset[str]:
     """Which nested objects to include in the answer: "contact" and/or "address"."""
     level = (details_level or "DEFAULT").upper()
     if level not in DETAILS_LEVELS:
-        raise BadRequest(f"detailsLevel: unknown value {details_level!r}; use one of {', '.join(DETAILS_LEVELS)}")
+        raise BadRequest(
+            f"detailsLevel: unknown value {details_level!r}; use one of {', '.join(DETAILS_LEVELS)}"
+        )
     wanted = set()
     if with_contact or level == "ALL":
         wanted.add("contact")

@@ -53,7 +53,9 @@ def not_found(kind: str, uuid: object) -> NotFound:
     return NotFound(f"{kind} {uuid} not found")
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body = {"statusCode": status, "message": message, "error": HTTPStatus(status).phrase}
     return JSONResponse(body, status_code=status, headers=headers)
 
@@ -105,7 +107,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         log.info("integrity error: %s", exc.orig)
-        return error_response(409, "The change conflicts with existing data (a duplicate or a missing reference)")
+        return error_response(
+            409, "The change conflicts with existing data (a duplicate or a missing reference)"
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

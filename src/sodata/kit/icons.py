@@ -39,7 +39,9 @@ async def read_icon_upload(request: Request) -> Icon:
                 break
         data = bytes(data)
     if len(data) > MAX_ICON_BYTES:
-        raise PayloadTooLarge(f"file: the icon is larger than {MAX_ICON_BYTES // 1024} KiB; send a smaller image")
+        raise PayloadTooLarge(
+            f"file: the icon is larger than {MAX_ICON_BYTES // 1024} KiB; send a smaller image"
+        )
     if not data:
         raise ApiError("file: empty; send a PNG, JPEG, GIF or WebP image")
     try:
@@ -56,7 +58,9 @@ async def read_icon_upload(request: Request) -> Icon:
 def icon_response(icon: Icon | None, owner: str, owner_uuid: object) -> Response:
     if icon is None:
         raise not_found(f"Icon of {owner}", owner_uuid)
-    return Response(icon.data, media_type=icon.content_type, headers={"Cache-Control": "private, max-age=300"})
+    return Response(
+        icon.data, media_type=icon.content_type, headers={"Cache-Control": "private, max-age=300"}
+    )
 
 
 # Documents the upload in OpenAPI (the body is read by `read_icon_upload`, not by FastAPI).
@@ -78,5 +82,8 @@ ICON_UPLOAD_OPENAPI = {
     }
 }
 ICON_RESPONSES = {
-    200: {"content": {"image/png": {}, "image/jpeg": {}, "image/gif": {}, "image/webp": {}}, "description": "The icon"}
+    200: {
+        "content": {"image/png": {}, "image/jpeg": {}, "image/gif": {}, "image/webp": {}},
+        "description": "The icon",
+    }
 }

@@ -31,7 +31,11 @@ class Paging:
 def _paging(
     take: Annotated[
         int,
-        Query(ge=0, le=MAX_TAKE, description=f"Number of elements to be requested (0 to {MAX_TAKE}; 0 returns only the total)"),
+        Query(
+            ge=0,
+            le=MAX_TAKE,
+            description=f"Number of elements to be requested (0 to {MAX_TAKE}; 0 returns only the total)",
+        ),
     ] = DEFAULT_TAKE,
     skip: Annotated[int, Query(ge=0, description="Offset of elements to start")] = 0,
 ) -> Paging:

@@ -6,7 +6,7 @@ returns, `XCreate` / `XUpdate` what it accepts.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, get_args
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer, model_validator
@@ -18,8 +18,10 @@ from sodata.kit.errors import BadRequest
 def iso_ms(value: datetime) -> str:
     """2021-03-23T14:52:40.552Z, the spec's timestamp format."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        value = value.replace(tzinfo=UTC)
+    return (
+        value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    )
 
 
 Timestamp = Annotated[datetime, PlainSerializer(iso_ms, return_type=str)]
@@ -27,7 +29,10 @@ Timestamp = Annotated[datetime, PlainSerializer(iso_ms, return_type=str)]
 
 class CamelModel(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, from_attributes=True, serialize_by_alias=True
+        alias_generator=to_camel,
+        populate_by_name=True,
+        from_attributes=True,
+        serialize_by_alias=True,
     )
 
 
@@ -57,7 +62,9 @@ class WriteModel(CamelModel):
         sent = {name: getattr(self, name) for name in self.model_fields_set}
         for name, value in sent.items():
             if value is None and not self._nullable(name):
-                raise BadRequest(f"{type(self).model_fields[name].alias or name}: may not be null; omit it to leave it unchanged")
+                raise BadRequest(
+                    f"{type(self).model_fields[name].alias or name}: may not be null; omit it to leave it unchanged"
+                )
         return sent
 
     @classmethod

@@ -39,5 +39,7 @@ def apply_sort(
     column = fields.get(name)
     if column is None:
         allowed = ", ".join(sorted(fields))
-        raise BadRequest(f"sortBy: unknown field {name!r}; use one of {allowed} (prefix with - to sort descending)")
+        raise BadRequest(
+            f"sortBy: unknown field {name!r}; use one of {allowed} (prefix with - to sort descending)"
+        )
     return stmt.order_by(column.desc() if descending else column.asc(), tiebreak.asc())

@@ -18,7 +18,9 @@ def check_time_zone(value: str | None) -> str | None:
     try:
         zone(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Paris or UTC") from None
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as Europe/Paris or UTC"
+        ) from None
     return value
 
 

@@ -3,11 +3,25 @@
 Alembic migrations in sodata/migrations are generated from these.
 """
 
+from sodata.models.access_groups import (
+    AccessGroup,
+    AccessGroupCustomer,
+    AccessGroupDevice,
+    AccessGroupUser,
+)
 from sodata.models.catalog import DeviceType, ProfileEntry, Service
-from sodata.models.organization import Address, Contact, CorporateAccount, Customer, Icon, Site, User, UserLink
 from sodata.models.devices import Device, DeviceShare, Item, Variable
-from sodata.models.access_groups import AccessGroup, AccessGroupCustomer, AccessGroupDevice, AccessGroupUser
 from sodata.models.logs import LogEntry
+from sodata.models.organization import (
+    Address,
+    Contact,
+    CorporateAccount,
+    Customer,
+    Icon,
+    Site,
+    User,
+    UserLink,
+)
 
 __all__ = [
     "AccessGroup",

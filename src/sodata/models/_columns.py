@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid as uuid_module
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from sqlalchemy import DateTime, String, Uuid
@@ -9,7 +9,7 @@ from sqlalchemy.orm import mapped_column
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 IntPk = Annotated[int, mapped_column(primary_key=True, autoincrement=True)]

@@ -23,7 +23,9 @@ class Service(Base):
     type: Mapped[str] = mapped_column(String(16))  # Measure | Alarm | Status
     group: Mapped[Str]
     unit: Mapped[OptStr]  # unit code as on the wire: PERCENT, AMPERE, ...
-    data_type: Mapped[str] = mapped_column(String(16), default="number")  # number | boolean | string
+    data_type: Mapped[str] = mapped_column(
+        String(16), default="number"
+    )  # number | boolean | string
     severity_name: Mapped[OptStr]
     severity_level: Mapped[int | None] = mapped_column(default=None)
     translations: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -52,7 +54,9 @@ class ProfileEntry(Base):
     __table_args__ = (UniqueConstraint("device_type_id", "item_type", "item_index", "service_id"),)
 
     id: Mapped[IntPk]
-    device_type_id: Mapped[int] = mapped_column(ForeignKey("device_types.id", ondelete="CASCADE"), index=True)
+    device_type_id: Mapped[int] = mapped_column(
+        ForeignKey("device_types.id", ondelete="CASCADE"), index=True
+    )
     item_type: Mapped[str] = mapped_column(String(64))
     item_index: Mapped[int] = mapped_column(default=0)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))

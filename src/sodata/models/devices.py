@@ -41,8 +41,12 @@ class Device(Base):
     configuration_options: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     frequency_status: Mapped[int] = mapped_column(default=60)
     frequency_stream: Mapped[int] = mapped_column(default=60)
-    status: Mapped[str] = mapped_column(String(16), default="ACCEPTED")  # PENDING | ACCEPTED | DEACTIVATED
-    creation_type: Mapped[str] = mapped_column(String(16), default="CREATED")  # CREATED | PRE_CREATED | LINKED
+    status: Mapped[str] = mapped_column(
+        String(16), default="ACCEPTED"
+    )  # PENDING | ACCEPTED | DEACTIVATED
+    creation_type: Mapped[str] = mapped_column(
+        String(16), default="CREATED"
+    )  # CREATED | PRE_CREATED | LINKED
     connection_status: Mapped[OptStr]
     visibility: Mapped[OptStr]
     longitude: Mapped[float | None] = mapped_column(Float, default=None)
@@ -60,14 +64,18 @@ class Device(Base):
     net_id: Mapped[OptStr]
     moving_authorization: Mapped[str] = mapped_column(String(32), default="INHERITED")
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
-    icon_id: Mapped[int | None] = mapped_column(ForeignKey("icons.id", ondelete="SET NULL"), default=None)
+    icon_id: Mapped[int | None] = mapped_column(
+        ForeignKey("icons.id", ondelete="SET NULL"), default=None
+    )
     address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id"), default=None)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), default=None)
     created_at: Mapped[Created]
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     site: Mapped[Site | None] = relationship(lazy="joined")
-    gateway: Mapped[Device | None] = relationship(remote_side="Device.id", lazy="joined", join_depth=1)
+    gateway: Mapped[Device | None] = relationship(
+        remote_side="Device.id", lazy="joined", join_depth=1
+    )
     device_type: Mapped[DeviceType] = relationship(lazy="joined")
     icon: Mapped[Icon | None] = relationship()
     address: Mapped[Address | None] = relationship(cascade="all, delete-orphan", single_parent=True)
@@ -79,8 +87,12 @@ class DeviceShare(Base):
 
     __tablename__ = "device_shares"
 
-    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True)
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True, index=True)
+    device_id: Mapped[int] = mapped_column(
+        ForeignKey("devices.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
     created_at: Mapped[Created]
 
 

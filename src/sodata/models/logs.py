@@ -19,7 +19,9 @@ class LogEntry(Base):
 
     id: Mapped[IntPk]
     uuid: Mapped[PublicUuid]
-    corporate_account_id: Mapped[int] = mapped_column(ForeignKey("corporate_accounts.id", ondelete="CASCADE"))
+    corporate_account_id: Mapped[int] = mapped_column(
+        ForeignKey("corporate_accounts.id", ondelete="CASCADE")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     level: Mapped[str] = mapped_column(String(8), default="INFO")  # INFO | WARNING | ERROR
     action: Mapped[str] = mapped_column(String(64), index=True)  # DEVICE_CREATED, ...

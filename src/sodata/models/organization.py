@@ -18,7 +18,9 @@ class Icon(Base):
     id: Mapped[IntPk]
     uuid: Mapped[PublicUuid]
     content_type: Mapped[str] = mapped_column(String(64))
-    data: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)  # loaded only to serve the image
+    data: Mapped[bytes] = mapped_column(
+        LargeBinary, deferred=True
+    )  # loaded only to serve the image
 
 
 class Address(Base):
@@ -122,15 +124,21 @@ class Customer(Base):
     visibility: Mapped[OptStr]
     additional_information: Mapped[OptText]
     moving_authorization: Mapped[str] = mapped_column(String(32), default="INHERITED")
-    icon_id: Mapped[int | None] = mapped_column(ForeignKey("icons.id", ondelete="SET NULL"), default=None)
+    icon_id: Mapped[int | None] = mapped_column(
+        ForeignKey("icons.id", ondelete="SET NULL"), default=None
+    )
     company_address_id: Mapped[int | None] = mapped_column(ForeignKey("addresses.id"), default=None)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), default=None)
     created_at: Mapped[Created]
 
     corporate_account: Mapped[CorporateAccount] = relationship(lazy="joined")
     icon: Mapped[Icon | None] = relationship(lazy="joined")
-    company_address: Mapped[Address | None] = relationship(cascade="all, delete-orphan", single_parent=True, lazy="joined")
-    contact: Mapped[Contact | None] = relationship(cascade="all, delete-orphan", single_parent=True, lazy="joined")
+    company_address: Mapped[Address | None] = relationship(
+        cascade="all, delete-orphan", single_parent=True, lazy="joined"
+    )
+    contact: Mapped[Contact | None] = relationship(
+        cascade="all, delete-orphan", single_parent=True, lazy="joined"
+    )
 
 
 class Site(Base):
@@ -150,7 +158,9 @@ class Site(Base):
     language: Mapped[OptStr]
     description: Mapped[OptText]
     configuration_options: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    activation_key: Mapped[uuid_module.UUID] = mapped_column(Uuid, unique=True, default=uuid_module.uuid4)
+    activation_key: Mapped[uuid_module.UUID] = mapped_column(
+        Uuid, unique=True, default=uuid_module.uuid4
+    )
     visibility: Mapped[OptStr]
     auto_gateways_registration: Mapped[bool] = mapped_column(default=True)
     auto_products_registration: Mapped[bool] = mapped_column(default=True)
@@ -162,8 +172,12 @@ class Site(Base):
     created_at: Mapped[Created]
 
     customer: Mapped[Customer] = relationship(lazy="joined")
-    address: Mapped[Address | None] = relationship(cascade="all, delete-orphan", single_parent=True, lazy="joined")
-    contact: Mapped[Contact | None] = relationship(cascade="all, delete-orphan", single_parent=True, lazy="joined")
+    address: Mapped[Address | None] = relationship(
+        cascade="all, delete-orphan", single_parent=True, lazy="joined"
+    )
+    contact: Mapped[Contact | None] = relationship(
+        cascade="all, delete-orphan", single_parent=True, lazy="joined"
+    )
 
 
 __all__ = ["Address", "Contact", "CorporateAccount", "Customer", "Icon", "Site", "User", "UserLink"]

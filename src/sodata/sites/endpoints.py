@@ -18,7 +18,9 @@ from sodata.sites.schemas import NESTED, SiteCreate, SitePublic, SitesCount, Sit
 router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}/sites", tags=["Sites"])
 
 SiteUuid = Annotated[uuid.UUID, Path(alias="siteUuid", description="UUID of the site")]
-CustomerFilter = Annotated[uuid.UUID | None, Query(alias="customerUuid", description="Only the sites of this customer")]
+CustomerFilter = Annotated[
+    uuid.UUID | None, Query(alias="customerUuid", description="Only the sites of this customer")
+]
 
 
 @router.get("/count", summary="Count the sites", response_model=SitesCount)
@@ -36,13 +38,17 @@ def list_sites(
     sort_by: SortByQuery = None,
 ):
     total, rows = paginate(session, service.query(ca, customer_uuid, sort_by), paging)
-    page = Page[SitePublic](total=total, results=[service.to_public(s, n) for s, n in rows], take=paging.take)
+    page = Page[SitePublic](
+        total=total, results=[service.to_public(s, n) for s, n in rows], take=paging.take
+    )
     return json_response(page, exclude=exclude_nested(details, NESTED, in_page=True))
 
 
 @router.get("/{siteUuid}", summary="Get site by UUID", response_model=SitePublic)
 def get_site(session: SessionDep, ca: ReadableCa, site_uuid: SiteUuid, details: NestedDetails):
-    return json_response(service.get_public(session, ca, site_uuid), exclude=exclude_nested(details, NESTED))
+    return json_response(
+        service.get_public(session, ca, site_uuid), exclude=exclude_nested(details, NESTED)
+    )
 
 
 @router.post("", summary="Create a new site", status_code=201, response_model=SitePublic)
@@ -52,7 +58,13 @@ def create_site(session: SessionDep, principal: PrincipalDep, ca: WritableCa, bo
 
 
 @router.put("/{siteUuid}", summary="Update a site", response_model=SitePublic)
-def update_site(session: SessionDep, principal: PrincipalDep, ca: WritableCa, site_uuid: SiteUuid, body: SiteUpdate):
+def update_site(
+    session: SessionDep,
+    principal: PrincipalDep,
+    ca: WritableCa,
+    site_uuid: SiteUuid,
+    body: SiteUpdate,
+):
     service.update(session, principal, ca, site_uuid, body)
     return json_response(service.get_public(session, ca, site_uuid))
 

@@ -26,12 +26,21 @@ SORT_FIELDS = {
 
 def devices_quantity():
     """Devices of the site, its own and those shared with it."""
-    own = select(func.count(Device.id)).where(Device.site_id == Site.id).correlate(Site).scalar_subquery()
-    shared = select(func.count()).where(DeviceShare.site_id == Site.id).correlate(Site).scalar_subquery()
+    own = (
+        select(func.count(Device.id))
+        .where(Device.site_id == Site.id)
+        .correlate(Site)
+        .scalar_subquery()
+    )
+    shared = (
+        select(func.count()).where(DeviceShare.site_id == Site.id).correlate(Site).scalar_subquery()
+    )
     return own + shared
 
 
-def query(ca: CorporateAccount, customer_uuid: uuid.UUID | None = None, sort_by: str | None = None) -> Select:
+def query(
+    ca: CorporateAccount, customer_uuid: uuid.UUID | None = None, sort_by: str | None = None
+) -> Select:
     stmt = select(Site, devices_quantity()).where(Site.corporate_account_id == ca.id)
     if customer_uuid is not None:
         stmt = stmt.where(Site.customer_id == _customer_id(ca, customer_uuid))
@@ -63,9 +72,13 @@ def to_public(site: Site, devices: int) -> SitePublic:
     )
 
 
-def get(session: Session, ca: CorporateAccount, site_uuid: uuid.UUID, field: str | None = None) -> Site:
+def get(
+    session: Session, ca: CorporateAccount, site_uuid: uuid.UUID, field: str | None = None
+) -> Site:
     """The site, or a 404 (a 400 naming `field` when the uuid came in a request body)."""
-    site = session.scalar(select(Site).where(Site.corporate_account_id == ca.id, Site.uuid == site_uuid))
+    site = session.scalar(
+        select(Site).where(Site.corporate_account_id == ca.id, Site.uuid == site_uuid)
+    )
     if site is None:
         if field:
             raise BadRequest(f"{field}: no site {site_uuid} in this corporate account")
@@ -75,7 +88,9 @@ def get(session: Session, ca: CorporateAccount, site_uuid: uuid.UUID, field: str
 
 def get_public(session: Session, ca: CorporateAccount, site_uuid: uuid.UUID) -> SitePublic:
     site = get(session, ca, site_uuid)
-    return to_public(site, session.execute(select(devices_quantity()).where(Site.id == site.id)).scalar_one())
+    return to_public(
+        site, session.execute(select(devices_quantity()).where(Site.id == site.id)).scalar_one()
+    )
 
 
 def _apply(session: Session, ca: CorporateAccount, site: Site, data: SiteUpdate) -> None:
@@ -84,7 +99,9 @@ def _apply(session: Session, ca: CorporateAccount, site: Site, data: SiteUpdate)
             try:
                 site.customer = customers.get(session, ca, value)
             except NotFound:
-                raise BadRequest(f"customerUuid: no customer {value} in this corporate account") from None
+                raise BadRequest(
+                    f"customerUuid: no customer {value} in this corporate account"
+                ) from None
         elif key == "address":
             site.address = apply_address(site.address, value)
         elif key == "contact":
@@ -98,7 +115,9 @@ def _ensure_unique_name(session: Session, site: Site) -> None:
     if site.id is not None:
         stmt = stmt.where(Site.id != site.id)
     if session.scalar(stmt) is not None:
-        raise Conflict(f"name: customer {site.customer.name} already has a site named {site.name!r}")
+        raise Conflict(
+            f"name: customer {site.customer.name} already has a site named {site.name!r}"
+        )
 
 
 def create(session: Session, principal: Principal, ca: CorporateAccount, data: SiteCreate) -> Site:
@@ -107,27 +126,44 @@ def create(session: Session, principal: Principal, ca: CorporateAccount, data: S
     _ensure_unique_name(session, site)
     session.add(site)
     session.flush()
-    record(session, ca.id, "SITE_CREATED", f"Site {site.name} created", principal=principal, obj=site)
+    record(
+        session, ca.id, "SITE_CREATED", f"Site {site.name} created", principal=principal, obj=site
+    )
     return site
 
 
-def update(session: Session, principal: Principal, ca: CorporateAccount, site_uuid: uuid.UUID, data: SiteUpdate) -> Site:
+def update(
+    session: Session,
+    principal: Principal,
+    ca: CorporateAccount,
+    site_uuid: uuid.UUID,
+    data: SiteUpdate,
+) -> Site:
     site = get(session, ca, site_uuid)
     with session.no_autoflush:
         _apply(session, ca, site, data)
         _ensure_unique_name(session, site)
     session.flush()
     record(
-        session, ca.id, "SITE_UPDATED", f"Site {site.name} updated", principal=principal, obj=site,
+        session,
+        ca.id,
+        "SITE_UPDATED",
+        f"Site {site.name} updated",
+        principal=principal,
+        obj=site,
         details={"fields": sorted(data.model_fields_set)},
     )
     return site
 
 
-def delete(session: Session, principal: Principal, ca: CorporateAccount, site_uuid: uuid.UUID) -> None:
+def delete(
+    session: Session, principal: Principal, ca: CorporateAccount, site_uuid: uuid.UUID
+) -> None:
     site = get(session, ca, site_uuid)
     devices = session.scalar(select(func.count(Device.id)).where(Device.site_id == site.id)) or 0
     if devices:
         raise Conflict(f"Site {site.name} still has {devices} device(s); delete or move them first")
-    record(session, ca.id, "SITE_DELETED", f"Site {site.name} deleted", principal=principal, obj=site)
+    record(
+        session, ca.id, "SITE_DELETED", f"Site {site.name} deleted", principal=principal, obj=site
+    )
     session.delete(site)

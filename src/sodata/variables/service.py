@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, contains_eager, lazyload
 
 from sodata.access.principal import Principal
 from sodata.catalog.service import service_by_id
+from sodata.devices import service as devices
 from sodata.items import service as items
 from sodata.items.schemas import MAX_INDEX
 from sodata.kit.errors import BadRequest, Conflict, not_found
@@ -146,7 +147,7 @@ def list_public(
     service_type: str | None = None,
     item_type: str | None = None,
 ) -> VariablesList:
-    device = items.get_device(session, ca, device_uuid)
+    device = devices.get(session, ca, device_uuid)
     stmt = _select().where(Variable.device_id == device.id)
     if service_type:
         stmt = stmt.where(Service.type == service_type)
@@ -228,7 +229,7 @@ def get(session: Session, device: Device, variable_uuid: uuid.UUID) -> Variable:
 def get_public(
     session: Session, ca: CorporateAccount, device_uuid: uuid.UUID, variable_uuid: uuid.UUID
 ) -> VariablePublic:
-    device = items.get_device(session, ca, device_uuid)
+    device = devices.get(session, ca, device_uuid)
     row = session.execute(
         _select().where(Variable.device_id == device.id, Variable.uuid == variable_uuid)
     ).one_or_none()
@@ -272,7 +273,7 @@ def create_many(
     batch: bool = True,
 ) -> VariablesList:
     """Add user variables, all or none; a batch's errors name the element ("[3].serviceId: ...")."""
-    device = items.get_device(session, ca, device_uuid)
+    device = devices.get(session, ca, device_uuid)
 
     def prefix(i: int) -> str:
         return f"[{i}]." if batch else ""
@@ -355,7 +356,7 @@ def update(
     variable_uuid: uuid.UUID,
     data: VariableUpdate,
 ) -> VariablePublic:
-    device = items.get_device(session, ca, device_uuid)
+    device = devices.get(session, ca, device_uuid)
     variable = get(session, device, variable_uuid)
     changes = _changes(data, "")
     _apply(variable, changes)
@@ -380,7 +381,7 @@ def update_many(
     bodies: Sequence[VariableBatchUpdate],
 ) -> VariablesList:
     """Update variables of one device, all or none; an unknown uuid is a 400 naming the element."""
-    device = items.get_device(session, ca, device_uuid)
+    device = devices.get(session, ca, device_uuid)
     found = {
         v.uuid: v
         for v in session.scalars(
@@ -424,7 +425,7 @@ def delete(
     variable_uuid: uuid.UUID,
 ) -> None:
     """Delete a variable; losing a profile variable puts the device's profile out of date."""
-    device = items.get_device(session, ca, device_uuid)
+    device = devices.get(session, ca, device_uuid)
     variable = get(session, device, variable_uuid)
     if variable.source == "PROFILE":
         device.profile_is_up_to_date = False

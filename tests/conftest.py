@@ -19,6 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD
+from sodata.demo.ids import ADMIN_EMAIL
+
 BACKENDS = [
     b.strip()
     for b in os.environ.get("SODATA_TEST_BACKENDS", "sqlite,postgresql").split(",")
@@ -114,6 +117,15 @@ class Server:
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text().splitlines()[-lines:])
 
+    def unexpected_errors(self, lines: int = 60) -> str | None:
+        """The log from the first unexpected error (a 500 or an escaped exception) on, if any."""
+        log = self.log_path.read_text().splitlines()
+        first = next(
+            (i for i, line in enumerate(log) if "unexpected error" in line or "Traceback" in line),
+            None,
+        )
+        return None if first is None else "\n".join(log[first : first + lines])
+
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def server(
@@ -122,12 +134,64 @@ def server(
     srv = Server(request.param, tmp_path_factory.mktemp(request.param))
     yield srv
     srv.stop()
+    # Bad input must never give a 500: any test that caused one fails the session here.
+    errors = srv.unexpected_errors()
+    if errors is not None:
+        pytest.fail(f"the {srv.backend} server logged an unexpected error:\n{errors}")
+
+
+class PasswordGrant(httpx.Auth):
+    """Signs in as a demo user with the password grant, as the spec's clients do, and signs
+    in again when the server answers 401 (the access token expired)."""
+
+    def __init__(self, server_url: str, username: str, password: str = DEMO_PASSWORD) -> None:
+        self.token_url = f"{server_url}/realms/sodata/protocol/openid-connect/token"
+        self.form = {
+            "grant_type": "password",
+            "client_id": DEMO_CLIENT_ID,
+            "client_secret": DEMO_CLIENT_SECRET,
+            "username": username,
+            "password": password,
+        }
+        self.token: str | None = None
+
+    def _sign_in(self) -> httpx.Request:
+        return httpx.Request("POST", self.token_url, data=self.form)
+
+    def auth_flow(self, request: httpx.Request):
+        if self.token is None:
+            answer = yield self._sign_in()
+            answer.read()
+            assert answer.status_code == 200, answer.text
+            self.token = answer.json()["access_token"]
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        response = yield request
+        if response.status_code == 401:
+            answer = yield self._sign_in()
+            answer.read()
+            self.token = answer.json()["access_token"]
+            request.headers["Authorization"] = f"Bearer {self.token}"
+            yield request
+
+
+def client_as(server: Server, username: str | None) -> httpx.Client:
+    """An HTTP client on the server, signed in as `username` (None: no credentials)."""
+    auth = PasswordGrant(server.url, username) if username else None
+    return httpx.Client(base_url=server.url, timeout=30, auth=auth)
 
 
 @pytest.fixture(scope="session")
 def api(server: Server) -> Iterator[httpx.Client]:
-    """An HTTP client on the running demo server."""
-    with httpx.Client(base_url=server.url, timeout=30) as client:
+    """An HTTP client on the running demo server, signed in as admin@example.com (the demo's
+    platform operator, admin of every demo corporate account)."""
+    with client_as(server, ADMIN_EMAIL) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def anonymous(server: Server) -> Iterator[httpx.Client]:
+    """An HTTP client without credentials."""
+    with client_as(server, None) as client:
         yield client
 
 

@@ -11,6 +11,9 @@ from sodata.config import Settings
 from sodata.corporate_accounts.endpoints import router as corporate_accounts_router
 from sodata.customers.endpoints import router as customers_router
 from sodata.devices.endpoints import router as devices_router
+from sodata.identity.endpoints import router as identity_router
+from sodata.identity.external import ExternalIssuer
+from sodata.identity.provider import Provider
 from sodata.items.endpoints import router as items_router
 from sodata.kit import errors
 from sodata.kit.db import make_engine, make_sessionmaker
@@ -70,12 +73,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_tags=TAGS,
     )
-    engine = make_engine(settings.database_url)
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessionmaker = make_sessionmaker(engine)
+    factory = make_sessionmaker(make_engine(settings.database_url))
+    app.state.sessionmaker = factory
+    app.state.provider = Provider.create(settings, factory)
+    app.state.external_issuer = (
+        ExternalIssuer(settings.oidc_issuer, settings.jwks_cache_seconds)
+        if settings.oidc_issuer
+        else None
+    )
     errors.install(app)
+    errors.install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
+    if app.state.external_issuer is None:  # the embedded provider, also under Keycloak's old /auth
+        app.include_router(identity_router)
+        app.include_router(identity_router, prefix="/auth")
     docs.install(app)
     return app

@@ -30,7 +30,9 @@ def _database_url(db: Path | None, demo: bool) -> str:
 def prepare_database(url: str, demo: bool) -> bool:
     """Migrate, sync the catalog and, in demo mode, seed an empty database. True if seeded."""
     from sodata.catalog.service import sync_catalog
+    from sodata.demo.credentials import seed_credentials
     from sodata.demo.seed import is_empty, seed
+    from sodata.identity.bootstrap import ensure_identity
     from sodata.kit.db import make_engine, make_sessionmaker
     from sodata.migrations import upgrade
 
@@ -39,9 +41,11 @@ def prepare_database(url: str, demo: bool) -> bool:
     try:
         with make_sessionmaker(engine)() as session:
             sync_catalog(session)
+            ensure_identity(session)
             seeded = demo and is_empty(session)
             if seeded:
                 seed(session)
+                seed_credentials(session)
             session.commit()
     finally:
         engine.dispose()
@@ -77,10 +81,18 @@ def serve(
     console.print(f"Swagger UI:   {base}/docs/swagger-ui/index.html")
     console.print(f"OpenAPI JSON: {base}/swagger-api-json/v1")
     if demo:
+        from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD
+
+        realm = Settings().realm
         console.print(
-            "[yellow]Demo mode.[/] Sign-in arrives with the identity provider; until then the API is open, "
-            "so keep it on 127.0.0.1. Try:\n"
-            f"  curl '{base}/api/v1/ca?take=50&skip=0'"
+            f"[yellow]Demo mode: these credentials are for the demo only.[/]\n"
+            f"  users admin@example.com, demo@example.com, viewer@example.com, other@example.com, "
+            f"password {DEMO_PASSWORD}\n"
+            f"  realm {realm}, client {DEMO_CLIENT_ID}, secret {DEMO_CLIENT_SECRET}\n"
+            "Sign in with Swagger UI's Authorize button, or get a token:\n"
+            f"  curl -s {base}/realms/{realm}/protocol/openid-connect/token -d grant_type=password "
+            f"-d client_id={DEMO_CLIENT_ID} -d client_secret={DEMO_CLIENT_SECRET} "
+            f"-d username=demo@example.com -d password={DEMO_PASSWORD}"
         )
     uvicorn.run(
         create_app(Settings(database_url=url, demo=demo)), host=host, port=port, log_level=log_level

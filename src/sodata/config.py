@@ -1,10 +1,11 @@
-"""Server settings, read from the environment (SODATA_*) and the command line."""
+"""Server settings, read from the environment (SODATA_*); the command line overrides some."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("sodata.db")
 
@@ -13,11 +14,24 @@ def sqlite_url(path: Path | str) -> str:
     return f"sqlite:///{Path(path).expanduser().resolve()}"
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str = field(
-        default_factory=lambda: (
-            os.environ.get("SODATA_DATABASE_URL") or sqlite_url(DEFAULT_SQLITE_PATH)
-        )
-    )
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SODATA_", frozen=True)
+
+    database_url: str = Field(default_factory=lambda: sqlite_url(DEFAULT_SQLITE_PATH))
     demo: bool = False
+
+    # The embedded OpenID Connect provider (Keycloak-compatible).
+    realm: str = "sodata"
+    # The address clients use, e.g. https://sodata.example.com; tokens name it in `iss`.
+    # Unset: the address each request came to.
+    public_url: str | None = None
+    access_token_lifetime: int = Field(default=300, ge=5)
+    refresh_token_lifetime: int = Field(default=1800, ge=10)
+    session_max_lifetime: int = Field(default=36000, ge=10)
+    lockout_failures: int = Field(default=5, ge=1)  # failed sign-ins before a lockout
+    lockout_seconds: int = Field(default=300, ge=1)
+
+    # An external Keycloak realm to trust instead of the embedded provider, e.g.
+    # https://keycloak.example.com/realms/sodata. Users are matched by their email claim.
+    oidc_issuer: str | None = None
+    jwks_cache_seconds: int = Field(default=600, ge=1)

@@ -1,9 +1,7 @@
 import re
 import uuid
 
-import pytest
-
-from sodata.demo.ids import METER_TYPE, SOLINK
+from sodata.demo.ids import DEMO_EMAIL, METER_TYPE, OTHER_EMAIL, SOLINK, VIEWER_EMAIL, demo_uuid
 from tests import factories
 from tests.conftest import unique
 
@@ -26,26 +24,6 @@ def base(ca: dict) -> str:
     return f"/api/v1/ca/{ca['uuid']}/data-access-groups"
 
 
-def dag(api, ca: dict, **fields) -> dict:
-    return factories.created(api.post(base(ca), json={"name": unique("DAG"), **fields}))
-
-
-def device(api, ca: dict, site: dict) -> dict:
-    """A device made through the devices API (skips while that API is not there)."""
-    body = {
-        "name": unique("Device"),
-        "serialNumber": uuid.uuid4().hex[:12],
-        "siteUuid": site["uuid"],
-        "deviceTypeUid": str(METER_TYPE),
-    }
-    r = api.post(f"/api/v1/ca/{ca['uuid']}/devices", json=body)
-    if r.status_code == 405 or (r.status_code == 404 and "No such path" in r.text):
-        pytest.skip(
-            "POST /api/v1/ca/{uuid}/devices is not available yet; device membership needs devices"
-        )
-    return factories.created(r)
-
-
 def names(api, ca: dict, **params) -> list[str]:
     return [g["name"] for g in api.get(base(ca), params=params).json()["results"]]
 
@@ -64,7 +42,7 @@ def log_actions(api, ca: dict, group: dict, action: str | None = None) -> list[s
 
 def test_create_get_list_update_delete(api):
     ca = factories.corporate_account(api)
-    g = dag(
+    g = factories.access_group(
         api, ca, name="SoLink FR", countryCode="fr", description="France", technicalName="SL_FR"
     )
     assert set(g) == DAG_KEYS
@@ -76,8 +54,8 @@ def test_create_get_list_update_delete(api):
     assert TIMESTAMP.match(g["createdAt"])
     url = f"{base(ca)}/{g['uuid']}"
     assert api.get(url).json() == g
-    dag(api, ca, name="SoLink GB", countryCode="GB")
-    dag(api, ca, name="SoLink EUROPE", countryCode="EU")
+    factories.access_group(api, ca, name="SoLink GB", countryCode="GB")
+    factories.access_group(api, ca, name="SoLink EUROPE", countryCode="EU")
     page = api.get(base(ca)).json()
     assert page["total"] == 3 and page["take"] == 50
     assert [x["name"] for x in page["results"]] == ["SoLink EUROPE", "SoLink FR", "SoLink GB"]
@@ -95,6 +73,9 @@ def test_create_get_list_update_delete(api):
         api.put(url, json={**g, "name": "SoLink France"}).json()["name"] == "SoLink France"
     )  # read-only ignored
 
+    unchanged = api.put(url, json={"name": "SoLink France", "countryCode": "fr"})
+    assert unchanged.status_code == 200  # changes nothing, so it is not logged below
+
     assert api.delete(url).status_code == 204
     assert api.get(url).status_code == 404
     assert api.delete(url).status_code == 404
@@ -110,17 +91,17 @@ def test_create_get_list_update_delete(api):
 
 def test_bad_input(api):
     ca = factories.corporate_account(api)
-    g = dag(api, ca)
+    g = factories.access_group(api, ca)
     r = api.post(base(ca), json={"name": "x", "countryCode": "XX"})
     assert (
         r.status_code == 400
-        and r.json()["message"].startswith("body.countryCode:")
+        and r.json()["message"].startswith("countryCode:")
         and "ISO 3166" in r.text
     )
     r = api.post(base(ca), json={"name": "x", "countryCode": "FRA"})
     assert r.status_code == 400 and "countryCode" in r.json()["message"]
     r = api.post(base(ca), json={"description": "no name"})
-    assert r.status_code == 400 and r.json()["message"] == "body.name: is required"
+    assert r.status_code == 400 and r.json()["message"] == "name: is required"
     assert api.post(base(ca), json={"name": "   "}).status_code == 400
     r = api.post(base(ca), json={"name": "x", "colour": "red"})
     assert r.status_code == 400 and "colour" in r.json()["message"]
@@ -138,21 +119,21 @@ def test_bad_input(api):
 
 def test_names_are_unique_per_account(api):
     ca, other = factories.corporate_account(api), factories.corporate_account(api)
-    g = dag(api, ca)
+    g = factories.access_group(api, ca)
     r = api.post(base(ca), json={"name": g["name"]})
     assert r.status_code == 409 and "name" in r.json()["message"]
-    h = dag(api, ca)
+    h = factories.access_group(api, ca)
     r = api.put(f"{base(ca)}/{h['uuid']}", json={"name": g["name"]})
     assert r.status_code == 409
     assert (
         api.put(f"{base(ca)}/{g['uuid']}", json={"name": g["name"]}).status_code == 200
     )  # its own name
-    dag(api, other, name=g["name"])
+    factories.access_group(api, other, name=g["name"])
 
 
 def test_group_of_another_account_is_invisible(api):
     ca, other = factories.corporate_account(api), factories.corporate_account(api)
-    g = dag(api, other)
+    g = factories.access_group(api, other)
     cust = factories.customer(api, ca)
     for method, path in (
         ("GET", ""),
@@ -182,7 +163,7 @@ def test_customers_membership(api):
     )
     factories.site(api, ca, a)
     factories.site(api, ca, a)
-    g = dag(api, ca)
+    g = factories.access_group(api, ca)
     url = f"{base(ca)}/{g['uuid']}/customers"
     r = api.put(f"{url}/{a['uuid']}")
     assert r.status_code == 200 and set(r.json()) == DAG_KEYS and counters(r.json()) == (1, 0, 0)
@@ -226,7 +207,7 @@ def test_customers_membership(api):
 def test_deleting_a_member_customer_leaves_the_group(api):
     ca = factories.corporate_account(api)
     cust = factories.customer(api, ca)
-    g = dag(api, ca)
+    g = factories.access_group(api, ca)
     api.put(f"{base(ca)}/{g['uuid']}/customers/{cust['uuid']}").raise_for_status()
     assert api.delete(f"/api/v1/ca/{ca['uuid']}/customers/{cust['uuid']}").status_code == 204
     assert api.get(f"{base(ca)}/{g['uuid']}").json()["customersQuantity"] == 0
@@ -235,7 +216,7 @@ def test_deleting_a_member_customer_leaves_the_group(api):
 def test_deleting_a_group_keeps_its_members(api):
     ca = factories.corporate_account(api)
     cust = factories.customer(api, ca)
-    g = dag(api, ca)
+    g = factories.access_group(api, ca)
     api.put(f"{base(ca)}/{g['uuid']}/customers/{cust['uuid']}").raise_for_status()
     assert api.delete(f"{base(ca)}/{g['uuid']}").status_code == 204
     assert api.get(f"/api/v1/ca/{ca['uuid']}/customers/{cust['uuid']}").status_code == 200
@@ -245,8 +226,8 @@ def test_devices_membership_and_counters(api):
     ca, other = factories.corporate_account(api), factories.corporate_account(api)
     a, b = factories.customer(api, ca), factories.customer(api, ca)
     a1, a2, b1 = factories.site(api, ca, a), factories.site(api, ca, a), factories.site(api, ca, b)
-    da1, da2, db1 = device(api, ca, a1), device(api, ca, a2), device(api, ca, b1)
-    g = dag(api, ca)
+    da1, da2, db1 = (factories.device(api, ca, s, METER_TYPE) for s in (a1, a2, b1))
+    g = factories.access_group(api, ca)
     group_url = f"{base(ca)}/{g['uuid']}"
     assert counters(api.put(f"{group_url}/customers/{a['uuid']}").json()) == (
         1,
@@ -281,47 +262,44 @@ def test_devices_membership_and_counters(api):
     assert api.delete(f"{group_url}/devices/{da2['uuid']}").status_code == 404  # never a member
     assert log_actions(api, ca, g, "ACCESS_GROUP_DEVICE_ADDED") == ["ACCESS_GROUP_DEVICE_ADDED"] * 2
 
-    foreign = device(api, other, factories.site(api, other, factories.customer(api, other)))
+    foreign_site = factories.site(api, other, factories.customer(api, other))
+    foreign = factories.device(api, other, foreign_site, METER_TYPE)
     for method in ("PUT", "DELETE"):
         r = api.request(method, f"{group_url}/devices/{foreign['uuid']}")
         assert r.status_code == 404 and r.json()["message"] == f"Device {foreign['uuid']} not found"
 
 
-def _demo_user_uuids(api) -> list[str]:
-    """Users linked to SoLink, found as members of its demo DAGs (no API lists users by uuid)."""
-    groups = api.get(f"/api/v1/ca/{SOLINK}/data-access-groups", params={"take": 1000})
-    if groups.status_code != 200:
-        return []
-    found = []
-    for g in groups.json()["results"]:
-        users = api.get(f"/api/v1/ca/{SOLINK}/data-access-groups/{g['uuid']}/users").json()[
-            "results"
-        ]
-        found += [u["uuid"] for u in users if u["uuid"] not in found]
-    return found
-
-
 def test_users_membership(api):
-    users = _demo_user_uuids(api)
-    if not users:
-        pytest.skip("no SoLink demo DAG has a user; over HTTP a user uuid is only seen in a DAG")
+    """Demo users: viewer@ and demo@ are linked to SoLink, other@ is not."""
+    viewer, demo = str(demo_uuid("user", VIEWER_EMAIL)), str(demo_uuid("user", DEMO_EMAIL))
+    outsider = str(demo_uuid("user", OTHER_EMAIL))
     solink = {"uuid": str(SOLINK)}
-    g = dag(api, solink)
+    g = factories.access_group(api, solink)
     try:
         url = f"{base(solink)}/{g['uuid']}/users"
-        r = api.put(f"{url}/{users[0]}")
+        r = api.put(f"{url}/{viewer}")
         assert r.status_code == 200 and counters(r.json()) == (0, 0, 1)
-        assert counters(api.put(f"{url}/{users[0]}").json()) == (0, 0, 1)
+        assert counters(api.put(f"{url}/{viewer}").json()) == (0, 0, 1)  # idempotent
+        assert counters(api.put(f"{url}/{demo}").json()) == (0, 0, 2)
         page = api.get(url).json()
-        assert page["total"] == 1 and set(page["results"][0]) == {"uuid", "email", "name"}
-        assert page["results"][0]["uuid"] == users[0] and "@" in page["results"][0]["email"]
-        assert api.put(f"{url}/{uuid.uuid4()}").status_code == 404
-        assert counters(api.delete(f"{url}/{users[0]}").json()) == (0, 0, 0)
-        assert api.delete(f"{url}/{users[0]}").status_code == 404
-        assert log_actions(api, solink, g, "ACCESS_GROUP_USER_ADDED") == ["ACCESS_GROUP_USER_ADDED"]
+        assert page["total"] == 2
+        assert page["results"] == [
+            {"uuid": demo, "email": DEMO_EMAIL, "name": "Demo User"},
+            {"uuid": viewer, "email": VIEWER_EMAIL, "name": "Viewer User"},
+        ]
+        for unknown in (outsider, str(uuid.uuid4())):  # other@ is not linked to SoLink
+            r = api.put(f"{url}/{unknown}")
+            assert r.status_code == 404 and r.json()["message"] == f"User {unknown} not found"
+        assert counters(api.delete(f"{url}/{viewer}").json()) == (0, 0, 1)
+        assert api.delete(f"{url}/{viewer}").status_code == 404
+        assert [u["uuid"] for u in api.get(url).json()["results"]] == [demo]
+        assert (
+            log_actions(api, solink, g, "ACCESS_GROUP_USER_ADDED")
+            == ["ACCESS_GROUP_USER_ADDED"] * 2
+        )
         # a user not linked to the account is not a user of it
         ca = factories.corporate_account(api)
-        r = api.put(f"{base(ca)}/{dag(api, ca)['uuid']}/users/{users[0]}")
-        assert r.status_code == 404 and r.json()["message"] == f"User {users[0]} not found"
+        r = api.put(f"{base(ca)}/{factories.access_group(api, ca)['uuid']}/users/{viewer}")
+        assert r.status_code == 404 and r.json()["message"] == f"User {viewer} not found"
     finally:
         api.delete(f"{base(solink)}/{g['uuid']}")

@@ -56,11 +56,11 @@ def test_duplicate_name_is_a_conflict(api):
     ca = factories.corporate_account(api)
     r = api.post("/api/v1/ca", json={"name": ca["name"]})
     assert r.status_code == 409
-    assert "already exists" in r.json()["message"]
+    assert "already taken" in r.json()["message"]
 
 
 def test_bad_input(api):
-    assert api.post("/api/v1/ca", json={}).json()["message"] == "body.name: is required"
+    assert api.post("/api/v1/ca", json={}).json()["message"] == "name: is required"
     ca = factories.corporate_account(api)
     r = api.put(f"/api/v1/ca/{ca['uuid']}", json={"active": None})
     assert r.status_code == 400 and r.json()["message"].startswith("active: may not be null")

@@ -394,7 +394,7 @@ def test_variables_of_masterys_as_in_5_7_3(api: httpx.Client) -> None:
     overload_uuid = str(ids.MASTERYS_OVERLOAD_VARIABLE)
     overload = next(v for v in body["results"] if v["uuid"] == overload_uuid)
     assert {key: overload[key] for key in OVERLOAD_AS_IN_SPEC} == OVERLOAD_AS_IN_SPEC
-    assert overload.get("mappingConfig", "Global|0|141935") == "Global|0|141935"
+    assert overload["mappingConfig"] == "Global|0|141935"
 
 
 def test_python_walkthrough_7_1_pages_to_the_delphys(api: httpx.Client) -> None:

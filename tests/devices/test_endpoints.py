@@ -10,8 +10,7 @@ import httpx
 from PIL import Image
 
 from sodata.demo.ids import DELPHYS_TYPE, GATEWAY_TYPE, MASTERYS_TYPE, METER_TYPE
-from tests.conftest import unique
-from tests.devices.conftest import make_device, make_site, serial
+from tests import factories
 
 # The fields of the spec's example body (5.6.3), contact and address aside.
 FIELDS = {
@@ -75,7 +74,7 @@ def site_quantity(api: httpx.Client, ca: str, site: str) -> int:
 
 
 def test_create_device_answers_the_spec_fields(api: httpx.Client, ca: str, site: dict) -> None:
-    sn = serial()
+    sn = factories.serial()
     r = api.post(
         devices(ca),
         json={
@@ -120,13 +119,13 @@ def test_create_device_answers_the_spec_fields(api: httpx.Client, ca: str, site:
 
 
 def test_create_device_takes_an_explicit_time_zone(api: httpx.Client, ca: str, site: dict) -> None:
-    device = make_device(api, ca, site["uuid"], timeZone="Asia/Tokyo")
+    device = factories.device(api, ca, site["uuid"], timeZone="Asia/Tokyo")
     assert device["timeZone"] == "Asia/Tokyo"
     r = api.post(
         devices(ca),
         json={
             "name": "x",
-            "serialNumber": serial(),
+            "serialNumber": factories.serial(),
             "siteUuid": site["uuid"],
             "deviceTypeUid": str(MASTERYS_TYPE),
             "timeZone": "Mars/Olympus",
@@ -136,7 +135,7 @@ def test_create_device_takes_an_explicit_time_zone(api: httpx.Client, ca: str, s
 
 
 def test_contact_and_address_only_when_asked(api: httpx.Client, ca: str, site: dict) -> None:
-    device = make_device(
+    device = factories.device(
         api,
         ca,
         site["uuid"],
@@ -173,14 +172,14 @@ def test_contact_and_address_only_when_asked(api: httpx.Client, ca: str, site: d
 
 
 def test_list_filters_and_sorts(api: httpx.Client, ca: str, customer: str) -> None:
-    own_site = make_site(api, ca, customer)
-    other_customer = api.post(
-        f"/api/v1/ca/{ca}/customers", json={"name": unique("Customer")}
-    ).json()["uuid"]
-    far_site = make_site(api, ca, other_customer)
-    a = make_device(api, ca, own_site["uuid"], serialNumber="A-" + serial())
-    b = make_device(api, ca, own_site["uuid"], METER_TYPE, serialNumber="B-" + serial())
-    far = make_device(api, ca, far_site["uuid"])
+    own_site = factories.site(api, ca, customer)
+    other_customer = factories.customer(api, ca)["uuid"]
+    far_site = factories.site(api, ca, other_customer)
+    a = factories.device(api, ca, own_site["uuid"], serialNumber="A-" + factories.serial())
+    b = factories.device(
+        api, ca, own_site["uuid"], METER_TYPE, serialNumber="B-" + factories.serial()
+    )
+    far = factories.device(api, ca, far_site["uuid"])
 
     in_site = api.get(
         devices(ca), params={"siteUuid": own_site["uuid"], "sortBy": "serialNumber"}
@@ -237,7 +236,7 @@ def test_list_refuses_bad_parameters(api: httpx.Client, ca: str) -> None:
 
 
 def test_update_is_partial(api: httpx.Client, ca: str, site: dict) -> None:
-    device = make_device(api, ca, site["uuid"], description="kept", location="Room 1")
+    device = factories.device(api, ca, site["uuid"], description="kept", location="Room 1")
     url = f"{devices(ca)}/{device['uuid']}"
     r = api.put(
         url,
@@ -272,8 +271,8 @@ def test_update_is_partial(api: httpx.Client, ca: str, site: dict) -> None:
 
 
 def test_update_refuses_bad_input(api: httpx.Client, ca: str, site: dict) -> None:
-    device = make_device(api, ca, site["uuid"])
-    other = make_device(api, ca, site["uuid"])
+    device = factories.device(api, ca, site["uuid"])
+    other = factories.device(api, ca, site["uuid"])
     url = f"{devices(ca)}/{device['uuid']}"
     cases = [
         ({"name": None}, 400, "name"),
@@ -299,8 +298,8 @@ def test_update_refuses_bad_input(api: httpx.Client, ca: str, site: dict) -> Non
 
 
 def test_move_to_another_site(api: httpx.Client, ca: str, customer: str) -> None:
-    first, second = make_site(api, ca, customer), make_site(api, ca, customer)
-    device = make_device(api, ca, first["uuid"])
+    first, second = factories.site(api, ca, customer), factories.site(api, ca, customer)
+    device = factories.device(api, ca, first["uuid"])
     r = api.put(f"{devices(ca)}/{device['uuid']}", json={"siteUuid": second["uuid"]})
     assert r.status_code == 200, r.text
     assert r.json()["siteUuid"] == second["uuid"]
@@ -310,8 +309,8 @@ def test_move_to_another_site(api: httpx.Client, ca: str, customer: str) -> None
 
 
 def test_gateway_of_a_device(api: httpx.Client, ca: str, site: dict) -> None:
-    gateway = make_device(api, ca, site["uuid"], GATEWAY_TYPE)
-    ups = make_device(api, ca, site["uuid"], DELPHYS_TYPE, gatewayUuid=gateway["uuid"])
+    gateway = factories.device(api, ca, site["uuid"], GATEWAY_TYPE)
+    ups = factories.device(api, ca, site["uuid"], DELPHYS_TYPE, gatewayUuid=gateway["uuid"])
     assert ups["gatewayUuid"] == gateway["uuid"] and isinstance(ups["gatewayId"], int)
     r = api.get(f"{devices(ca)}/{ups['uuid']}/gateway")
     assert r.status_code == 200 and r.json()["uuid"] == gateway["uuid"]
@@ -332,18 +331,14 @@ def test_gateway_of_a_device(api: httpx.Client, ca: str, site: dict) -> None:
 
 
 def test_gateway_of_another_account_is_refused(api: httpx.Client, ca: str, site: dict) -> None:
-    other_ca = api.post("/api/v1/ca", json={"name": unique("Other CA")}).json()["uuid"]
-    other_customer = api.post(
-        f"/api/v1/ca/{other_ca}/customers", json={"name": unique("C")}
-    ).json()["uuid"]
-    foreign = make_device(
-        api, other_ca, make_site(api, other_ca, other_customer)["uuid"], GATEWAY_TYPE
-    )
+    other_ca = factories.corporate_account(api)["uuid"]
+    other_site = factories.site(api, other_ca, factories.customer(api, other_ca))
+    foreign = factories.device(api, other_ca, other_site, GATEWAY_TYPE)
     r = api.post(
         devices(ca),
         json={
             "name": "x",
-            "serialNumber": serial(),
+            "serialNumber": factories.serial(),
             "siteUuid": site["uuid"],
             "deviceTypeUid": str(MASTERYS_TYPE),
             "gatewayUuid": foreign["uuid"],
@@ -363,7 +358,7 @@ def test_gateway_of_another_account_is_refused(api: httpx.Client, ca: str, site:
 def test_create_refuses_bad_input(api: httpx.Client, ca: str, site: dict) -> None:
     base = {
         "name": "x",
-        "serialNumber": serial(),
+        "serialNumber": factories.serial(),
         "siteUuid": site["uuid"],
         "deviceTypeUid": str(MASTERYS_TYPE),
     }
@@ -384,7 +379,7 @@ def test_create_refuses_bad_input(api: httpx.Client, ca: str, site: dict) -> Non
 
 
 def test_serial_number_is_unique_in_the_account(api: httpx.Client, ca: str, site: dict) -> None:
-    device = make_device(api, ca, site["uuid"])
+    device = factories.device(api, ca, site["uuid"])
     r = api.post(
         devices(ca),
         json={
@@ -427,9 +422,9 @@ def test_unknown_and_malformed_devices(api: httpx.Client, ca: str) -> None:
 
 
 def test_delete_device(api: httpx.Client, ca: str, customer: str) -> None:
-    here = make_site(api, ca, customer)
-    gateway = make_device(api, ca, here["uuid"], GATEWAY_TYPE)
-    child = make_device(api, ca, here["uuid"], gatewayUuid=gateway["uuid"])
+    here = factories.site(api, ca, customer)
+    gateway = factories.device(api, ca, here["uuid"], GATEWAY_TYPE)
+    child = factories.device(api, ca, here["uuid"], gatewayUuid=gateway["uuid"])
     api.put(
         f"{devices(ca)}/{gateway['uuid']}/icon",
         content=png(),
@@ -445,12 +440,12 @@ def test_delete_device(api: httpx.Client, ca: str, customer: str) -> None:
     assert orphan["gatewayUuid"] is None and orphan["gatewayId"] is None
     assert site_quantity(api, ca, here["uuid"]) == 1
     # the serial number is free again
-    make_device(api, ca, here["uuid"], GATEWAY_TYPE, serialNumber=gateway["serialNumber"])
+    factories.device(api, ca, here["uuid"], GATEWAY_TYPE, serialNumber=gateway["serialNumber"])
 
 
 def test_share_and_cancel_sharing(api: httpx.Client, ca: str, customer: str) -> None:
-    home, guest = make_site(api, ca, customer), make_site(api, ca, customer)
-    device = make_device(api, ca, home["uuid"])
+    home, guest = factories.site(api, ca, customer), factories.site(api, ca, customer)
+    device = factories.device(api, ca, home["uuid"])
     share = f"{devices(ca)}/{device['uuid']}/share"
 
     r = api.post(f"{share}/{guest['uuid']}")
@@ -481,8 +476,8 @@ def test_share_and_cancel_sharing(api: httpx.Client, ca: str, customer: str) -> 
 def test_moving_a_device_into_a_site_it_is_shared_with(
     api: httpx.Client, ca: str, customer: str
 ) -> None:
-    home, guest = make_site(api, ca, customer), make_site(api, ca, customer)
-    device = make_device(api, ca, home["uuid"])
+    home, guest = factories.site(api, ca, customer), factories.site(api, ca, customer)
+    device = factories.device(api, ca, home["uuid"])
     api.post(f"{devices(ca)}/{device['uuid']}/share/{guest['uuid']}").raise_for_status()
     api.put(f"{devices(ca)}/{device['uuid']}", json={"siteUuid": guest["uuid"]}).raise_for_status()
     listed = api.get(devices(ca), params={"siteUuid": guest["uuid"]}).json()
@@ -491,7 +486,7 @@ def test_moving_a_device_into_a_site_it_is_shared_with(
 
 
 def test_icons(api: httpx.Client, ca: str, site: dict) -> None:
-    device = make_device(api, ca, site["uuid"])
+    device = factories.device(api, ca, site["uuid"])
     icon = f"{devices(ca)}/{device['uuid']}/icon"
     assert api.get(icon).status_code == 404
 
@@ -520,7 +515,7 @@ def test_icons(api: httpx.Client, ca: str, site: dict) -> None:
 
 
 def test_pre_create(api: httpx.Client, ca: str) -> None:
-    sn = serial()
+    sn = factories.serial()
     r = api.post(
         f"{devices(ca)}/pre-create", json={"serialNumber": sn, "deviceTypeUid": str(DELPHYS_TYPE)}
     )
@@ -533,7 +528,7 @@ def test_pre_create(api: httpx.Client, ca: str) -> None:
     named = api.post(
         f"{devices(ca)}/pre-create",
         json={
-            "serialNumber": serial(),
+            "serialNumber": factories.serial(),
             "deviceTypeUid": str(DELPHYS_TYPE),
             "name": "Delphys GP2 - 160 kVA",
         },
@@ -543,11 +538,11 @@ def test_pre_create(api: httpx.Client, ca: str) -> None:
     assert [d["uuid"] for d in pending["results"]] == [device["uuid"]]
 
     for body, field in [
-        ({"serialNumber": serial()}, "deviceTypeUid"),
-        ({"serialNumber": serial(), "deviceTypeUid": str(uuid.uuid4())}, "deviceTypeUid"),
+        ({"serialNumber": factories.serial()}, "deviceTypeUid"),
+        ({"serialNumber": factories.serial(), "deviceTypeUid": str(uuid.uuid4())}, "deviceTypeUid"),
         (
             {
-                "serialNumber": serial(),
+                "serialNumber": factories.serial(),
                 "deviceTypeUid": str(DELPHYS_TYPE),
                 "siteUuid": str(uuid.uuid4()),
             },
@@ -559,16 +554,16 @@ def test_pre_create(api: httpx.Client, ca: str) -> None:
 
 
 def test_link_refuses_what_it_cannot_link(api: httpx.Client, ca: str, customer: str) -> None:
-    closed = make_site(
+    closed = factories.site(
         api, ca, customer, autoProductsRegistration=False, autoGatewaysRegistration=False
     )
-    open_site = make_site(api, ca, customer)
+    open_site = factories.site(api, ca, customer)
     link = f"{devices(ca)}/link"
 
     wrong_key = api.post(
         link,
         json={
-            "serialNumber": serial(),
+            "serialNumber": factories.serial(),
             "activationKey": str(uuid.uuid4()),
             "deviceTypeUid": str(MASTERYS_TYPE),
         },
@@ -578,14 +573,14 @@ def test_link_refuses_what_it_cannot_link(api: httpx.Client, ca: str, customer: 
     )
 
     no_type = api.post(
-        link, json={"serialNumber": serial(), "activationKey": open_site["activationKey"]}
+        link, json={"serialNumber": factories.serial(), "activationKey": open_site["activationKey"]}
     )
     assert no_type.status_code == 400 and "deviceTypeUid" in no_type.json()["message"]
 
     refused = api.post(
         link,
         json={
-            "serialNumber": serial(),
+            "serialNumber": factories.serial(),
             "activationKey": closed["activationKey"],
             "deviceTypeUid": str(MASTERYS_TYPE),
         },
@@ -594,7 +589,7 @@ def test_link_refuses_what_it_cannot_link(api: httpx.Client, ca: str, customer: 
     refused_gw = api.post(
         link,
         json={
-            "serialNumber": serial(),
+            "serialNumber": factories.serial(),
             "activationKey": closed["activationKey"],
             "deviceTypeUid": str(GATEWAY_TYPE),
         },
@@ -603,7 +598,7 @@ def test_link_refuses_what_it_cannot_link(api: httpx.Client, ca: str, customer: 
         refused_gw.status_code == 409 and "autoGatewaysRegistration" in refused_gw.json()["message"]
     )
 
-    placed = make_device(api, ca, open_site["uuid"])
+    placed = factories.device(api, ca, open_site["uuid"])
     elsewhere = api.post(
         link,
         json={"serialNumber": placed["serialNumber"], "activationKey": closed["activationKey"]},
@@ -613,17 +608,17 @@ def test_link_refuses_what_it_cannot_link(api: httpx.Client, ca: str, customer: 
     unknown_gw = api.post(
         link,
         json={
-            "serialNumber": serial(),
+            "serialNumber": factories.serial(),
             "activationKey": open_site["activationKey"],
             "deviceTypeUid": str(MASTERYS_TYPE),
-            "gatewaySerialNumber": serial(),
+            "gatewaySerialNumber": factories.serial(),
         },
     )
     assert unknown_gw.status_code == 400 and "gatewaySerialNumber" in unknown_gw.json()["message"]
 
     pre = api.post(
         f"{devices(ca)}/pre-create",
-        json={"serialNumber": serial(), "deviceTypeUid": str(MASTERYS_TYPE)},
+        json={"serialNumber": factories.serial(), "deviceTypeUid": str(MASTERYS_TYPE)},
     ).json()
     other_type = api.post(
         link,
@@ -639,11 +634,11 @@ def test_link_refuses_what_it_cannot_link(api: httpx.Client, ca: str, customer: 
 
 
 def test_link_registers_unknown_devices(api: httpx.Client, ca: str, customer: str) -> None:
-    only_gateways = make_site(
+    only_gateways = factories.site(
         api, ca, customer, autoProductsRegistration=False, timeZone="Europe/Berlin"
     )
     link = f"{devices(ca)}/link"
-    gw_serial = serial()
+    gw_serial = factories.serial()
     r = api.post(
         link,
         json={
@@ -670,7 +665,7 @@ def test_link_registers_unknown_devices(api: httpx.Client, ca: str, customer: st
     meter = api.post(
         link,
         json={
-            "serialNumber": serial(),
+            "serialNumber": factories.serial(),
             "activationKey": only_gateways["activationKey"],
             "deviceTypeUid": str(METER_TYPE),
             "gatewaySerialNumber": gw_serial,
@@ -685,7 +680,7 @@ def test_link_registers_unknown_devices(api: httpx.Client, ca: str, customer: st
     not_gateway = api.post(
         link,
         json={
-            "serialNumber": serial(),
+            "serialNumber": factories.serial(),
             "activationKey": only_gateways["activationKey"],
             "deviceTypeUid": str(METER_TYPE),
             "gatewaySerialNumber": meter.json()["serialNumber"],
@@ -695,8 +690,9 @@ def test_link_registers_unknown_devices(api: httpx.Client, ca: str, customer: st
     assert site_quantity(api, ca, only_gateways["uuid"]) == 2
 
 
-def test_repair_devices_answer(api: httpx.Client, ca: str, site: dict) -> None:
-    make_device(api, ca, site["uuid"])
+def test_repair_devices_answer(api: httpx.Client) -> None:
+    ca = factories.corporate_account(api)["uuid"]  # its own: other tests break profiles
+    factories.device(api, ca, factories.site(api, ca, factories.customer(api, ca)))
     r = api.put(f"{devices(ca)}/repair-devices")
     assert r.status_code == 200, r.text
     body = r.json()
@@ -704,6 +700,97 @@ def test_repair_devices_answer(api: httpx.Client, ca: str, site: dict) -> None:
     assert body["repairedDevices"] == len(body["devices"])
     # every device got its profile at creation, so nothing needs repair
     assert body == {"repairedDevices": 0, "devices": [], "createdVariables": 0}
+
+
+def logged(api: httpx.Client, ca: str, obj: str, action: str) -> list[dict]:
+    params = {"objectUuid": obj, "action": action}
+    r = api.get(f"/api/v1/ca/{ca}/logs", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()["results"]
+
+
+def test_filters_naming_an_unknown_parent_are_a_400(
+    api: httpx.Client, ca: str, customer: str, site: dict
+) -> None:
+    other = factories.corporate_account(api)
+    foreign_customer = factories.customer(api, other)
+    foreign_site = factories.site(api, other, foreign_customer)
+    sites = f"/api/v1/ca/{ca}/sites"
+    for unknown_site in (str(uuid.uuid4()), foreign_site["uuid"]):
+        r = api.get(devices(ca), params={"siteUuid": unknown_site})
+        assert r.status_code == 400, r.text
+        assert r.json()["message"] == f"siteUuid: no site {unknown_site} in this corporate account"
+    for unknown_customer in (str(uuid.uuid4()), foreign_customer["uuid"]):
+        expected = f"customerUuid: no customer {unknown_customer} in this corporate account"
+        for url in (devices(ca), sites, f"{sites}/count"):
+            r = api.get(url, params={"customerUuid": unknown_customer})
+            assert r.status_code == 400, (url, r.text)
+            assert r.json()["message"] == expected, url
+    # known parents still filter
+    assert api.get(devices(ca), params={"siteUuid": site["uuid"]}).status_code == 200
+    assert api.get(devices(ca), params={"customerUuid": customer}).status_code == 200
+    counted = api.get(f"{sites}/count", params={"customerUuid": customer}).json()["count"]
+    listed = api.get(sites, params={"customerUuid": customer, "take": 1000}).json()
+    assert counted == listed["total"] >= 1
+    assert {s["customerUuid"] for s in listed["results"]} == {customer}
+
+
+def test_an_update_that_changes_nothing_is_not_logged(
+    api: httpx.Client, ca: str, site: dict
+) -> None:
+    gateway = factories.device(api, ca, site, GATEWAY_TYPE)
+    device = factories.device(
+        api,
+        ca,
+        site,
+        description="kept",
+        gatewayUuid=gateway["uuid"],
+        address={"city": "Benfeld", "country": "FRANCE"},
+    )
+    url = f"{devices(ca)}/{device['uuid']}"
+    same = [
+        {"description": "kept"},
+        {"siteUuid": site["uuid"], "gatewayUuid": gateway["uuid"]},
+        {"address": {"city": "Benfeld"}},
+        {"serialNumber": device["serialNumber"], "tags": None},
+        api.get(url, params={"detailsLevel": "ALL"}).json(),  # sent back as read
+    ]
+    for body in same:
+        r = api.put(url, json=body)
+        assert r.status_code == 200, (body, r.text)
+    assert logged(api, ca, device["uuid"], "DEVICE_UPDATED") == []
+    assert api.get(url, params={"detailsLevel": "ALL"}).json() == device
+
+    api.put(url, json={"description": "new", "name": device["name"]}).raise_for_status()
+    api.put(url, json={"address": {"city": "Paris"}, "gatewayUuid": None}).raise_for_status()
+    entries = logged(api, ca, device["uuid"], "DEVICE_UPDATED")
+    assert [e["details"] for e in entries] == [
+        {"fields": ["address", "gateway_uuid"]},
+        {"fields": ["description"]},
+    ]
+
+
+def test_a_batch_of_variables_is_logged_once(api: httpx.Client, ca: str, site: dict) -> None:
+    device = factories.device(api, ca, site)
+    batch = f"/api/v1/ca/{ca}/batch-devices/{device['uuid']}/variables"
+    body = [
+        {"itemType": "Load", "itemIndex": "0", "serviceId": "140100"},
+        {"itemType": "Load", "itemIndex": "1", "serviceId": "140100"},
+    ]
+    r = api.post(batch, json=body)
+    assert r.status_code == 201, r.text
+    added = [v["uuid"] for v in r.json()["results"]]
+    (entry,) = logged(api, ca, device["uuid"], "VARIABLES_CREATED")
+    assert entry["details"] == {"count": 2, "variables": added}
+    assert entry["objectType"] == "Device" and "2 variable(s)" in entry["message"]
+
+    changes = [{"uuid": added[0], "label": "changed"}, {"uuid": added[1]}]
+    api.put(batch, json=changes).raise_for_status()
+    api.put(batch, json=changes).raise_for_status()  # changes nothing the second time
+    (entry,) = logged(api, ca, device["uuid"], "VARIABLES_UPDATED")
+    assert entry["details"] == {"count": 1, "variables": [added[0]]}
+    params = {"objectUuid": added[0], "action": "VARIABLE_UPDATED"}
+    assert api.get(f"/api/v1/ca/{ca}/logs", params=params).json()["total"] == 0
 
 
 def test_openapi_documents_the_devices(api: httpx.Client) -> None:

@@ -1,7 +1,9 @@
 """The OpenAPI document lists every endpoint of spec sections 5.3 to 5.7 with the spec's
 own summary and tag, and Swagger UI is served from local files only."""
 
+import json
 import re
+import uuid
 
 import pytest
 
@@ -130,3 +132,54 @@ def test_swagger_ui_is_served_from_local_files(api):
         api.get("/docs", follow_redirects=False).headers["location"]
         == "/docs/swagger-ui/index.html"
     )
+
+
+ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
+
+
+def test_operations_document_the_errors_the_server_sends(openapi):
+    schemas = openapi["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
+    refs = set(re.findall(r'"#/components/schemas/([^"]+)"', json.dumps(openapi)))
+    assert refs - set(schemas) == set(), "every $ref names a schema of the document"
+    assert set(schemas["ErrorBody"]["required"]) == {"statusCode", "message", "error"}
+    operations = [
+        (path, method, op)
+        for path, ops in openapi["paths"].items()
+        for method, op in ops.items()
+        if path.startswith("/api/")
+    ]
+    assert len(operations) > 60
+    for path, method, op in operations:
+        where = f"{method.upper()} {path}"
+        responses = op["responses"]
+        assert "422" not in responses, where
+        assert responses["400"]["content"]["application/json"]["schema"] == ERROR_BODY, where
+        if re.search(r"{\w+Uuid}", path):
+            assert responses["404"]["content"]["application/json"]["schema"] == ERROR_BODY, where
+        if method == "put" or (method == "post" and "201" in responses):
+            assert "409" in responses, where
+        if method == "get":
+            assert "409" not in responses, where
+        is_upload = path.endswith("/icon") and method == "put"
+        assert ("413" in responses and "415" in responses) == is_upload, where
+
+
+def test_sort_by_lists_the_fields_the_server_accepts(api, openapi):
+    ca = api.post("/api/v1/ca", json={"name": f"OpenAPI sort {uuid.uuid4().hex[:8]}"}).json()
+    checked = 0
+    for path, ops in openapi["paths"].items():
+        op = ops.get("get")
+        params = {p["name"]: p for p in (op or {}).get("parameters", [])}
+        if "sortBy" not in params or set(re.findall(r"{(\w+)}", path)) - {"corporateAccountUuid"}:
+            continue
+        listed = re.search(r"one of: ([\w, ]+);", params["sortBy"]["description"])
+        assert listed, path
+        url = path.replace("{corporateAccountUuid}", ca["uuid"])
+        for field in listed.group(1).split(", "):
+            for sort_by in (field, "-" + field):
+                r = api.get(url, params={"sortBy": sort_by, "take": 1})
+                assert r.status_code == 200, (path, sort_by, r.text)
+        assert api.get(url, params={"sortBy": "notAField"}).status_code == 400
+        checked += 1
+    assert checked >= 7

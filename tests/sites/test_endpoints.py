@@ -73,7 +73,7 @@ def test_bad_input(api):
         r.status_code == 400 and "timeZone" in r.json()["message"] and "IANA" in r.json()["message"]
     )
     r = api.post(base, json={"name": "s"})
-    assert r.status_code == 400 and r.json()["message"] == "body.customerUuid: is required"
+    assert r.status_code == 400 and r.json()["message"] == "customerUuid: is required"
     r = api.post(base, json={"name": "s", "customerUuid": str(uuid.uuid4())})
     assert r.status_code == 400 and "customerUuid" in r.json()["message"]
     r = api.get(base, params={"customerUuid": "nope"})

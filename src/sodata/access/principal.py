@@ -30,10 +30,8 @@ class Principal:
     email: str | None = None
     superuser: bool = False  # a platform operator: admin of every corporate account
     roles: Mapping[int, Role] = field(default_factory=dict)  # corporate account id -> role
-
-    @classmethod
-    def unrestricted(cls) -> Principal:
-        return cls(user_id=None, email=None, superuser=True)
+    client_id: str | None = None  # an API client acting through its service account
+    gateway_device_id: int | None = None  # the gateway such a client may send data for
 
     def right_in(self, ca_id: int) -> Right | None:
         if self.superuser:

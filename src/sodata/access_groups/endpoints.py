@@ -22,11 +22,15 @@ from sodata.kit.contacts import NestedDetails
 from sodata.kit.db import SessionDep
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
-from sodata.kit.sorting import SortByQuery
+from sodata.kit.sorting import sort_by_query
 
 router = APIRouter(
     prefix="/api/v1/ca/{corporateAccountUuid}/data-access-groups", tags=["Data Access Groups"]
 )
+GroupSortBy = sort_by_query(service.SORT_FIELDS)
+CustomerSortBy = sort_by_query(customers.SORT_FIELDS)
+DeviceSortBy = sort_by_query(service.DEVICE_SORT_FIELDS)
+UserSortBy = sort_by_query(service.USER_SORT_FIELDS, default="email")
 
 GroupUuid = Annotated[
     uuid.UUID, Path(alias="dataAccessGroupUuid", description="UUID of the data access group")
@@ -43,7 +47,7 @@ def list_access_groups(
     session: SessionDep,
     ca: ReadableCa,
     paging: PagingDep,
-    sort_by: SortByQuery = None,
+    sort_by: GroupSortBy = None,
     name: Annotated[
         str | None, Query(description="Only the groups whose name contains this text")
     ] = None,
@@ -105,7 +109,7 @@ def list_group_customers(
     group_uuid: GroupUuid,
     paging: PagingDep,
     details: NestedDetails,
-    sort_by: SortByQuery = None,
+    sort_by: CustomerSortBy = None,
 ):
     group = service.get(session, ca, group_uuid)
     total, rows = paginate(session, service.customers_query(group, sort_by), paging)
@@ -157,7 +161,7 @@ def list_group_devices(
     ca: ReadableCa,
     group_uuid: GroupUuid,
     paging: PagingDep,
-    sort_by: SortByQuery = None,
+    sort_by: DeviceSortBy = None,
 ):
     group = service.get(session, ca, group_uuid)
     total, rows = paginate(session, service.devices_query(group, sort_by), paging)
@@ -209,7 +213,7 @@ def list_group_users(
     ca: ReadableCa,
     group_uuid: GroupUuid,
     paging: PagingDep,
-    sort_by: SortByQuery = None,
+    sort_by: UserSortBy = None,
 ):
     group = service.get(session, ca, group_uuid)
     total, rows = paginate(session, service.users_query(group, sort_by), paging)

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
 from sodata.kit.schemas import CamelModel, Timestamp, WriteModel
+from sodata.kit.types import Name, Str255, Text
 
 # ISO 3166-1 alpha-2, the officially assigned codes, plus EU (exceptionally reserved), which the
 # spec's own DAG example "SoLink EUROPE" uses.
@@ -22,10 +22,6 @@ COUNTRY_CODES = frozenset(
     ZW EU
     """.split()
 )
-
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-ShortText = Annotated[str, StringConstraints(max_length=255)]
-LongText = Annotated[str, StringConstraints(max_length=4000)]
 
 
 class AccessGroupPublic(CamelModel):
@@ -47,9 +43,9 @@ class AccessGroupUpdate(WriteModel):
     read_only_from = (AccessGroupPublic,)
 
     name: Name | None = None
-    description: LongText | None = None
+    description: Text | None = None
     country_code: str | None = Field(default=None, description="ISO 3166 alpha-2 code, e.g. FR")
-    technical_name: ShortText | None = None
+    technical_name: Str255 | None = None
 
     @field_validator("country_code")
     @classmethod

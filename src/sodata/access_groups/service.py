@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, CompoundSelect, Select, delete, func, select, union
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from sodata.access.principal import Principal
 from sodata.access_groups.schemas import AccessGroupCreate, AccessGroupPublic, AccessGroupUpdate
 from sodata.customers import service as customers
-from sodata.kit.errors import Conflict, NotFound, not_found
+from sodata.kit.errors import NotFound, not_found
+from sodata.kit.lookup import changed_fields, ensure_unique, get_in_ca, public
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
 from sodata.models import (
@@ -113,26 +114,18 @@ def query(ca: CorporateAccount, name: str | None = None, sort_by: str | None = N
 def to_public(
     ca: CorporateAccount, group: AccessGroup, customers_n: int, devices_n: int, users_n: int
 ) -> AccessGroupPublic:
-    return AccessGroupPublic.model_validate(
-        {
-            **{f: getattr(group, f) for f in AccessGroupPublic.model_fields if hasattr(group, f)},
-            "corporate_account_uuid": ca.uuid,
-            "customers_quantity": customers_n,
-            "devices_quantity": devices_n,
-            "users_quantity": users_n,
-        }
+    return public(
+        AccessGroupPublic,
+        group,
+        corporate_account_uuid=ca.uuid,
+        customers_quantity=customers_n,
+        devices_quantity=devices_n,
+        users_quantity=users_n,
     )
 
 
 def get(session: Session, ca: CorporateAccount, group_uuid: uuid.UUID) -> AccessGroup:
-    group = session.scalar(
-        select(AccessGroup).where(
-            AccessGroup.corporate_account_id == ca.id, AccessGroup.uuid == group_uuid
-        )
-    )
-    if group is None:
-        raise not_found("Data access group", group_uuid)
-    return group
+    return get_in_ca(session, AccessGroup, ca, group_uuid, "Data access group")
 
 
 def get_public(session: Session, ca: CorporateAccount, group_uuid: uuid.UUID) -> AccessGroupPublic:
@@ -144,15 +137,14 @@ def get_public(session: Session, ca: CorporateAccount, group_uuid: uuid.UUID) ->
 def _ensure_unique_name(
     session: Session, ca: CorporateAccount, name: str, exclude_id: int | None = None
 ) -> None:
-    stmt = select(AccessGroup.id).where(
-        AccessGroup.corporate_account_id == ca.id, AccessGroup.name == name
+    ensure_unique(
+        session,
+        AccessGroup.name,
+        name,
+        [AccessGroup.corporate_account_id == ca.id],
+        exclude_id,
+        f"name: a data access group named {name!r} already exists in this corporate account",
     )
-    if exclude_id is not None:
-        stmt = stmt.where(AccessGroup.id != exclude_id)
-    if session.scalar(stmt) is not None:
-        raise Conflict(
-            f"name: a data access group named {name!r} already exists in this corporate account"
-        )
 
 
 def create(
@@ -180,22 +172,26 @@ def update(
     group_uuid: uuid.UUID,
     data: AccessGroupUpdate,
 ) -> AccessGroup:
+    """A partial update; logged only when it changes something."""
     group = get(session, ca, group_uuid)
     changes = data.changes()
     if "name" in changes:
         _ensure_unique_name(session, ca, changes["name"], exclude_id=group.id)
-    for key, value in changes.items():
-        setattr(group, key, value)
+    with session.no_autoflush:
+        for key, value in changes.items():
+            setattr(group, key, value)
+        changed = changed_fields(session, group, changes)
     session.flush()
-    record(
-        session,
-        ca.id,
-        "ACCESS_GROUP_UPDATED",
-        f"Data access group {group.name} updated",
-        principal=principal,
-        obj=group,
-        details={"fields": sorted(data.model_fields_set)},
-    )
+    if changed:
+        record(
+            session,
+            ca.id,
+            "ACCESS_GROUP_UPDATED",
+            f"Data access group {group.name} updated",
+            principal=principal,
+            obj=group,
+            details={"fields": changed},
+        )
     return group
 
 
@@ -343,11 +339,7 @@ def customers_query(group: AccessGroup, sort_by: str | None = None) -> Select:
             AccessGroupCustomer.access_group_id == group.id,
             Customer.corporate_account_id == group.corporate_account_id,
         )
-        .options(
-            selectinload(Customer.icon),
-            selectinload(Customer.company_address),
-            selectinload(Customer.contact),
-        )
+        .options(*customers.loader_options(customers.ALL_DETAILS))
     )
     return apply_sort(stmt, sort_by, customers.SORT_FIELDS, Customer.id)
 

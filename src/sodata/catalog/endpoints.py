@@ -10,25 +10,26 @@ from sodata.access.deps import PrincipalDep
 from sodata.catalog import data, service
 from sodata.catalog.schemas import DeviceTypePublic, ProfileEntryPublic, ServicePublic
 from sodata.kit.db import SessionDep
-from sodata.kit.errors import not_found
+from sodata.kit.lookup import public
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
-from sodata.kit.sorting import SortByQuery, apply_sort
+from sodata.kit.sorting import apply_sort, sort_by_query
 from sodata.models import DeviceType, Service
 
 router = APIRouter(prefix="/api/v1", tags=["Catalog"])
 
+SERVICE_SORT_FIELDS = {"serviceId": Service.service_id, "name": Service.name}
+DEVICE_TYPE_SORT_FIELDS = {"name": DeviceType.name, "referenceId": DeviceType.reference_id}
+ServiceSortBy = sort_by_query(SERVICE_SORT_FIELDS, default="serviceId")
+DeviceTypeSortBy = sort_by_query(DEVICE_TYPE_SORT_FIELDS)
+
 
 def service_public(s: Service) -> ServicePublic:
-    return ServicePublic.model_validate(
-        {
-            **{f: getattr(s, f) for f in ServicePublic.model_fields if hasattr(s, f)},
-            "unit_symbol": data.UNITS.get(s.unit or ""),
-        }
-    )
+    return public(ServicePublic, s, unit_symbol=data.UNITS.get(s.unit or ""))
 
 
 def device_type_public(t: DeviceType) -> DeviceTypePublic:
+    """Read the type with service.device_types(): its profile and their services come loaded."""
     profile = [
         ProfileEntryPublic(
             item_type=e.item_type,
@@ -42,12 +43,7 @@ def device_type_public(t: DeviceType) -> DeviceTypePublic:
         )
         for e in t.profile
     ]
-    return DeviceTypePublic.model_validate(
-        {
-            **{f: getattr(t, f) for f in DeviceTypePublic.model_fields if f != "profile"},
-            "profile": profile,
-        }
-    )
+    return public(DeviceTypePublic, t, profile=profile)
 
 
 @router.get(
@@ -57,7 +53,7 @@ def list_services(
     session: SessionDep,
     _: PrincipalDep,
     paging: PagingDep,
-    sort_by: SortByQuery = None,
+    sort_by: ServiceSortBy = None,
     type: Annotated[str | None, Query(description="Measure, Alarm or Status")] = None,
     group: Annotated[str | None, Query(description="Service group, e.g. Output")] = None,
 ):
@@ -69,7 +65,7 @@ def list_services(
     stmt = apply_sort(
         stmt,
         sort_by,
-        {"serviceId": Service.service_id, "name": Service.name},
+        SERVICE_SORT_FIELDS,
         Service.id,
         "serviceId",
     )
@@ -96,12 +92,12 @@ def get_service(
     response_model=Page[DeviceTypePublic],
 )
 def list_device_types(
-    session: SessionDep, _: PrincipalDep, paging: PagingDep, sort_by: SortByQuery = None
+    session: SessionDep, _: PrincipalDep, paging: PagingDep, sort_by: DeviceTypeSortBy = None
 ):
     stmt = apply_sort(
-        select(DeviceType),
+        service.device_types(),
         sort_by,
-        {"name": DeviceType.name, "referenceId": DeviceType.reference_id},
+        DEVICE_TYPE_SORT_FIELDS,
         DeviceType.id,
     )
     total, rows = paginate(session, stmt, paging)
@@ -122,7 +118,4 @@ def get_device_type(
     _: PrincipalDep,
     type_uuid: Annotated[uuid.UUID, Path(alias="deviceTypeUid")],
 ):
-    device_type = session.scalar(select(DeviceType).where(DeviceType.uuid == type_uuid))
-    if device_type is None:
-        raise not_found("Device type", type_uuid)
-    return json_response(device_type_public(device_type))
+    return json_response(device_type_public(service.get_device_type(session, type_uuid)))

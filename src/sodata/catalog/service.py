@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
 
 from sodata.catalog import data
 from sodata.kit.errors import BadRequest, not_found
@@ -63,6 +63,20 @@ def sync_catalog(session: Session) -> None:
                 )
         session.add(device_type)
     session.flush()
+
+
+def device_types() -> Select:
+    """Device types with their profile and its services: one more query for a whole page."""
+    return select(DeviceType).options(
+        selectinload(DeviceType.profile).joinedload(ProfileEntry.service)
+    )
+
+
+def get_device_type(session: Session, type_uuid: uuid.UUID) -> DeviceType:
+    device_type = session.scalar(device_types().where(DeviceType.uuid == type_uuid))
+    if device_type is None:
+        raise not_found("Device type", type_uuid)
+    return device_type
 
 
 def device_type_by_uuid(

@@ -13,9 +13,10 @@ from sodata.corporate_accounts.schemas import (
 from sodata.kit.db import SessionDep
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
-from sodata.kit.sorting import SortByQuery
+from sodata.kit.sorting import sort_by_query
 
 router = APIRouter(prefix="/api/v1/ca", tags=["Corporate Accounts"])
+SortBy = sort_by_query(service.SORT_FIELDS)
 
 
 @router.get(
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/api/v1/ca", tags=["Corporate Accounts"])
     response_model=Page[CorporateAccountPublic],
 )
 def list_corporate_accounts(
-    session: SessionDep, principal: PrincipalDep, paging: PagingDep, sort_by: SortByQuery = None
+    session: SessionDep, principal: PrincipalDep, paging: PagingDep, sort_by: SortBy = None
 ):
     total, rows = paginate(session, service.query(principal, sort_by), paging)
     return json_response(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 
 from sodata.kit.schemas import CamelModel, WriteModel
+from sodata.kit.types import Name, Str32, Str255
 
 
 class UserLinkPublic(CamelModel):
@@ -34,17 +35,17 @@ class CorporateAccountPublic(CamelModel):
 class CorporateAccountUpdate(WriteModel):
     read_only_from = (CorporateAccountPublic,)
 
-    name: str | None = None
+    name: Name | None = None
     default_customer_uuid: uuid.UUID | None = None
-    activation_type: str | None = None
-    email_to: str | None = None
-    email_cc: str | None = None
+    activation_type: Str32 | None = None
+    email_to: Str255 | None = None
+    email_cc: Str255 | None = None
     can_publish: bool | None = None
     auto_template_synchro: bool | None = None
     is_multi_customer_account: bool | None = None
     active: bool | None = None
-    moving_authorization: str | None = None
+    moving_authorization: Str32 | None = None
 
 
 class CorporateAccountCreate(CorporateAccountUpdate):
-    name: str
+    name: Name

@@ -12,7 +12,8 @@ from sodata.corporate_accounts.schemas import (
     CorporateAccountPublic,
     CorporateAccountUpdate,
 )
-from sodata.kit.errors import BadRequest, Conflict
+from sodata.kit.errors import BadRequest
+from sodata.kit.lookup import changed_fields, ensure_unique, get_in_ca
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
 from sodata.models import CorporateAccount, Customer, UserLink
@@ -36,19 +37,20 @@ def to_public(ca: CorporateAccount) -> CorporateAccountPublic:
 def _check(session: Session, ca: CorporateAccount | None, data: CorporateAccountUpdate) -> None:
     data.changes()  # refuses nulls where the field may not be null
     if data.name is not None:
-        clash = session.scalar(
-            select(CorporateAccount.id).where(CorporateAccount.name == data.name)
+        # names are unique across accounts: say it is taken, never whose it is
+        ensure_unique(
+            session,
+            CorporateAccount.name,
+            data.name,
+            [],
+            ca.id if ca is not None else None,
+            "name: this name is already taken; choose another",
         )
-        if clash is not None and (ca is None or clash != ca.id):
-            raise Conflict(f"name: a corporate account named {data.name!r} already exists")
     if data.default_customer_uuid is not None:
-        owner = session.scalar(
-            select(Customer.corporate_account_id).where(Customer.uuid == data.default_customer_uuid)
-        )
-        if ca is None or owner != ca.id:
-            raise BadRequest(
-                f"defaultCustomerUuid: no customer {data.default_customer_uuid} in this corporate account"
-            )
+        field = "defaultCustomerUuid"
+        if ca is None:  # a new account has no customers yet
+            raise BadRequest(f"{field}: a new corporate account has no customers yet")
+        get_in_ca(session, Customer, ca, data.default_customer_uuid, "Customer", field)
 
 
 def create(
@@ -77,17 +79,22 @@ def create(
 def update(
     session: Session, principal: Principal, ca: CorporateAccount, data: CorporateAccountUpdate
 ) -> CorporateAccount:
+    """A partial update; logged only when it changes something."""
     _check(session, ca, data)
-    for key, value in data.changes().items():
-        setattr(ca, key, value)
+    changes = data.changes()
+    with session.no_autoflush:
+        for key, value in changes.items():
+            setattr(ca, key, value)
+        changed = changed_fields(session, ca, changes)
     session.flush()
-    record(
-        session,
-        ca.id,
-        "CORPORATE_ACCOUNT_UPDATED",
-        f"Corporate account {ca.name} updated",
-        principal=principal,
-        obj=ca,
-        details={"fields": sorted(data.model_fields_set)},
-    )
+    if changed:
+        record(
+            session,
+            ca.id,
+            "CORPORATE_ACCOUNT_UPDATED",
+            f"Corporate account {ca.name} updated",
+            principal=principal,
+            obj=ca,
+            details={"fields": changed},
+        )
     return ca

@@ -14,10 +14,11 @@ from sodata.kit.db import SessionDep
 from sodata.kit.icons import ICON_RESPONSES, ICON_UPLOAD_OPENAPI, icon_response, read_icon_upload
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
-from sodata.kit.sorting import SortByQuery
+from sodata.kit.sorting import sort_by_query
 from sodata.models import Icon
 
 router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}/customers", tags=["Customers"])
+SortBy = sort_by_query(service.SORT_FIELDS)
 
 CustomerUuid = Annotated[uuid.UUID, Path(alias="customerUuid", description="UUID of the customer")]
 
@@ -28,7 +29,7 @@ def list_customers(
     ca: ReadableCa,
     paging: PagingDep,
     details: NestedDetails,
-    sort_by: SortByQuery = None,
+    sort_by: SortBy = None,
 ):
     total, rows = paginate(session, service.query(ca, sort_by), paging)
     page = Page[CustomerPublic](

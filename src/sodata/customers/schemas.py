@@ -4,6 +4,7 @@ import uuid
 
 from sodata.kit.contacts import AddressPublic, AddressWrite, ContactPublic, ContactWrite
 from sodata.kit.schemas import CamelModel, WriteModel
+from sodata.kit.types import Name, Str32, Str255, Text
 
 
 class CustomerPublic(CamelModel):
@@ -31,18 +32,18 @@ NESTED = {"contact": "contact", "address": "company_address"}
 class CustomerUpdate(WriteModel):
     read_only_from = (CustomerPublic,)
 
-    name: str | None = None
-    email_to: str | None = None
-    email_cc: str | None = None
-    technical_name: str | None = None
-    reference: str | None = None
-    description: str | None = None
-    visibility: str | None = None
-    additional_information: str | None = None
-    moving_authorization: str | None = None
+    name: Name | None = None
+    email_to: Str255 | None = None
+    email_cc: Str255 | None = None
+    technical_name: Str255 | None = None
+    reference: Str255 | None = None
+    description: Text | None = None
+    visibility: Str255 | None = None
+    additional_information: Text | None = None
+    moving_authorization: Str32 | None = None
     company_address: AddressWrite | None = None
     contact: ContactWrite | None = None
 
 
 class CustomerCreate(CustomerUpdate):
-    name: str
+    name: Name

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
 
 from sodata.access.principal import Principal
-from sodata.customers.schemas import CustomerCreate, CustomerPublic, CustomerUpdate
+from sodata.customers.schemas import NESTED, CustomerCreate, CustomerPublic, CustomerUpdate
 from sodata.kit.contacts import apply_address, apply_contact
 from sodata.kit.errors import Conflict, not_found
+from sodata.kit.lookup import changed_fields, delete_icon, ensure_unique, get_in_ca, public
+from sodata.kit.lookup import set_icon as replace_icon
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
 from sodata.models import CorporateAccount, Customer, Icon, Site
@@ -22,6 +26,8 @@ SORT_FIELDS = {
     "createdAt": Customer.created_at,
 }
 
+ALL_DETAILS = frozenset(NESTED)
+
 
 def sites_quantity():
     return (
@@ -32,55 +38,83 @@ def sites_quantity():
     )
 
 
-def query(ca: CorporateAccount, sort_by: str | None = None) -> Select:
-    stmt = select(Customer, sites_quantity()).where(Customer.corporate_account_id == ca.id)
-    return apply_sort(stmt, sort_by, SORT_FIELDS, Customer.id)
+def loader_options(details: frozenset[str]) -> list[ORMOption]:
+    """What `to_public` reads: the icon, and the contact and address when asked for; one query
+    per kind for a whole page (the account itself is already in the session)."""
+    options: list[ORMOption] = [selectinload(Customer.icon)]
+    if "contact" in details:
+        options.append(selectinload(Customer.contact))
+    if "address" in details:
+        options.append(selectinload(Customer.company_address))
+    return options
 
 
-def to_public(customer: Customer, sites: int) -> CustomerPublic:
-    return CustomerPublic.model_validate(
-        {
-            **{
-                f: getattr(customer, f) for f in CustomerPublic.model_fields if hasattr(customer, f)
-            },
-            "corporate_account_uuid": customer.corporate_account.uuid,
-            "icon_uuid": customer.icon.uuid if customer.icon else None,
-            "sites_quantity": sites,
-        }
+def _select(ca: CorporateAccount, details: frozenset[str]) -> Select:
+    return (
+        select(Customer, sites_quantity())
+        .where(Customer.corporate_account_id == ca.id)
+        .options(*loader_options(details))
     )
 
 
-def get(session: Session, ca: CorporateAccount, customer_uuid: uuid.UUID) -> Customer:
-    customer = session.scalar(
-        select(Customer).where(
-            Customer.corporate_account_id == ca.id, Customer.uuid == customer_uuid
-        )
-    )
-    if customer is None:
-        raise not_found("Customer", customer_uuid)
-    return customer
+def query(
+    ca: CorporateAccount, sort_by: str | None = None, details: frozenset[str] = ALL_DETAILS
+) -> Select:
+    """Rows (customer, sites quantity) of the account."""
+    return apply_sort(_select(ca, details), sort_by, SORT_FIELDS, Customer.id)
 
 
-def get_public(session: Session, ca: CorporateAccount, customer_uuid: uuid.UUID) -> CustomerPublic:
-    customer = get(session, ca, customer_uuid)
-    return to_public(
+def to_public(
+    customer: Customer, sites: int, details: frozenset[str] = ALL_DETAILS
+) -> CustomerPublic:
+    return public(
+        CustomerPublic,
         customer,
-        session.scalar(select(func.count(Site.id)).where(Site.customer_id == customer.id)) or 0,
+        corporate_account_uuid=customer.corporate_account.uuid,
+        icon_uuid=customer.icon.uuid if customer.icon_id is not None else None,
+        sites_quantity=sites,
+        company_address=customer.company_address if "address" in details else None,
+        contact=customer.contact if "contact" in details else None,
     )
+
+
+def get(
+    session: Session,
+    ca: CorporateAccount,
+    customer_uuid: uuid.UUID,
+    field: str | None = None,
+) -> Customer:
+    """The customer, or a 404 (a 400 naming `field` when the uuid came in a body or a filter)."""
+    return get_in_ca(session, Customer, ca, customer_uuid, "Customer", field)
+
+
+def get_public(
+    session: Session,
+    ca: CorporateAccount,
+    customer_uuid: uuid.UUID,
+    details: frozenset[str] = ALL_DETAILS,
+) -> CustomerPublic:
+    row = session.execute(_select(ca, details).where(Customer.uuid == customer_uuid)).first()
+    if row is None:
+        raise not_found("Customer", customer_uuid)
+    return to_public(row[0], row[1], details)
 
 
 def _ensure_unique_name(
     session: Session, ca: CorporateAccount, name: str, exclude_id: int | None = None
 ) -> None:
-    stmt = select(Customer.id).where(Customer.corporate_account_id == ca.id, Customer.name == name)
-    if exclude_id is not None:
-        stmt = stmt.where(Customer.id != exclude_id)
-    if session.scalar(stmt) is not None:
-        raise Conflict(f"name: a customer named {name!r} already exists in this corporate account")
+    ensure_unique(
+        session,
+        Customer.name,
+        name,
+        [Customer.corporate_account_id == ca.id],
+        exclude_id,
+        f"name: a customer named {name!r} already exists in this corporate account",
+    )
 
 
-def _apply(customer: Customer, data: CustomerUpdate) -> None:
-    for key, value in data.changes().items():
+def _apply(customer: Customer, changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
         if key == "company_address":
             customer.company_address = apply_address(customer.company_address, value)
         elif key == "contact":
@@ -94,7 +128,7 @@ def create(
 ) -> Customer:
     _ensure_unique_name(session, ca, data.name)
     customer = Customer(corporate_account=ca, corporate_account_id=ca.id)
-    _apply(customer, data)
+    _apply(customer, data.changes())
     session.add(customer)
     session.flush()
     record(
@@ -115,26 +149,32 @@ def update(
     customer_uuid: uuid.UUID,
     data: CustomerUpdate,
 ) -> Customer:
+    """A partial update; logged only when it changes something."""
     customer = get(session, ca, customer_uuid)
-    if data.name is not None:
-        _ensure_unique_name(session, ca, data.name, exclude_id=customer.id)
-    _apply(customer, data)
+    changes = data.changes()
+    if "name" in changes:
+        _ensure_unique_name(session, ca, changes["name"], exclude_id=customer.id)
+    with session.no_autoflush:
+        _apply(customer, changes)
+        changed = changed_fields(session, customer, changes)
     session.flush()
-    record(
-        session,
-        ca.id,
-        "CUSTOMER_UPDATED",
-        f"Customer {customer.name} updated",
-        principal=principal,
-        obj=customer,
-        details={"fields": sorted(data.model_fields_set)},
-    )
+    if changed:
+        record(
+            session,
+            ca.id,
+            "CUSTOMER_UPDATED",
+            f"Customer {customer.name} updated",
+            principal=principal,
+            obj=customer,
+            details={"fields": changed},
+        )
     return customer
 
 
 def delete(
     session: Session, principal: Principal, ca: CorporateAccount, customer_uuid: uuid.UUID
 ) -> None:
+    """Delete the customer with its contact, address and icon; refused while it has sites."""
     customer = get(session, ca, customer_uuid)
     sites = session.scalar(select(func.count(Site.id)).where(Site.customer_id == customer.id)) or 0
     if sites:
@@ -149,6 +189,7 @@ def delete(
         principal=principal,
         obj=customer,
     )
+    delete_icon(session, customer)
     session.delete(customer)
 
 
@@ -160,9 +201,7 @@ def set_icon(
     icon: Icon,
 ) -> Customer:
     customer = get(session, ca, customer_uuid)
-    if customer.icon is not None:
-        session.delete(customer.icon)
-    customer.icon = icon
+    replace_icon(session, customer, icon)
     session.flush()
     record(
         session,

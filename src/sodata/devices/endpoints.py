@@ -24,10 +24,11 @@ from sodata.kit.db import SessionDep
 from sodata.kit.icons import ICON_RESPONSES, ICON_UPLOAD_OPENAPI, icon_response, read_icon_upload
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
-from sodata.kit.sorting import SortByQuery
+from sodata.kit.sorting import sort_by_query
 from sodata.models import Icon
 
 router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}/devices", tags=["Devices"])
+SortBy = sort_by_query(service.SORT_FIELDS)
 
 DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of the device")]
 SiteUuid = Annotated[uuid.UUID, Path(alias="siteUuid", description="UUID of the site")]
@@ -60,7 +61,7 @@ def list_devices(
     status: Annotated[
         DeviceStatus | None, Query(description="PENDING, ACCEPTED or DEACTIVATED")
     ] = None,
-    sort_by: SortByQuery = None,
+    sort_by: SortBy = None,
 ):
     stmt = service.query(
         ca,

@@ -3,19 +3,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
 from sodata.kit.contacts import AddressPublic, AddressWrite, ContactPublic, ContactWrite
 from sodata.kit.schemas import CamelModel, Timestamp, WriteModel
 from sodata.kit.timezones import check_time_zone
+from sodata.kit.types import JsonObject, Name, Serial, Str32, Str64, Str255, Text
 
-# Bounds of the columns, so that an oversized value is a 400 rather than a database error.
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Serial = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Str255 = Annotated[str, StringConstraints(max_length=255)]
-Str64 = Annotated[str, StringConstraints(max_length=64)]
-Str32 = Annotated[str, StringConstraints(max_length=32)]
-Text = Annotated[str, StringConstraints(max_length=4000)]
 Seconds = Annotated[int, Field(ge=1, le=2_147_483_647)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
@@ -88,8 +82,8 @@ class DeviceUpdate(WriteModel):
     mapping_mode: Str32 | None = None
     acquisition_id: Str255 | None = None
     description: Text | None = None
-    custom: dict[str, Any] | None = None
-    configuration_options: dict[str, Any] | None = None
+    custom: JsonObject | None = None
+    configuration_options: JsonObject | None = None
     frequency_status: Seconds | None = None
     frequency_stream: Seconds | None = None
     visibility: Str255 | None = None

@@ -8,19 +8,22 @@ belongs to one site and may be shared with other sites of the account (DeviceSha
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Boolean, Select, literal, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
-from sqlalchemy.orm import Session, defaultload, selectinload
+from sqlalchemy.orm import Session, joinedload, object_session, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from sodata.access.principal import Principal
 from sodata.catalog.service import device_type_by_uuid
-from sodata.devices.profile import apply_profile
+from sodata.customers import service as customers
+from sodata.devices import profile
 from sodata.devices.schemas import (
     NESTED,
     DeviceCreate,
@@ -33,11 +36,12 @@ from sodata.devices.schemas import (
 )
 from sodata.kit.contacts import apply_address, apply_contact
 from sodata.kit.errors import BadRequest, Conflict, NotFound, not_found
+from sodata.kit.lookup import changed_fields, delete_icon, get_in_ca, public
+from sodata.kit.lookup import set_icon as replace_icon
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
 from sodata.models import (
     CorporateAccount,
-    Customer,
     Device,
     DeviceShare,
     DeviceType,
@@ -60,21 +64,17 @@ SORT_FIELDS = {
 
 ALL_DETAILS = frozenset(NESTED)
 
-# The Device columns that DevicePublic shows under the same name.
-_SAME_NAME = [f for f in DevicePublic.model_fields if f in Device.__mapper__.columns]
-
 
 def _icon_uuid() -> ScalarSelect[uuid.UUID]:
     return select(Icon.uuid).where(Icon.id == Device.icon_id).correlate(Device).scalar_subquery()
 
 
 def _select(owned: ColumnElement[bool] | None = None) -> Select:
-    """Rows (device, icon uuid, owned); the site, type and gateway come joined with the device."""
+    """Rows (device, icon uuid, owned), with what `to_public` reads joined in: the type, and
+    the site and gateway (their own relationships stay unloaded)."""
     owned = literal(True, Boolean) if owned is None else owned
     return select(Device, _icon_uuid().label("icon_uuid"), owned.label("owned")).options(
-        # only the uuids of the site and the gateway are shown: skip what they would join in turn
-        defaultload(Device.site).lazyload("*"),
-        defaultload(Device.gateway).lazyload("*"),
+        joinedload(Device.device_type), joinedload(Device.site), joinedload(Device.gateway)
     )
 
 
@@ -87,14 +87,6 @@ def _with_nested(stmt: Select, details: frozenset[str]) -> Select:
     return stmt
 
 
-def _site_id(ca: CorporateAccount, site_uuid: uuid.UUID) -> ScalarSelect[int]:
-    return (
-        select(Site.id)
-        .where(Site.corporate_account_id == ca.id, Site.uuid == site_uuid)
-        .scalar_subquery()
-    )
-
-
 def query(
     ca: CorporateAccount,
     details: frozenset[str],
@@ -105,9 +97,12 @@ def query(
     status: str | None = None,
     sort_by: str | None = None,
 ) -> Select:
-    """Rows (device, icon uuid, owned). With a site: its own devices and those shared with it."""
+    """Rows (device, icon uuid, owned). With a site: its own devices and those shared with it.
+    A site or customer filter naming nothing in the account is a 400 naming the parameter."""
+    # the account was loaded by the request's session: resolve the filters in it
+    session = object_session(ca)
     if site_uuid is not None:
-        site_id = _site_id(ca, site_uuid)
+        site_id = sites.get(session, ca, site_uuid, field="siteUuid").id
         shared = select(DeviceShare.device_id).where(DeviceShare.site_id == site_id)
         stmt = _select(Device.site_id == site_id).where(
             or_(Device.site_id == site_id, Device.id.in_(shared))
@@ -116,13 +111,9 @@ def query(
         stmt = _select()
     stmt = stmt.where(Device.corporate_account_id == ca.id)
     if customer_uuid is not None:
-        customer_id = (
-            select(Customer.id)
-            .where(Customer.corporate_account_id == ca.id, Customer.uuid == customer_uuid)
-            .scalar_subquery()
-        )
+        customer = customers.get(session, ca, customer_uuid, field="customerUuid")
         stmt = stmt.where(
-            Device.site_id.in_(select(Site.id).where(Site.customer_id == customer_id))
+            Device.site_id.in_(select(Site.id).where(Site.customer_id == customer.id))
         )
     if serial_number is not None:
         stmt = stmt.where(Device.serial_number == serial_number)
@@ -135,30 +126,31 @@ def to_public(
     device: Device, icon_uuid: uuid.UUID | None, owned: bool, details: frozenset[str] = frozenset()
 ) -> DevicePublic:
     device_type = device.device_type
-    return DevicePublic.model_validate(
-        {
-            **{f: getattr(device, f) for f in _SAME_NAME},
-            "device_type_uid": device_type.uuid,
-            "device_type_reference_id": device_type.reference_id,
-            "manufacturer": device_type.manufacturer,
-            "model_name": device_type.model_name,
-            "site_uuid": device.site.uuid if device.site else None,
-            "gateway_uuid": device.gateway.uuid if device.gateway else None,
-            "icon_uuid": icon_uuid,
-            "contact": device.contact if "contact" in details else None,
-            "address": device.address if "address" in details else None,
-            "owned": bool(owned),
-        }
+    return public(
+        DevicePublic,
+        device,
+        device_type_uid=device_type.uuid,
+        device_type_reference_id=device_type.reference_id,
+        manufacturer=device_type.manufacturer,
+        model_name=device_type.model_name,
+        site_uuid=device.site.uuid if device.site_id is not None else None,
+        gateway_uuid=device.gateway.uuid if device.gateway_id is not None else None,
+        icon_uuid=icon_uuid,
+        contact=device.contact if "contact" in details else None,
+        address=device.address if "address" in details else None,
+        owned=bool(owned),
     )
 
 
-def get(session: Session, ca: CorporateAccount, device_uuid: uuid.UUID) -> Device:
-    device = session.scalar(
-        select(Device).where(Device.corporate_account_id == ca.id, Device.uuid == device_uuid)
-    )
-    if device is None:
-        raise not_found("Device", device_uuid)
-    return device
+def get(
+    session: Session,
+    ca: CorporateAccount,
+    device_uuid: uuid.UUID,
+    field: str | None = None,
+    options: Sequence[ORMOption] = (),
+) -> Device:
+    """The device, or a 404 (a 400 naming `field` when the uuid came in a body or a filter)."""
+    return get_in_ca(session, Device, ca, device_uuid, "Device", field, options)
 
 
 def get_public(
@@ -197,7 +189,10 @@ def _ensure_unique_serial(
 def _set_gateway(device: Device, gateway: Device | None, field: str) -> None:
     """Attach `device` to `gateway`: a gateway device, never itself or one of its descendants."""
     if gateway is None:
-        device.gateway = None
+        if device.gateway_id is not None:
+            device.gateway = None
+        return
+    if device.id is not None and gateway.id == device.gateway_id:
         return
     if not gateway.device_type.is_gateway:
         raise BadRequest(
@@ -216,12 +211,7 @@ def _set_gateway(device: Device, gateway: Device | None, field: str) -> None:
 
 
 def _gateway_by_uuid(session: Session, ca: CorporateAccount, gateway_uuid: uuid.UUID) -> Device:
-    gateway = session.scalar(
-        select(Device).where(Device.corporate_account_id == ca.id, Device.uuid == gateway_uuid)
-    )
-    if gateway is None:
-        raise BadRequest(f"gatewayUuid: no device {gateway_uuid} in this corporate account")
-    return gateway
+    return get(session, ca, gateway_uuid, field="gatewayUuid")
 
 
 def _move(
@@ -295,7 +285,7 @@ def create(
         _apply(session, ca, device, given)
     session.add(device)
     session.flush()
-    created = apply_profile(session, device)
+    created = profile.apply_profile(session, device)
     record(
         session,
         ca.id,
@@ -369,7 +359,7 @@ def link(
     device.creation_type = "LINKED"
     _set_gateway(device, gateway, "gatewaySerialNumber")
     session.flush()
-    variables = apply_profile(session, device)
+    variables = profile.apply_profile(session, device)
     record(
         session,
         ca.id,
@@ -450,20 +440,27 @@ def update(
     device_uuid: uuid.UUID,
     data: DeviceUpdate,
 ) -> Device:
+    """A partial update; logged (and updatedAt set) only when it changes something."""
     device = get(session, ca, device_uuid)
+    changes = data.changes()
     with session.no_autoflush:
-        _apply(session, ca, device, data.changes())
-    device.updated_at = datetime.now(UTC)
+        _apply(session, ca, device, changes)
+        changed = changed_fields(
+            session, device, changes, {"site_uuid": "site", "gateway_uuid": "gateway"}
+        )
+    if changed:
+        device.updated_at = datetime.now(UTC)
     session.flush()
-    record(
-        session,
-        ca.id,
-        "DEVICE_UPDATED",
-        f"Device {device.name} updated",
-        principal=principal,
-        obj=device,
-        details={"fields": sorted(data.model_fields_set)},
-    )
+    if changed:
+        record(
+            session,
+            ca.id,
+            "DEVICE_UPDATED",
+            f"Device {device.name} updated",
+            principal=principal,
+            obj=device,
+            details={"fields": changed},
+        )
     return device
 
 
@@ -487,8 +484,7 @@ def delete(
         obj=device,
         details={"serialNumber": device.serial_number, "detachedChildren": children},
     )
-    if device.icon is not None:
-        session.delete(device.icon)
+    delete_icon(session, device)
     session.delete(device)
     session.flush()
 
@@ -540,7 +536,7 @@ def reapply_profile(
     """push-profile (reset_settings) or repair: give the device its type's profile again."""
     device = get(session, ca, device_uuid)
     _require_site(device, "given its profile")
-    created = apply_profile(session, device, reset_settings=reset_settings)
+    created = profile.apply_profile(session, device, reset_settings=reset_settings)
     action, what = (
         ("DEVICE_PROFILE_PUSHED", "pushed to")
         if reset_settings
@@ -568,8 +564,9 @@ def repair_all(session: Session, principal: Principal, ca: CorporateAccount) -> 
             Device.profile_is_up_to_date.is_(False),
         )
         .order_by(Device.id)
+        .options(selectinload(Device.device_type).selectinload(DeviceType.profile))
     ).all()
-    created = sum(len(apply_profile(session, device)) for device in devices)
+    created = sum(len(new) for new in profile.apply_profiles(session, devices).values())
     result = DevicesRepaired(
         repaired_devices=len(devices), devices=[d.uuid for d in devices], created_variables=created
     )
@@ -645,7 +642,7 @@ def cancel_share(
 
 
 def gateway_of(session: Session, ca: CorporateAccount, device_uuid: uuid.UUID) -> uuid.UUID:
-    device = get(session, ca, device_uuid)
+    device = get(session, ca, device_uuid, options=[joinedload(Device.gateway)])
     if device.gateway is None:
         raise NotFound(f"Device {device_uuid} has no gateway")
     return device.gateway.uuid
@@ -655,9 +652,7 @@ def set_icon(
     session: Session, principal: Principal, ca: CorporateAccount, device_uuid: uuid.UUID, icon: Icon
 ) -> Device:
     device = get(session, ca, device_uuid)
-    if device.icon is not None:
-        session.delete(device.icon)
-    device.icon = icon
+    replace_icon(session, device, icon)
     session.flush()
     record(
         session,

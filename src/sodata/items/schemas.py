@@ -3,17 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic import BeforeValidator, Field, WithJsonSchema
 
 from sodata.kit.schemas import CamelModel, Timestamp, WriteModel
+from sodata.kit.types import JsonObject, Str255
 
 MAX_INDEX = 65535
-
-
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("may not contain the NUL character")
-    return value
 
 
 def _index_not_bool(value: Any) -> Any:
@@ -21,9 +16,6 @@ def _index_not_bool(value: Any) -> Any:
         raise ValueError('must be an index such as "0" or 0')
     return value
 
-
-# A short free text (stored in 255 characters; PostgreSQL refuses NUL in text).
-Text = Annotated[str, Field(max_length=255), AfterValidator(_no_nul)]
 
 # Item types appear in mapping configs ("Global|0|140100") and stream refs ("Global 0 140100"):
 # no separators in them.
@@ -67,8 +59,8 @@ class ItemsList(CamelModel):
 class ItemUpdate(WriteModel):
     read_only_from = (ItemPublic,)
 
-    name: Text | None = None
-    custom: dict[str, Any] | None = None
+    name: Str255 | None = None
+    custom: JsonObject | None = None
 
 
 class ItemCreate(ItemUpdate):

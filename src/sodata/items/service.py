@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import Select, func, select
 from sqlalchemy import delete as sql_delete
@@ -13,6 +13,7 @@ from sodata.access.principal import Principal
 from sodata.devices import service as devices
 from sodata.items.schemas import ItemCreate, ItemPublic, ItemsList, ItemUpdate
 from sodata.kit.errors import Conflict, not_found
+from sodata.kit.lookup import changed_fields
 from sodata.logs.service import record
 from sodata.models import CorporateAccount, Device, Item, Variable
 
@@ -75,21 +76,33 @@ def label(item_type: str, index: int) -> str:
     return f"{item_type}|{index}"
 
 
+def items_by_device(
+    session: Session, device_ids: Collection[int]
+) -> dict[int, dict[tuple[str, int], Item]]:
+    """The items of these devices, by device id and then (type, index), in one query."""
+    found: dict[int, dict[tuple[str, int], Item]] = {}
+    for item in session.scalars(select(Item).where(Item.device_id.in_(device_ids))):
+        found.setdefault(item.device_id, {})[item.item_type, item.index] = item
+    return found
+
+
 def ensure_items(
-    session: Session, device: Device, keys: Iterable[tuple[str, int]]
+    session: Session,
+    device: Device,
+    keys: Iterable[tuple[str, int]],
+    items: dict[tuple[str, int], Item] | None = None,
 ) -> dict[tuple[str, int], Item]:
-    """The device's items of these (type, index) keys, creating the missing ones (one query)."""
-    items = {
-        (i.item_type, i.index): i
-        for i in session.scalars(select(Item).where(Item.device_id == device.id))
-    }
+    """The device's items of these (type, index) keys, adding the missing ones to the session
+    (not flushed: refer to a new item by object, `Variable(item=...)`, not by id). `items` are
+    the device's items when the caller has them already, or else they are read (one query)."""
+    if items is None:
+        items = items_by_device(session, [device.id]).get(device.id, {})
     for item_type, index in keys:
         if (item_type, index) not in items:
             items[item_type, index] = item = Item(
                 device_id=device.id, item_type=item_type, index=index
             )
             session.add(item)
-    session.flush()
     return items
 
 
@@ -136,20 +149,25 @@ def update(
     item_uuid: uuid.UUID,
     data: ItemUpdate,
 ) -> Item:
+    """A partial update; logged only when it changes something."""
     device = devices.get(session, ca, device_uuid)
     item = get(session, device, item_uuid)
-    for key, value in data.changes().items():
-        setattr(item, key, value)
+    changes = data.changes()
+    with session.no_autoflush:
+        for key, value in changes.items():
+            setattr(item, key, value)
+        changed = changed_fields(session, item, changes)
     session.flush()
-    record(
-        session,
-        ca.id,
-        "ITEM_UPDATED",
-        f"Item {label(item.item_type, item.index)} of device {device.name} updated",
-        principal=principal,
-        obj=item,
-        details={"fields": sorted(data.model_fields_set)},
-    )
+    if changed:
+        record(
+            session,
+            ca.id,
+            "ITEM_UPDATED",
+            f"Item {label(item.item_type, item.index)} of device {device.name} updated",
+            principal=principal,
+            obj=item,
+            details={"fields": changed},
+        )
     return item
 
 

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from sodata.kit.errors import BadRequest
 from sodata.kit.schemas import CamelModel, WriteModel
+from sodata.kit.types import Str255
 from sodata.models import Address, Contact
 
 
@@ -36,21 +37,21 @@ class ContactPublic(CamelModel):
 class AddressWrite(WriteModel):
     read_only_from = (AddressPublic,)
     use_parent: bool = False
-    street: str | None = None
-    post_code: str | None = None
-    city: str | None = None
-    country: str | None = None
-    state: str | None = None
+    street: Str255 | None = None
+    post_code: Str255 | None = None
+    city: Str255 | None = None
+    country: Str255 | None = None
+    state: Str255 | None = None
 
 
 class ContactWrite(WriteModel):
     read_only_from = (ContactPublic,)
     use_parent: bool = False
-    name: str | None = None
-    phone: str | None = None
-    mobile: str | None = None
-    email: str | None = None
-    email_cc: str | None = Field(default=None, alias="emailCC")
+    name: Str255 | None = None
+    phone: Str255 | None = None
+    mobile: Str255 | None = None
+    email: Str255 | None = None
+    email_cc: Str255 | None = Field(default=None, alias="emailCC")
 
 
 def apply_address(current: Address | None, data: AddressWrite | None) -> Address | None:

@@ -1,7 +1,8 @@
 """The one error shape of the API: {"statusCode", "message", "error"}.
 
 Every error the server returns - validation, not found, conflict, unexpected - goes
-through the handlers installed by `install`, so clients only ever parse one shape.
+through the handlers installed by `install`, so clients only ever parse one shape, and
+the OpenAPI document describes those responses rather than FastAPI's default 422.
 """
 
 from __future__ import annotations
@@ -9,18 +10,22 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
 
 class ErrorBody(BaseModel):
+    """Every error answer: the HTTP status, what is wrong (field first) and the status phrase."""
+
     statusCode: int
     message: str
     error: str
@@ -61,10 +66,28 @@ def error_response(
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
+    """The field as the client wrote it ("name", "companyAddress.city"); "body" only when the
+    whole body is wrong."""
     parts = [str(p) for p in loc]
-    if parts and parts[0] in ("query", "path", "header"):
+    if parts and (parts[0] in ("query", "path", "header") or (parts[0] == "body" and parts[1:])):
         parts = parts[1:]
     return ".".join(parts) or "request"
+
+
+def _shown(value: Any) -> str | None:
+    """The rejected value, when it is short enough to quote (never walks a big structure)."""
+    if isinstance(value, list | tuple | dict | set) and len(value) > 8:
+        return None
+    if isinstance(value, dict):
+        parts = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple | set):
+        parts = list(value)
+    else:
+        parts = []
+    if any(isinstance(p, list | tuple | dict | set) for p in parts):
+        return None
+    shown = repr(value)
+    return shown if len(shown) <= 60 else None
 
 
 def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
@@ -81,14 +104,47 @@ def describe_validation_errors(errors: list[dict[str, Any]]) -> str:
         elif err.get("type") == "json_invalid":
             where, msg = "body", "is not valid JSON: " + str(err.get("ctx", {}).get("error", ""))
         if "input" in err and err.get("type") not in ("missing", "extra_forbidden", "json_invalid"):
-            shown = repr(err["input"])
-            if len(shown) <= 60:
+            shown = _shown(err["input"])
+            if shown is not None:
                 msg += f" (got {shown})"
         messages.append(f"{where}: {msg}")
     return "; ".join(messages)
 
 
+def _nul_in(scope: Scope) -> str | None:
+    """Where the request line carries a NUL character, which no database column accepts."""
+    if "\x00" in scope.get("path", "") or b"\x00" in unquote_to_bytes(scope.get("raw_path") or b""):
+        return "path"
+    if b"\x00" in unquote_to_bytes(scope.get("query_string", b"")):
+        return "query"
+    return None
+
+
+class RefuseNulCharacters:
+    """Answers 400 to a path or query string with a NUL (%00) before any route sees it, so
+    no filter or lookup can send one to the database."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        where = _nul_in(scope) if scope["type"] == "http" else None
+        if where is None:
+            await self.app(scope, receive, send)
+            return
+        await error_response(400, f"{where}: NUL characters are not allowed")(scope, receive, send)
+
+
+def _database_reason(exc: DataError) -> str:
+    """The driver's one-line reason, without the SQL statement or its parameters."""
+    lines = str(exc.orig).strip().splitlines()
+    reason = lines[0].strip() if lines else "rejected value"
+    return reason if len(reason) <= 200 else reason[:200] + "..."
+
+
 def install(app: FastAPI) -> None:
+    app.add_middleware(RefuseNulCharacters)
+
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status_code, exc.message)
@@ -111,7 +167,77 @@ def install(app: FastAPI) -> None:
             409, "The change conflicts with existing data (a duplicate or a missing reference)"
         )
 
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # The wire types bound every value to its column; reaching this is a missing bound.
+        log.warning("data error: %s", exc.orig)
+        return error_response(
+            400,
+            "A value is out of range or not accepted by the database: " + _database_reason(exc),
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error")
         return error_response(500, "Internal error; the server log has the details")
+
+
+ERROR_RESPONSES = {
+    "400": "Bad input: the message names the field and says how to fix it",
+    "404": "No such object here, or the caller may not see it (the same answer for both)",
+    "409": "The change conflicts with existing data (a duplicate name or serial number, or "
+    "objects that still depend on this one)",
+    "413": "The upload is larger than the limit",
+    "415": "The upload is not a supported image",
+}
+WRITE_METHODS = ("put", "patch", "delete")
+
+
+def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
+    """The error statuses an operation can answer, from what it is."""
+    statuses = ["400"]
+    if "{" in path:
+        statuses.append("404")
+    if method in WRITE_METHODS or (method == "post" and "201" in operation.get("responses", {})):
+        statuses.append("409")
+    if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
+        statuses += ["413", "415"]
+    return statuses
+
+
+def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replaces FastAPI's 422 (never sent: validation errors are 400s) with the responses the
+    handlers above really send, all in the ErrorBody shape, on the /api/ operations (sign-in
+    endpoints answer OAuth errors). Statuses a route documents itself are kept."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components["ErrorBody"] = ErrorBody.model_json_schema()
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+    for path, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            responses.pop("422", None)
+            if not path.startswith("/api/"):
+                continue
+            for status in _statuses(path, method, operation):
+                responses.setdefault(
+                    status, {"description": ERROR_RESPONSES[status], "content": content}
+                )
+    return schema
+
+
+def install_openapi(app: FastAPI) -> None:
+    """`app.openapi` with `document_errors` applied once to each document FastAPI builds."""
+
+    documented: list[dict[str, Any]] = []
+
+    def openapi() -> dict[str, Any]:
+        schema = FastAPI.openapi(app)  # cached by FastAPI until the routes change
+        if not documented or documented[-1] is not schema:
+            documented[:] = [document_errors(schema)]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,17 +1,26 @@
-"""Icon images: upload checks and the response that serves them."""
+"""Icon images: upload checks and the response that serves them.
+
+The body is read here, within a byte limit and before any parsing, so that neither a huge
+upload nor an image that claims huge dimensions costs the server more than the limits.
+"""
 
 from __future__ import annotations
 
 import io
+import warnings
+from collections.abc import AsyncIterator
 
 from fastapi import Request
 from fastapi.responses import Response
 from PIL import Image, UnidentifiedImageError
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from sodata.kit.errors import ApiError, not_found
 from sodata.models import Icon
 
 MAX_ICON_BYTES = 1024 * 1024
+MULTIPART_FRAMING_BYTES = 64 * 1024  # boundaries and part headers around the image
+MAX_ICON_SIDE = 4096
 FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
 
 
@@ -23,33 +32,80 @@ class UnsupportedMediaType(ApiError):
     status_code = 415
 
 
-async def read_icon_upload(request: Request) -> Icon:
-    """The image of a PUT .../icon: a multipart form with a `file` field, or the raw image body."""
-    if request.headers.get("content-type", "").startswith("multipart/form-data"):
-        form = await request.form(max_files=1)
+def _too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"file: the icon is larger than {MAX_ICON_BYTES // 1024} KiB; send a smaller image"
+    )
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused as soon as it is known to exceed `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large()
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise _too_large()
+    return bytes(data)
+
+
+async def _multipart_file(request: Request, body: bytes) -> bytes:
+    """The `file` field of a multipart body already read in memory."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield body
+
+    parser = MultiPartParser(request.headers, chunks(), max_files=1, max_fields=8)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise ApiError(
+            f'file: {exc.message.rstrip(".")}; send one image in the multipart field "file"'
+        ) from None
+    try:
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ApiError('file: missing; send the image in the multipart field "file"')
-        data = await upload.read(MAX_ICON_BYTES + 1)
+        return await upload.read()
+    finally:
+        await form.close()
+
+
+def _image_format(data: bytes) -> str | None:
+    """The format of a valid image of at most MAX_ICON_SIDE pixels a side, else None; an image
+    whose header claims larger dimensions is refused before any pixel is decoded."""
+    too_big = UnsupportedMediaType(
+        f"file: image dimensions too large; send an image of at most {MAX_ICON_SIDE}x"
+        f"{MAX_ICON_SIDE} pixels"
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.width > MAX_ICON_SIDE or image.height > MAX_ICON_SIDE:
+                    raise too_big
+                image.verify()
+                return image.format
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise too_big from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return None
+
+
+async def read_icon_upload(request: Request) -> Icon:
+    """The image of a PUT .../icon: a multipart form with a `file` field, or the raw image body."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        body = await _read_body(request, MAX_ICON_BYTES + MULTIPART_FRAMING_BYTES)
+        data = await _multipart_file(request, body)
     else:
-        data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > MAX_ICON_BYTES:
-                break
-        data = bytes(data)
+        data = await _read_body(request, MAX_ICON_BYTES)
     if len(data) > MAX_ICON_BYTES:
-        raise PayloadTooLarge(
-            f"file: the icon is larger than {MAX_ICON_BYTES // 1024} KiB; send a smaller image"
-        )
+        raise _too_large()
     if not data:
         raise ApiError("file: empty; send a PNG, JPEG, GIF or WebP image")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-            fmt = image.format
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        fmt = None
+    fmt = _image_format(data)
     if fmt not in FORMATS:
         raise UnsupportedMediaType("file: not an image; send a PNG, JPEG, GIF or WebP image")
     return Icon(content_type=FORMATS[fmt], data=data)
@@ -67,7 +123,8 @@ def icon_response(icon: Icon | None, owner: str, owner_uuid: object) -> Response
 ICON_UPLOAD_OPENAPI = {
     "requestBody": {
         "required": True,
-        "description": f"A PNG, JPEG, GIF or WebP image of at most {MAX_ICON_BYTES // 1024} KiB",
+        "description": f"A PNG, JPEG, GIF or WebP image of at most {MAX_ICON_BYTES // 1024} KiB "
+        f"and {MAX_ICON_SIDE}x{MAX_ICON_SIDE} pixels",
         "content": {
             "multipart/form-data": {
                 "schema": {

@@ -14,6 +14,7 @@ T = TypeVar("T")
 
 DEFAULT_TAKE = 50
 MAX_TAKE = 1000
+MAX_SKIP = 2_147_483_647  # far past any list, and an OFFSET every database accepts
 
 
 class Page(BaseModel, Generic[T]):
@@ -37,7 +38,9 @@ def _paging(
             description=f"Number of elements to be requested (0 to {MAX_TAKE}; 0 returns only the total)",
         ),
     ] = DEFAULT_TAKE,
-    skip: Annotated[int, Query(ge=0, description="Offset of elements to start")] = 0,
+    skip: Annotated[
+        int, Query(ge=0, le=MAX_SKIP, description=f"Offset of elements to start (0 to {MAX_SKIP})")
+    ] = 0,
 ) -> Paging:
     return Paging(take=take, skip=skip)
 

@@ -6,7 +6,8 @@ Ties are broken by the primary key so that paging is stable.
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterable
+from typing import Annotated, Any
 
 from fastapi import Query
 from sqlalchemy import Select
@@ -14,13 +15,21 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from sodata.kit.errors import BadRequest
 
-SortByQuery = Annotated[
-    str | None,
-    Query(
-        alias="sortBy",
-        description='Field name used to sort the result; prefix with "-" for descending order, e.g. "-name"',
-    ),
-]
+
+def sort_by_query(fields: Iterable[str], default: str | None = "name") -> Any:
+    """The `sortBy` query parameter of a list, documenting the fields it accepts."""
+    names = sorted(fields)
+    example = (default or names[0]).lstrip("-")
+    order = f'default "{default}"' if default else "default: the list's natural order"
+    return Annotated[
+        str | None,
+        Query(
+            alias="sortBy",
+            description=f"Field name used to sort the result, one of: {', '.join(names)}; "
+            f'prefix with "-" for descending order, e.g. "-{example}" ({order})',
+            examples=[example, f"-{example}"],
+        ),
+    ]
 
 
 def apply_sort(

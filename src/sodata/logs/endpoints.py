@@ -11,12 +11,13 @@ from sodata.kit.db import SessionDep
 from sodata.kit.errors import BadRequest
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
-from sodata.kit.sorting import SortByQuery
+from sodata.kit.sorting import sort_by_query
 from sodata.logs import service
 from sodata.logs.schemas import LogPublic
 from sodata.models import CorporateAccount, LogEntry
 
 router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}/logs", tags=["Logs"])
+SortBy = sort_by_query(service.SORT_FIELDS, default="-createdAt")
 
 LogUuid = Annotated[uuid.UUID, Path(alias="logUuid", description="UUID of the log entry")]
 
@@ -33,7 +34,12 @@ def parse_instant(value: str | None, field: str) -> datetime | None:
         ) from None
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=UTC)
-    return instant.astimezone(UTC)
+    try:
+        return instant.astimezone(UTC)
+    except (ValueError, OverflowError):  # 9999-12-31T23:00-05:00 is past year 9999 in UTC
+        raise BadRequest(
+            f"{field}: {value!r} is out of range; use an instant between years 0001 and 9999 in UTC"
+        ) from None
 
 
 def to_public(ca: CorporateAccount, entry: LogEntry) -> LogPublic:
@@ -50,7 +56,7 @@ def list_logs(
     session: SessionDep,
     ca: ReadableCa,
     paging: PagingDep,
-    sort_by: SortByQuery = None,
+    sort_by: SortBy = None,
     since: Annotated[
         str | None, Query(alias="from", description="ISO 8601 instant; only entries at or after it")
     ] = None,

@@ -10,7 +10,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from sodata.access.principal import Principal
-from sodata.kit.errors import BadRequest, not_found
+from sodata.kit.errors import BadRequest
+from sodata.kit.lookup import get_in_ca
 from sodata.kit.sorting import apply_sort
 from sodata.models import LogEntry
 
@@ -84,9 +85,4 @@ def query(
 
 
 def get(session: Session, ca_id: int, log_uuid: uuid_module.UUID) -> LogEntry:
-    entry = session.scalar(
-        select(LogEntry).where(LogEntry.corporate_account_id == ca_id, LogEntry.uuid == log_uuid)
-    )
-    if entry is None:
-        raise not_found("Log", log_uuid)
-    return entry
+    return get_in_ca(session, LogEntry, ca_id, log_uuid, "Log")

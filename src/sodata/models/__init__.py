@@ -11,6 +11,13 @@ from sodata.models.access_groups import (
 )
 from sodata.models.catalog import DeviceType, ProfileEntry, Service
 from sodata.models.devices import Device, DeviceShare, Item, Variable
+from sodata.models.identity import (
+    AuthorizationCode,
+    AuthSession,
+    OAuthClient,
+    SignInFailure,
+    SigningKey,
+)
 from sodata.models.logs import LogEntry
 from sodata.models.organization import (
     Address,
@@ -24,6 +31,11 @@ from sodata.models.organization import (
 )
 
 __all__ = [
+    "AuthSession",
+    "AuthorizationCode",
+    "OAuthClient",
+    "SignInFailure",
+    "SigningKey",
     "AccessGroup",
     "AccessGroupCustomer",
     "AccessGroupDevice",

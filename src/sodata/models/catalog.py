@@ -65,4 +65,4 @@ class ProfileEntry(Base):
     is_computed: Mapped[bool] = mapped_column(default=False)
 
     device_type: Mapped[DeviceType] = relationship(back_populates="profile")
-    service: Mapped[Service] = relationship(lazy="joined")
+    service: Mapped[Service] = relationship()

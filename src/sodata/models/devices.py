@@ -72,11 +72,10 @@ class Device(Base):
     created_at: Mapped[Created]
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
-    site: Mapped[Site | None] = relationship(lazy="joined")
-    gateway: Mapped[Device | None] = relationship(
-        remote_side="Device.id", lazy="joined", join_depth=1
-    )
-    device_type: Mapped[DeviceType] = relationship(lazy="joined")
+    # loaded when used (lazy): the queries that show them ask for them with loader options
+    site: Mapped[Site | None] = relationship()
+    gateway: Mapped[Device | None] = relationship(remote_side="Device.id")
+    device_type: Mapped[DeviceType] = relationship()
     icon: Mapped[Icon | None] = relationship()
     address: Mapped[Address | None] = relationship(cascade="all, delete-orphan", single_parent=True)
     contact: Mapped[Contact | None] = relationship(cascade="all, delete-orphan", single_parent=True)
@@ -142,6 +141,6 @@ class Variable(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[Created]
 
-    device: Mapped[Device] = relationship(lazy="joined")
-    item: Mapped[Item] = relationship(lazy="joined")
-    service: Mapped[Service] = relationship(lazy="joined")
+    device: Mapped[Device] = relationship()
+    item: Mapped[Item] = relationship()
+    service: Mapped[Service] = relationship()

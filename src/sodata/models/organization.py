@@ -74,7 +74,8 @@ class CorporateAccount(Base):
 
 
 class User(Base):
-    """A person who signs in. Credentials arrive with the identity issue; here: who they are."""
+    """A person who signs in (email and password), or who is matched by email from an external
+    identity provider. A superuser is a platform operator: admin of every corporate account."""
 
     __tablename__ = "users"
 
@@ -83,6 +84,8 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(255), unique=True)
     name: Mapped[OptStr]
     enabled: Mapped[bool] = mapped_column(default=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)  # argon2id
+    is_superuser: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[Created]
 
 
@@ -103,7 +106,7 @@ class UserLink(Base):
     role: Mapped[str] = mapped_column(String(16), default="viewer")  # admin | manager | viewer
 
     corporate_account: Mapped[CorporateAccount] = relationship(back_populates="user_links")
-    user: Mapped[User] = relationship(lazy="joined")
+    user: Mapped[User] = relationship()
 
 
 class Customer(Base):
@@ -131,14 +134,13 @@ class Customer(Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), default=None)
     created_at: Mapped[Created]
 
-    corporate_account: Mapped[CorporateAccount] = relationship(lazy="joined")
-    icon: Mapped[Icon | None] = relationship(lazy="joined")
+    # loaded when used (lazy): the queries that show them ask for them with loader options
+    corporate_account: Mapped[CorporateAccount] = relationship()
+    icon: Mapped[Icon | None] = relationship()
     company_address: Mapped[Address | None] = relationship(
-        cascade="all, delete-orphan", single_parent=True, lazy="joined"
+        cascade="all, delete-orphan", single_parent=True
     )
-    contact: Mapped[Contact | None] = relationship(
-        cascade="all, delete-orphan", single_parent=True, lazy="joined"
-    )
+    contact: Mapped[Contact | None] = relationship(cascade="all, delete-orphan", single_parent=True)
 
 
 class Site(Base):
@@ -171,13 +173,9 @@ class Site(Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), default=None)
     created_at: Mapped[Created]
 
-    customer: Mapped[Customer] = relationship(lazy="joined")
-    address: Mapped[Address | None] = relationship(
-        cascade="all, delete-orphan", single_parent=True, lazy="joined"
-    )
-    contact: Mapped[Contact | None] = relationship(
-        cascade="all, delete-orphan", single_parent=True, lazy="joined"
-    )
+    customer: Mapped[Customer] = relationship()
+    address: Mapped[Address | None] = relationship(cascade="all, delete-orphan", single_parent=True)
+    contact: Mapped[Contact | None] = relationship(cascade="all, delete-orphan", single_parent=True)
 
 
 __all__ = ["Address", "Contact", "CorporateAccount", "Customer", "Icon", "Site", "User", "UserLink"]

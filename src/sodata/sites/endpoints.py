@@ -11,11 +11,12 @@ from sodata.kit.contacts import NestedDetails
 from sodata.kit.db import SessionDep
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
-from sodata.kit.sorting import SortByQuery
+from sodata.kit.sorting import sort_by_query
 from sodata.sites import service
 from sodata.sites.schemas import NESTED, SiteCreate, SitePublic, SitesCount, SiteUpdate
 
 router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}/sites", tags=["Sites"])
+SortBy = sort_by_query(service.SORT_FIELDS)
 
 SiteUuid = Annotated[uuid.UUID, Path(alias="siteUuid", description="UUID of the site")]
 CustomerFilter = Annotated[
@@ -35,7 +36,7 @@ def list_sites(
     paging: PagingDep,
     details: NestedDetails,
     customer_uuid: CustomerFilter = None,
-    sort_by: SortByQuery = None,
+    sort_by: SortBy = None,
 ):
     total, rows = paginate(session, service.query(ca, customer_uuid, sort_by), paging)
     page = Page[SitePublic](

@@ -8,6 +8,7 @@ from pydantic import field_validator
 from sodata.kit.contacts import AddressPublic, AddressWrite, ContactPublic, ContactWrite
 from sodata.kit.schemas import CamelModel, WriteModel
 from sodata.kit.timezones import check_time_zone
+from sodata.kit.types import JsonObject, Name, Str32, Str64, Str255, Text
 
 
 class SitePublic(CamelModel):
@@ -39,20 +40,20 @@ NESTED = {"contact": "contact", "address": "address"}
 class SiteUpdate(WriteModel):
     read_only_from = (SitePublic,)
 
-    name: str | None = None
+    name: Name | None = None
     customer_uuid: uuid.UUID | None = None
-    email_to: str | None = None
-    email_cc: str | None = None
-    technical_name: str | None = None
-    language: str | None = None
-    description: str | None = None
-    configuration_options: dict[str, Any] | None = None
-    visibility: str | None = None
+    email_to: Str255 | None = None
+    email_cc: Str255 | None = None
+    technical_name: Str255 | None = None
+    language: Str255 | None = None
+    description: Text | None = None
+    configuration_options: JsonObject | None = None
+    visibility: Str255 | None = None
     auto_gateways_registration: bool | None = None
     auto_products_registration: bool | None = None
-    time_zone: str | None = None
-    additional_information: str | None = None
-    moving_authorization: str | None = None
+    time_zone: Str64 | None = None
+    additional_information: Text | None = None
+    moving_authorization: Str32 | None = None
     address: AddressWrite | None = None
     contact: ContactWrite | None = None
 
@@ -60,7 +61,7 @@ class SiteUpdate(WriteModel):
 
 
 class SiteCreate(SiteUpdate):
-    name: str
+    name: Name
     customer_uuid: uuid.UUID
 
 

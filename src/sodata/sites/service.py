@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import Session, joinedload, object_session, selectinload
+from sqlalchemy.orm.interfaces import ORMOption
 
 from sodata.access.principal import Principal
 from sodata.customers import service as customers
 from sodata.kit.contacts import apply_address, apply_contact
-from sodata.kit.errors import BadRequest, Conflict, NotFound, not_found
+from sodata.kit.errors import Conflict, not_found
+from sodata.kit.lookup import changed_fields, ensure_unique, get_in_ca, public
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
-from sodata.models import CorporateAccount, Customer, Device, DeviceShare, Site
-from sodata.sites.schemas import SiteCreate, SitePublic, SiteUpdate
+from sodata.models import CorporateAccount, Device, DeviceShare, Site
+from sodata.sites.schemas import NESTED, SiteCreate, SitePublic, SiteUpdate
 
 SORT_FIELDS = {
     "name": Site.name,
@@ -22,6 +25,8 @@ SORT_FIELDS = {
     "timeZone": Site.time_zone,
     "createdAt": Site.created_at,
 }
+
+ALL_DETAILS = frozenset(NESTED)
 
 
 def devices_quantity():
@@ -38,70 +43,86 @@ def devices_quantity():
     return own + shared
 
 
-def query(
-    ca: CorporateAccount, customer_uuid: uuid.UUID | None = None, sort_by: str | None = None
-) -> Select:
-    stmt = select(Site, devices_quantity()).where(Site.corporate_account_id == ca.id)
+def _loader_options(details: frozenset[str]) -> list[ORMOption]:
+    """What `to_public` reads: the customer's uuid, and the contact and address when asked for."""
+    options: list[ORMOption] = [joinedload(Site.customer)]
+    if "contact" in details:
+        options.append(selectinload(Site.contact))
+    if "address" in details:
+        options.append(selectinload(Site.address))
+    return options
+
+
+def _filter(ca: CorporateAccount, customer_uuid: uuid.UUID | None) -> list[ColumnElement[bool]]:
+    """The account's sites, of one customer when given: an unknown customer is a 400."""
+    conditions = [Site.corporate_account_id == ca.id]
     if customer_uuid is not None:
-        stmt = stmt.where(Site.customer_id == _customer_id(ca, customer_uuid))
+        # the account was loaded by the request's session: resolve the filter in it
+        customer = customers.get(object_session(ca), ca, customer_uuid, field="customerUuid")
+        conditions.append(Site.customer_id == customer.id)
+    return conditions
+
+
+def query(
+    ca: CorporateAccount,
+    customer_uuid: uuid.UUID | None = None,
+    sort_by: str | None = None,
+    details: frozenset[str] = ALL_DETAILS,
+) -> Select:
+    """Rows (site, devices quantity)."""
+    stmt = (
+        select(Site, devices_quantity())
+        .where(*_filter(ca, customer_uuid))
+        .options(*_loader_options(details))
+    )
     return apply_sort(stmt, sort_by, SORT_FIELDS, Site.id)
 
 
-def _customer_id(ca: CorporateAccount, customer_uuid: uuid.UUID):
-    return (
-        select(Customer.id)
-        .where(Customer.corporate_account_id == ca.id, Customer.uuid == customer_uuid)
-        .scalar_subquery()
-    )
-
-
 def count(session: Session, ca: CorporateAccount, customer_uuid: uuid.UUID | None) -> int:
-    stmt = select(func.count(Site.id)).where(Site.corporate_account_id == ca.id)
-    if customer_uuid is not None:
-        stmt = stmt.where(Site.customer_id == _customer_id(ca, customer_uuid))
-    return session.scalar(stmt) or 0
+    return session.scalar(select(func.count(Site.id)).where(*_filter(ca, customer_uuid))) or 0
 
 
-def to_public(site: Site, devices: int) -> SitePublic:
-    return SitePublic.model_validate(
-        {
-            **{f: getattr(site, f) for f in SitePublic.model_fields if hasattr(site, f)},
-            "customer_uuid": site.customer.uuid,
-            "devices_quantity": devices,
-        }
+def to_public(site: Site, devices: int, details: frozenset[str] = ALL_DETAILS) -> SitePublic:
+    return public(
+        SitePublic,
+        site,
+        customer_uuid=site.customer.uuid,
+        devices_quantity=devices,
+        address=site.address if "address" in details else None,
+        contact=site.contact if "contact" in details else None,
     )
 
 
 def get(
-    session: Session, ca: CorporateAccount, site_uuid: uuid.UUID, field: str | None = None
+    session: Session,
+    ca: CorporateAccount,
+    site_uuid: uuid.UUID,
+    field: str | None = None,
 ) -> Site:
-    """The site, or a 404 (a 400 naming `field` when the uuid came in a request body)."""
-    site = session.scalar(
-        select(Site).where(Site.corporate_account_id == ca.id, Site.uuid == site_uuid)
-    )
-    if site is None:
-        if field:
-            raise BadRequest(f"{field}: no site {site_uuid} in this corporate account")
+    """The site, or a 404 (a 400 naming `field` when the uuid came in a body or a filter)."""
+    return get_in_ca(session, Site, ca, site_uuid, "Site", field)
+
+
+def get_public(
+    session: Session,
+    ca: CorporateAccount,
+    site_uuid: uuid.UUID,
+    details: frozenset[str] = ALL_DETAILS,
+) -> SitePublic:
+    row = session.execute(
+        select(Site, devices_quantity())
+        .where(Site.corporate_account_id == ca.id, Site.uuid == site_uuid)
+        .options(*_loader_options(details))
+    ).first()
+    if row is None:
         raise not_found("Site", site_uuid)
-    return site
+    return to_public(row[0], row[1], details)
 
 
-def get_public(session: Session, ca: CorporateAccount, site_uuid: uuid.UUID) -> SitePublic:
-    site = get(session, ca, site_uuid)
-    return to_public(
-        site, session.execute(select(devices_quantity()).where(Site.id == site.id)).scalar_one()
-    )
-
-
-def _apply(session: Session, ca: CorporateAccount, site: Site, data: SiteUpdate) -> None:
-    for key, value in data.changes().items():
+def _apply(session: Session, ca: CorporateAccount, site: Site, changes: dict[str, Any]) -> None:
+    for key, value in changes.items():
         if key == "customer_uuid":
-            try:
-                site.customer = customers.get(session, ca, value)
-            except NotFound:
-                raise BadRequest(
-                    f"customerUuid: no customer {value} in this corporate account"
-                ) from None
+            site.customer = customers.get(session, ca, value, field="customerUuid")
         elif key == "address":
             site.address = apply_address(site.address, value)
         elif key == "contact":
@@ -111,18 +132,19 @@ def _apply(session: Session, ca: CorporateAccount, site: Site, data: SiteUpdate)
 
 
 def _ensure_unique_name(session: Session, site: Site) -> None:
-    stmt = select(Site.id).where(Site.customer_id == site.customer.id, Site.name == site.name)
-    if site.id is not None:
-        stmt = stmt.where(Site.id != site.id)
-    if session.scalar(stmt) is not None:
-        raise Conflict(
-            f"name: customer {site.customer.name} already has a site named {site.name!r}"
-        )
+    ensure_unique(
+        session,
+        Site.name,
+        site.name,
+        [Site.customer_id == site.customer.id],
+        site.id,
+        f"name: customer {site.customer.name} already has a site named {site.name!r}",
+    )
 
 
 def create(session: Session, principal: Principal, ca: CorporateAccount, data: SiteCreate) -> Site:
     site = Site(corporate_account_id=ca.id)
-    _apply(session, ca, site, data)
+    _apply(session, ca, site, data.changes())
     _ensure_unique_name(session, site)
     session.add(site)
     session.flush()
@@ -139,20 +161,24 @@ def update(
     site_uuid: uuid.UUID,
     data: SiteUpdate,
 ) -> Site:
+    """A partial update; logged only when it changes something."""
     site = get(session, ca, site_uuid)
+    changes = data.changes()
     with session.no_autoflush:
-        _apply(session, ca, site, data)
+        _apply(session, ca, site, changes)
         _ensure_unique_name(session, site)
+        changed = changed_fields(session, site, changes, {"customer_uuid": "customer"})
     session.flush()
-    record(
-        session,
-        ca.id,
-        "SITE_UPDATED",
-        f"Site {site.name} updated",
-        principal=principal,
-        obj=site,
-        details={"fields": sorted(data.model_fields_set)},
-    )
+    if changed:
+        record(
+            session,
+            ca.id,
+            "SITE_UPDATED",
+            f"Site {site.name} updated",
+            principal=principal,
+            obj=site,
+            details={"fields": changed},
+        )
     return site
 
 

@@ -14,7 +14,7 @@ from sodata.kit.db import SessionDep
 from sodata.kit.errors import BadRequest, describe_validation_errors
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
-from sodata.kit.sorting import SortByQuery
+from sodata.kit.sorting import sort_by_query
 from sodata.variables import service
 from sodata.variables.schemas import (
     ServiceType,
@@ -27,6 +27,7 @@ from sodata.variables.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}", tags=["Variables"])
+SortBy = sort_by_query(service.SORT_FIELDS, default=None)
 
 DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of the device")]
 VariableUuid = Annotated[uuid.UUID, Path(alias="variableUuid", description="UUID of the variable")]
@@ -197,7 +198,7 @@ def list_variables(
     session: SessionDep,
     ca: ReadableCa,
     paging: PagingDep,
-    sort_by: SortByQuery = None,
+    sort_by: SortBy = None,
     filters: Annotated[
         VariableFilter | None,
         Body(

@@ -6,8 +6,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 
 from sodata.catalog.data import UNITS
-from sodata.items.schemas import ItemIndex, ItemType, Text
+from sodata.items.schemas import ItemIndex, ItemType
 from sodata.kit.schemas import CamelModel, WriteModel
+from sodata.kit.types import JsonObject, NoNul, Str255
 
 ServiceType = Literal["Measure", "Alarm", "Status"]
 
@@ -20,6 +21,7 @@ PollingTime = Annotated[
 ]
 MappingConfig = Annotated[
     str,
+    NoNul,
     Field(
         max_length=128,
         examples=["Global|0|140100"],
@@ -92,7 +94,7 @@ class VariablesList(CamelModel):
 class VariableUpdate(WriteModel):
     read_only_from = (VariablePublic,)
 
-    label: Text | None = None
+    label: Str255 | None = None
     coef: Number | None = None
     offset: Number | None = None
     base_coef: Number | None = None
@@ -102,12 +104,12 @@ class VariableUpdate(WriteModel):
     )
     polling_time: PollingTime | None = None
     send_on_update: bool | None = None
-    tags: list[Text] | None = None
+    tags: list[Str255] | None = None
     active: bool | None = None
-    iot_group: Text | None = None
-    timestamp_id: Text | None = None
-    configuration_computed: dict[str, Any] | None = None
-    override_fields: dict[str, Any] | None = None
+    iot_group: Str255 | None = None
+    timestamp_id: Str255 | None = None
+    configuration_computed: JsonObject | None = None
+    override_fields: JsonObject | None = None
 
     @field_validator("unit")
     @classmethod

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, Select, and_, or_, select
-from sqlalchemy.orm import Session, contains_eager, lazyload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from sodata.access.principal import Principal
 from sodata.catalog.service import service_by_id
@@ -16,6 +16,7 @@ from sodata.devices import service as devices
 from sodata.items import service as items
 from sodata.items.schemas import MAX_INDEX
 from sodata.kit.errors import BadRequest, Conflict, not_found
+from sodata.kit.lookup import changed_fields
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
 from sodata.models import CorporateAccount, Device, DeviceType, Item, Service, Variable
@@ -75,11 +76,7 @@ def _select() -> Select:
         .join(Variable.service)
         .join(Device, Variable.device_id == Device.id)
         .join(DeviceType, Device.device_type_id == DeviceType.id)
-        .options(
-            contains_eager(Variable.item),
-            contains_eager(Variable.service),
-            lazyload(Variable.device),
-        )
+        .options(contains_eager(Variable.item), contains_eager(Variable.service))
     )
 
 
@@ -212,9 +209,11 @@ def _filter(
 
 
 def _variables_of(device: Device) -> Select:
-    # the device is already in the session: no need to join it again
+    """The device's variables with their item and service (what `_label` shows)."""
     return (
-        select(Variable).where(Variable.device_id == device.id).options(lazyload(Variable.device))
+        select(Variable)
+        .where(Variable.device_id == device.id)
+        .options(joinedload(Variable.item), joinedload(Variable.service))
     )
 
 
@@ -244,10 +243,16 @@ def resolve(
     """The device's variable at "Item|Index|Service", None if it has none (400 if malformed)."""
     item_type, index, service_id = parse_mapping_config(mapping_config, field)
     return session.scalar(
-        _variables_of(device)
+        select(Variable)
         .join(Variable.item)
         .join(Variable.service)
-        .where(Item.item_type == item_type, Item.index == index, Service.service_id == service_id)
+        .where(
+            Variable.device_id == device.id,
+            Item.item_type == item_type,
+            Item.index == index,
+            Service.service_id == service_id,
+        )
+        .options(contains_eager(Variable.item), contains_eager(Variable.service))
     )
 
 
@@ -331,21 +336,47 @@ def create_many(
         session.add(variable)
         created.append(variable)
     session.flush()
-    for variable in created:
+    if batch:
+        _record_batch(session, principal, ca, device, "VARIABLES_CREATED", "created", created)
+    else:
         record(
             session,
             ca.id,
             "VARIABLE_CREATED",
-            f"Variable {_label(variable)} of device {device.name} created",
+            f"Variable {_label(created[0])} of device {device.name} created",
             principal=principal,
-            obj=variable,
+            obj=created[0],
         )
     return _publics(session, created)
 
 
-def _apply(variable: Variable, changes: dict[str, Any]) -> None:
-    for key, value in changes.items():
-        setattr(variable, key, value)
+def _record_batch(
+    session: Session,
+    principal: Principal,
+    ca: CorporateAccount,
+    device: Device,
+    action: str,
+    verb: str,
+    variables: Sequence[Variable],
+) -> None:
+    """One log entry for a batch, about the device, naming its variables."""
+    record(
+        session,
+        ca.id,
+        action,
+        f"{len(variables)} variable(s) of device {device.name} {verb}",
+        principal=principal,
+        obj=device,
+        details={"count": len(variables), "variables": [str(v.uuid) for v in variables]},
+    )
+
+
+def _apply(session: Session, variable: Variable, changes: dict[str, Any]) -> list[str]:
+    """Set the changes; the fields whose value really changed."""
+    with session.no_autoflush:
+        for key, value in changes.items():
+            setattr(variable, key, value)
+        return changed_fields(session, variable, changes)
 
 
 def update(
@@ -356,20 +387,21 @@ def update(
     variable_uuid: uuid.UUID,
     data: VariableUpdate,
 ) -> VariablePublic:
+    """A partial update; logged only when it changes something."""
     device = devices.get(session, ca, device_uuid)
     variable = get(session, device, variable_uuid)
-    changes = _changes(data, "")
-    _apply(variable, changes)
+    changed = _apply(session, variable, _changes(data, ""))
     session.flush()
-    record(
-        session,
-        ca.id,
-        "VARIABLE_UPDATED",
-        f"Variable {_label(variable)} of device {device.name} updated",
-        principal=principal,
-        obj=variable,
-        details={"fields": sorted(changes)},
-    )
+    if changed:
+        record(
+            session,
+            ca.id,
+            "VARIABLE_UPDATED",
+            f"Variable {_label(variable)} of device {device.name} updated",
+            principal=principal,
+            obj=variable,
+            details={"fields": changed},
+        )
     return _publics(session, [variable]).results[0]
 
 
@@ -401,19 +433,10 @@ def update_many(
             )
         seen[body.uuid] = i
         plan.append((variable, _changes(body, f"[{i}].")))
-    for variable, changes in plan:
-        _apply(variable, changes)
+    changed = [variable for variable, changes in plan if _apply(session, variable, changes)]
     session.flush()
-    for variable, changes in plan:
-        record(
-            session,
-            ca.id,
-            "VARIABLE_UPDATED",
-            f"Variable {_label(variable)} of device {device.name} updated",
-            principal=principal,
-            obj=variable,
-            details={"fields": sorted(changes)},
-        )
+    if changed:
+        _record_batch(session, principal, ca, device, "VARIABLES_UPDATED", "updated", changed)
     return _publics(session, [variable for variable, _ in plan])
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 05:41:45.717146
+Create Date: 2026-11-26 06:19:44.404039
 """
 
 from alembic import op
@@ -117,12 +117,33 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_services_uuid"), ["uuid"], unique=True)
 
     op.create_table(
+        "sign_in_failures",
+        sa.Column("email", sa.String(length=255), nullable=False),
+        sa.Column("failures", sa.Integer(), nullable=False),
+        sa.Column("last_failure_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("locked_until", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("email", name=op.f("pk_sign_in_failures")),
+    )
+    op.create_table(
+        "signing_keys",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("kid", sa.String(length=64), nullable=False),
+        sa.Column("private_pem", sa.Text(), nullable=False),
+        sa.Column("public_jwk", sa.JSON(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_signing_keys")),
+        sa.UniqueConstraint("kid", name=op.f("uq_signing_keys_kid")),
+    )
+    op.create_table(
         "users",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("uuid", sa.Uuid(), nullable=False),
         sa.Column("email", sa.String(length=255), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=True),
         sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("password_hash", sa.String(length=255), nullable=True),
+        sa.Column("is_superuser", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
@@ -554,6 +575,96 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_items_uuid"), ["uuid"], unique=True)
 
     op.create_table(
+        "oauth_clients",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("uuid", sa.Uuid(), nullable=False),
+        sa.Column("client_id", sa.String(length=255), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("secret_hash", sa.String(length=255), nullable=True),
+        sa.Column("grant_types", sa.JSON(), nullable=False),
+        sa.Column("redirect_uris", sa.JSON(), nullable=False),
+        sa.Column("corporate_account_id", sa.Integer(), nullable=True),
+        sa.Column("role", sa.String(length=16), nullable=True),
+        sa.Column("gateway_device_id", sa.Integer(), nullable=True),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["corporate_account_id"],
+            ["corporate_accounts.id"],
+            name=op.f("fk_oauth_clients_corporate_account_id_corporate_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["gateway_device_id"],
+            ["devices.id"],
+            name=op.f("fk_oauth_clients_gateway_device_id_devices"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_oauth_clients")),
+        sa.UniqueConstraint("client_id", name=op.f("uq_oauth_clients_client_id")),
+    )
+    with op.batch_alter_table("oauth_clients", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_oauth_clients_corporate_account_id"),
+            ["corporate_account_id"],
+            unique=False,
+        )
+        batch_op.create_index(batch_op.f("ix_oauth_clients_uuid"), ["uuid"], unique=True)
+
+    op.create_table(
+        "auth_sessions",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("scope", sa.String(length=255), nullable=False),
+        sa.Column("refresh_jti", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("max_expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["client_id"],
+            ["oauth_clients.id"],
+            name=op.f("fk_auth_sessions_client_id_oauth_clients"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_auth_sessions_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_auth_sessions")),
+    )
+    with op.batch_alter_table("auth_sessions", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_auth_sessions_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "authorization_codes",
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("redirect_uri", sa.String(length=2000), nullable=False),
+        sa.Column("code_challenge", sa.String(length=128), nullable=True),
+        sa.Column("scope", sa.String(length=255), nullable=False),
+        sa.Column("nonce", sa.String(length=255), nullable=True),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("used", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["client_id"],
+            ["oauth_clients.id"],
+            name=op.f("fk_authorization_codes_client_id_oauth_clients"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_authorization_codes_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("code_hash", name=op.f("pk_authorization_codes")),
+    )
+    op.create_table(
         "variables",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("uuid", sa.Uuid(), nullable=False),
@@ -611,6 +722,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_variables_device_id"))
 
     op.drop_table("variables")
+    op.drop_table("authorization_codes")
+    with op.batch_alter_table("auth_sessions", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_auth_sessions_user_id"))
+
+    op.drop_table("auth_sessions")
+    with op.batch_alter_table("oauth_clients", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_oauth_clients_uuid"))
+        batch_op.drop_index(batch_op.f("ix_oauth_clients_corporate_account_id"))
+
+    op.drop_table("oauth_clients")
     with op.batch_alter_table("items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_items_uuid"))
         batch_op.drop_index(batch_op.f("ix_items_device_id"))
@@ -677,6 +798,8 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_users_uuid"))
 
     op.drop_table("users")
+    op.drop_table("signing_keys")
+    op.drop_table("sign_in_failures")
     with op.batch_alter_table("services", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_services_uuid"))
         batch_op.drop_index(batch_op.f("ix_services_service_id"))

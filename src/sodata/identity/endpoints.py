@@ -1,0 +1,357 @@
+"""Keycloak's OpenID Connect endpoints, under /realms/{realm} and the legacy /auth/realms/{realm}.
+
+Requests are form-encoded; clients authenticate with form fields or HTTP Basic. Answers and
+errors have Keycloak's shapes ({"error", "error_description"}), since real Keycloak clients
+(python-keycloak, Postman, Swagger UI, curl as in the spec) parse them."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from cryptography.hazmat.primitives import serialization
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from jwt.algorithms import RSAAlgorithm
+
+from sodata.identity import service
+from sodata.identity.login_page import message_page, sign_in_page
+from sodata.identity.provider import Provider, provider
+from sodata.identity.service import OAuthError
+from sodata.identity.tokens import InvalidToken
+from sodata.kit.db import SessionDep
+from sodata.models import OAuthClient
+
+router = APIRouter(include_in_schema=False)
+ProviderDep = Annotated[Provider, Depends(provider)]
+OIDC = "/realms/{realm}/protocol/openid-connect"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+async def _form(request: Request) -> dict[str, str]:
+    if request.method != "POST":
+        return dict(request.query_params)
+    form = await request.form()
+    return {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+FormDep = Annotated[dict[str, str], Depends(_form)]
+
+
+def _error(exc: OAuthError) -> JSONResponse:
+    headers = dict(NO_STORE)
+    if exc.status == 401 and exc.error == "invalid_token":
+        headers["WWW-Authenticate"] = (
+            f'Bearer error="invalid_token", error_description="{exc.description}"'
+        )
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+def _check_realm(realm: str, p: Provider) -> None:
+    if realm != p.settings.realm:
+        raise OAuthError(404, "Realm does not exist", f"Realm {realm} does not exist")
+
+
+def _client(request: Request, session: SessionDep, form: dict[str, str]) -> OAuthClient:
+    client_id, secret = service.client_credentials_from(form, request.headers.get("authorization"))
+    return service.authenticate_client(session, client_id, secret)
+
+
+@router.get("/realms/{realm}")
+def realm_info(realm: str, request: Request, p: ProviderDep) -> Response:
+    try:
+        _check_realm(realm, p)
+    except OAuthError as exc:
+        return _error(exc)
+    keys = p.keystore.keys()
+    public = RSAAlgorithm.from_jwk(keys.public[keys.signing_kid]).public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    issuer = p.issuer(request)
+    return JSONResponse(
+        {
+            "realm": realm,
+            "public_key": base64.b64encode(public).decode(),
+            "token-service": f"{issuer}/protocol/openid-connect",
+            "account-service": f"{issuer}/account",
+            "tokens-not-before": 0,
+        }
+    )
+
+
+@router.get("/realms/{realm}/.well-known/openid-configuration")
+def well_known(realm: str, request: Request, p: ProviderDep) -> Response:
+    try:
+        _check_realm(realm, p)
+    except OAuthError as exc:
+        return _error(exc)
+    issuer = p.issuer(request)
+    oidc = f"{issuer}/protocol/openid-connect"
+    return JSONResponse(
+        {
+            "issuer": issuer,
+            "authorization_endpoint": f"{oidc}/auth",
+            "token_endpoint": f"{oidc}/token",
+            "introspection_endpoint": f"{oidc}/token/introspect",
+            "userinfo_endpoint": f"{oidc}/userinfo",
+            "end_session_endpoint": f"{oidc}/logout",
+            "revocation_endpoint": f"{oidc}/revoke",
+            "jwks_uri": f"{oidc}/certs",
+            "grant_types_supported": [
+                "authorization_code",
+                "refresh_token",
+                "password",
+                "client_credentials",
+            ],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+            "code_challenge_methods_supported": ["S256"],
+            "scopes_supported": ["openid", "email", "profile"],
+            "claims_supported": [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "email",
+                "preferred_username",
+                "name",
+            ],
+        }
+    )
+
+
+@router.get(OIDC + "/certs")
+def certs(realm: str, p: ProviderDep) -> Response:
+    try:
+        _check_realm(realm, p)
+    except OAuthError as exc:
+        return _error(exc)
+    return JSONResponse({"keys": list(p.keystore.keys().public.values())})
+
+
+@router.post(OIDC + "/token")
+def token(
+    realm: str, request: Request, session: SessionDep, p: ProviderDep, form: FormDep
+) -> Response:
+    try:
+        _check_realm(realm, p)
+        grant = form.get("grant_type")
+        if not grant:
+            raise OAuthError(400, "invalid_request", "Missing form parameter: grant_type")
+        client = _client(request, session, form)
+        issuer = p.issuer(request)
+        if grant == "password":
+            body = service.password_grant(session, p.settings, p.tokens, issuer, client, form)
+        elif grant == "refresh_token":
+            body = service.refresh_grant(
+                session, p.settings, p.tokens, p.accepted_issuers(request), issuer, client, form
+            )
+        elif grant == "client_credentials":
+            body = service.client_credentials_grant(p.tokens, issuer, client, form)
+        elif grant == "authorization_code":
+            body = service.authorization_code_grant(
+                session, p.settings, p.tokens, issuer, client, form
+            )
+        else:
+            raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
+    except OAuthError as exc:
+        return _error(exc)  # the request still commits: failed sign-ins are counted and logged
+    return JSONResponse(body, headers=NO_STORE)
+
+
+def _authorization_request(
+    session: SessionDep, request: Request, form: dict[str, str]
+) -> OAuthClient:
+    """The client of a valid authorization request; errors are shown, never redirected."""
+    client = (
+        session.query(OAuthClient)
+        .filter_by(client_id=form.get("client_id", ""), enabled=True)
+        .first()
+    )
+    if client is None:
+        raise OAuthError(400, "invalid_request", "Client not found.")
+    if not service.redirect_allowed(client, form.get("redirect_uri", ""), str(request.base_url)):
+        raise OAuthError(400, "invalid_request", "Invalid parameter: redirect_uri")
+    if form.get("response_type") != "code":
+        raise OAuthError(400, "unsupported_response_type", "Only response_type=code is supported")
+    if "authorization_code" not in client.grant_types:
+        raise OAuthError(400, "unauthorized_client", "Client not allowed to initiate browser login")
+    method = form.get("code_challenge_method")
+    if form.get("code_challenge") and method not in (None, "", "S256"):
+        raise OAuthError(
+            400, "invalid_request", "Invalid parameter: code_challenge_method (use S256)"
+        )
+    if client.secret_hash is None and not form.get("code_challenge"):
+        raise OAuthError(
+            400, "invalid_request", "Missing parameter: code_challenge_method (PKCE is required)"
+        )
+    return client
+
+
+AUTH_PARAMS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+)
+
+
+@router.api_route(OIDC + "/auth", methods=["GET", "POST"])
+def authorize(
+    realm: str, request: Request, session: SessionDep, p: ProviderDep, form: FormDep
+) -> Response:
+    try:
+        _check_realm(realm, p)
+        client = _authorization_request(session, request, form)
+    except OAuthError as exc:
+        return HTMLResponse(
+            message_page("We are sorry...", exc.description), status_code=exc.status
+        )
+    params = {k: form[k] for k in AUTH_PARAMS if form.get(k)}
+    action = str(request.url.remove_query_params(list(request.query_params)))
+    if request.method == "GET":
+        return HTMLResponse(sign_in_page(realm, action, params), headers=NO_STORE)
+    try:
+        user = service.check_password(
+            session,
+            p.settings,
+            form.get("username", ""),
+            form.get("password", ""),
+            via=client.client_id,
+        )
+    except OAuthError as exc:
+        message = (
+            "Account is disabled."
+            if exc.description == "Account disabled"
+            else "Invalid username or password."
+        )
+        page = sign_in_page(realm, action, params, username=form.get("username", ""), error=message)
+        return HTMLResponse(page, status_code=200, headers=NO_STORE)
+    code = service.new_authorization_code(
+        session,
+        client,
+        user,
+        params["redirect_uri"],
+        params.get("code_challenge"),
+        params.get("scope", ""),
+        params.get("nonce"),
+    )
+    answer = {"code": code, "iss": p.issuer(request)}
+    if "state" in params:
+        answer["state"] = params["state"]
+    separator = "&" if "?" in params["redirect_uri"] else "?"
+    return RedirectResponse(params["redirect_uri"] + separator + urlencode(answer), status_code=302)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header[:7].lower() == "bearer " else None
+
+
+@router.api_route(OIDC + "/userinfo", methods=["GET", "POST"])
+def userinfo(realm: str, request: Request, session: SessionDep, p: ProviderDep) -> Response:
+    try:
+        _check_realm(realm, p)
+        token = _bearer(request)
+        if not token:
+            raise OAuthError(401, "invalid_token", "Token verification failed")
+        try:
+            claims = p.tokens.verify(token, p.accepted_issuers(request))
+        except InvalidToken:
+            raise OAuthError(401, "invalid_token", "Token verification failed") from None
+        if claims.get("sid") and service.active_session(session, claims["sid"]) is None:
+            raise OAuthError(401, "invalid_token", "Token verification failed")
+    except OAuthError as exc:
+        return _error(exc)
+    info: dict[str, Any] = {
+        "sub": claims["sub"],
+        "email_verified": claims.get("email_verified", False),
+    }
+    for key in ("preferred_username", "email", "name"):
+        if key in claims:
+            info[key] = claims[key]
+    return JSONResponse(info, headers=NO_STORE)
+
+
+@router.post(OIDC + "/token/introspect")
+def introspect(
+    realm: str, request: Request, session: SessionDep, p: ProviderDep, form: FormDep
+) -> Response:
+    try:
+        _check_realm(realm, p)
+        _client(request, session, form)
+    except OAuthError as exc:
+        return _error(exc)
+    try:
+        claims = p.tokens.verify(form.get("token", ""), p.accepted_issuers(request), typ=None)
+    except InvalidToken:
+        return JSONResponse({"active": False}, headers=NO_STORE)
+    if claims.get("sid") and service.active_session(session, claims["sid"]) is None:
+        return JSONResponse({"active": False}, headers=NO_STORE)
+    return JSONResponse(
+        {
+            **claims,
+            "client_id": claims.get("azp"),
+            "username": claims.get("preferred_username"),
+            "token_type": claims.get("typ"),
+            "active": True,
+        },
+        headers=NO_STORE,
+    )
+
+
+@router.post(OIDC + "/revoke")
+def revoke(
+    realm: str, request: Request, session: SessionDep, p: ProviderDep, form: FormDep
+) -> Response:
+    try:
+        _check_realm(realm, p)
+        client = _client(request, session, form)
+    except OAuthError as exc:
+        return _error(exc)
+    service.revoke_session_of(
+        session, p.tokens, p.accepted_issuers(request), form.get("token", ""), client
+    )
+    return Response(status_code=200, headers=NO_STORE)  # RFC 7009: the same answer for any token
+
+
+@router.api_route(OIDC + "/logout", methods=["GET", "POST"])
+def logout(
+    realm: str, request: Request, session: SessionDep, p: ProviderDep, form: FormDep
+) -> Response:
+    try:
+        _check_realm(realm, p)
+    except OAuthError as exc:
+        return _error(exc)
+    issuers = p.accepted_issuers(request)
+    if "refresh_token" in form:  # a client's back-channel logout, as python-keycloak does it
+        try:
+            client = _client(request, session, form)
+            if not service.revoke_session_of(
+                session, p.tokens, issuers, form["refresh_token"], client
+            ):
+                raise OAuthError(400, "invalid_grant", "Invalid refresh token")
+        except OAuthError as exc:
+            return _error(exc)
+        return Response(status_code=204)
+    # a browser logout: end the session named by id_token_hint, then go back if allowed
+    if form.get("id_token_hint"):
+        service.revoke_session_of(session, p.tokens, issuers, form["id_token_hint"])
+    target = form.get("post_logout_redirect_uri")
+    client = session.query(OAuthClient).filter_by(client_id=form.get("client_id", "")).first()
+    if target and client and service.redirect_allowed(client, target, str(request.base_url)):
+        return RedirectResponse(target, status_code=302)
+    return HTMLResponse(message_page("You are logged out", "You can close this page."))

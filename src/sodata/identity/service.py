@@ -1,0 +1,428 @@
+"""The grants of the embedded provider: password, refresh_token, client_credentials and
+authorization_code (PKCE S256), with Keycloak's error answers, rotating refresh tokens,
+sessions that die at logout, and a temporary lockout after repeated failed sign-ins."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import unquote
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sodata.config import Settings
+from sodata.identity.passwords import verify_secret
+from sodata.identity.tokens import InvalidToken, Subject, Tokens
+from sodata.logs.service import record
+from sodata.models import (
+    AuthorizationCode,
+    AuthSession,
+    OAuthClient,
+    SignInFailure,
+    User,
+    UserLink,
+)
+
+BAD_CREDENTIALS = "Invalid user credentials"
+BAD_CLIENT = "Invalid client or Invalid client credentials"
+CODE_LIFETIME = timedelta(seconds=60)
+
+
+class OAuthError(Exception):
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status, self.error, self.description = status, error, description
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "error_description": self.description}
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _sha256(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+# --- clients -------------------------------------------------------------------------------
+
+
+def client_credentials_from(
+    form: dict[str, str], authorization: str | None
+) -> tuple[str, str | None]:
+    """client_id and secret from HTTP Basic (Swagger UI sends it, even empty) or the form."""
+    if authorization and authorization[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+            client_id, _, secret = decoded.partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise OAuthError(401, "invalid_client", BAD_CLIENT) from None
+        return unquote(client_id), unquote(secret)
+    return form.get("client_id", ""), form.get("client_secret")
+
+
+def authenticate_client(session: Session, client_id: str, secret: str | None) -> OAuthClient:
+    client = (
+        session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+        if client_id
+        else None
+    )
+    if client is not None and client.secret_hash is None:
+        if client.enabled:
+            return client  # a public client (Swagger UI): it proves nothing, PKCE protects it
+    elif verify_secret(client.secret_hash if client else None, secret or "") and client.enabled:
+        return client
+    raise OAuthError(401, "invalid_client", BAD_CLIENT)
+
+
+def _require_grant(client: OAuthClient, grant: str) -> None:
+    if grant not in client.grant_types:
+        message = {
+            "password": "Client not allowed for direct access grants",
+            "client_credentials": "Client not enabled to retrieve service account",
+            "authorization_code": "Client not allowed to initiate browser login",
+        }.get(grant, f"Client not allowed to use grant_type {grant}")
+        raise OAuthError(400, "unauthorized_client", message)
+
+
+def redirect_allowed(client: OAuthClient, redirect_uri: str, base_url: str) -> bool:
+    """Exact match, or a pattern ending in * (Keycloak's rule). Patterns starting with / are
+    on this server."""
+    for pattern in client.redirect_uris:
+        if pattern.startswith("/"):
+            pattern = base_url.rstrip("/") + pattern
+        if (
+            pattern.endswith("*")
+            and redirect_uri.startswith(pattern[:-1])
+            or redirect_uri == pattern
+        ):
+            return True
+    return False
+
+
+# --- users ---------------------------------------------------------------------------------
+
+
+def subject_of_user(user: User) -> Subject:
+    return Subject(
+        sub=str(user.uuid),
+        username=user.email,
+        email=user.email,
+        name=user.name,
+        roles=["sodata-admin"] if user.is_superuser else [],
+    )
+
+
+def subject_of_client(client: OAuthClient) -> Subject:
+    return Subject(
+        sub=str(client.uuid),
+        username=f"service-account-{client.client_id}",
+        email=None,
+        name=None,
+        roles=[],
+    )
+
+
+def _linked_accounts(session: Session, user: User) -> list[int]:
+    return list(
+        session.scalars(select(UserLink.corporate_account_id).where(UserLink.user_id == user.id))
+    )
+
+
+def check_password(
+    session: Session, settings: Settings, email: str, password: str, via: str
+) -> User:
+    """The user with these credentials, or the same error whatever went wrong (unknown email,
+    wrong password, locked out), after the same argon2 work."""
+    email = email.strip().lower()
+    user = session.scalar(select(User).where(func.lower(User.email) == email)) if email else None
+    failure = session.get(SignInFailure, email) if email else None
+    locked = (
+        failure is not None
+        and failure.locked_until is not None
+        and _aware(failure.locked_until) > now()
+    )
+    valid = verify_secret(user.password_hash if user else None, password)
+    if not valid or locked or user is None:
+        if email and not locked:
+            failure = failure or session.merge(SignInFailure(email=email, failures=0))
+            failure.failures += 1
+            failure.last_failure_at = now()
+            if failure.failures >= settings.lockout_failures:
+                failure.failures = 0
+                failure.locked_until = now() + timedelta(seconds=settings.lockout_seconds)
+        if user is not None:
+            reason = "locked out after repeated failures" if locked else "wrong password"
+            for ca_id in _linked_accounts(session, user):
+                record(
+                    session,
+                    ca_id,
+                    "SIGN_IN_FAILED",
+                    f"Failed sign-in of {user.email} ({reason})",
+                    obj=user,
+                    object_type="User",
+                    level="WARNING",
+                    details={"via": via},
+                )
+        raise OAuthError(401, "invalid_grant", BAD_CREDENTIALS)
+    if not user.enabled:
+        raise OAuthError(400, "invalid_grant", "Account disabled")
+    if failure is not None:
+        session.delete(failure)
+    return user
+
+
+# --- sessions and token responses ----------------------------------------------------------
+
+
+@dataclass
+class Issued:
+    body: dict[str, Any]
+
+
+def _scope(requested: str | None) -> str:
+    return "openid email profile" if "openid" in (requested or "").split() else "email profile"
+
+
+def start_session(
+    session: Session, settings: Settings, user: User, client: OAuthClient, scope: str
+) -> AuthSession:
+    created = now()
+    auth = AuthSession(
+        user_id=user.id,
+        client_id=client.id,
+        scope=scope,
+        created_at=created,
+        expires_at=created + timedelta(seconds=settings.refresh_token_lifetime),
+        max_expires_at=created + timedelta(seconds=settings.session_max_lifetime),
+    )
+    session.add(auth)
+    session.flush()
+    for ca_id in _linked_accounts(session, user):
+        record(
+            session,
+            ca_id,
+            "SIGN_IN",
+            f"{user.email} signed in with client {client.client_id}",
+            obj=user,
+            object_type="User",
+            details={"client": client.client_id},
+        )
+    return auth
+
+
+def session_response(
+    session: Session,
+    tokens: Tokens,
+    issuer: str,
+    auth: AuthSession,
+    user: User,
+    client: OAuthClient,
+    nonce: str | None = None,
+) -> dict[str, Any]:
+    """A new access token and a new refresh token; older refresh tokens of the session die."""
+    auth.refresh_jti = secrets.token_hex(16)
+    expires = min(_aware(auth.expires_at), _aware(auth.max_expires_at))
+    subject = subject_of_user(user)
+    sid = str(auth.id)
+    body: dict[str, Any] = {
+        "access_token": tokens.access_token(issuer, subject, client.client_id, auth.scope, sid),
+        "expires_in": tokens.access_lifetime,
+        "refresh_expires_in": max(0, int((expires - now()).total_seconds())),
+        "refresh_token": tokens.refresh_token(
+            issuer,
+            subject,
+            client.client_id,
+            auth.scope,
+            sid,
+            auth.refresh_jti,
+            int(expires.timestamp()),
+        ),
+        "token_type": "Bearer",
+    }
+    if "openid" in auth.scope.split():
+        body["id_token"] = tokens.id_token(issuer, subject, client.client_id, sid, nonce)
+    body.update({"not-before-policy": 0, "session_state": sid, "scope": auth.scope})
+    session.flush()
+    return body
+
+
+def active_session(session: Session, sid: str | None) -> AuthSession | None:
+    try:
+        auth = session.get(AuthSession, uuid.UUID(str(sid)))
+    except ValueError:
+        return None
+    if auth is None or auth.revoked_at is not None:
+        return None
+    if min(_aware(auth.expires_at), _aware(auth.max_expires_at)) <= now():
+        return None
+    return auth
+
+
+# --- grants --------------------------------------------------------------------------------
+
+
+def password_grant(
+    session: Session,
+    settings: Settings,
+    tokens: Tokens,
+    issuer: str,
+    client: OAuthClient,
+    form: dict[str, str],
+) -> dict[str, Any]:
+    _require_grant(client, "password")
+    if not form.get("username"):
+        raise OAuthError(401, "invalid_grant", BAD_CREDENTIALS)
+    user = check_password(
+        session, settings, form["username"], form.get("password", ""), via=client.client_id
+    )
+    auth = start_session(session, settings, user, client, _scope(form.get("scope")))
+    return session_response(session, tokens, issuer, auth, user, client)
+
+
+def refresh_grant(
+    session: Session,
+    settings: Settings,
+    tokens: Tokens,
+    issuers: set[str],
+    issuer: str,
+    client: OAuthClient,
+    form: dict[str, str],
+) -> dict[str, Any]:
+    token = form.get("refresh_token")
+    if not token:
+        raise OAuthError(400, "invalid_request", "Missing form parameter: refresh_token")
+    try:
+        claims = tokens.verify(token, issuers, typ="Refresh")
+    except InvalidToken as exc:
+        if str(exc) == "Token is not active":
+            raise OAuthError(400, "invalid_grant", "Token is not active") from None
+        raise OAuthError(400, "invalid_grant", "Invalid refresh token") from None
+    if claims.get("azp") != client.client_id:
+        raise OAuthError(
+            400,
+            "invalid_grant",
+            "Invalid refresh token. Token client and authorized client don't match",
+        )
+    auth = active_session(session, claims.get("sid"))
+    if auth is None or auth.user_id is None:
+        raise OAuthError(400, "invalid_grant", "Session not active")
+    if not hmac.compare_digest(str(claims.get("jti")), auth.refresh_jti or ""):
+        auth.revoked_at = now()  # a refresh token used twice: someone else may hold it
+        raise OAuthError(400, "invalid_grant", "Stale token")
+    user = session.get(User, auth.user_id)
+    if user is None or not user.enabled:
+        auth.revoked_at = now()
+        raise OAuthError(400, "invalid_grant", "Session not active")
+    auth.expires_at = now() + timedelta(seconds=settings.refresh_token_lifetime)
+    return session_response(session, tokens, issuer, auth, user, client)
+
+
+def client_credentials_grant(
+    tokens: Tokens, issuer: str, client: OAuthClient, form: dict[str, str]
+) -> dict[str, Any]:
+    _require_grant(client, "client_credentials")
+    if client.secret_hash is None:
+        raise OAuthError(
+            401, "unauthorized_client", "Public client not allowed to retrieve service account"
+        )
+    scope = _scope(form.get("scope"))
+    return {
+        "access_token": tokens.access_token(
+            issuer, subject_of_client(client), client.client_id, scope, None
+        ),
+        "expires_in": tokens.access_lifetime,
+        "refresh_expires_in": 0,
+        "token_type": "Bearer",
+        "not-before-policy": 0,
+        "scope": scope,
+    }
+
+
+def new_authorization_code(
+    session: Session,
+    client: OAuthClient,
+    user: User,
+    redirect_uri: str,
+    code_challenge: str | None,
+    scope: str,
+    nonce: str | None,
+) -> str:
+    code = secrets.token_urlsafe(32)
+    session.add(
+        AuthorizationCode(
+            code_hash=_sha256(code),
+            client_id=client.id,
+            user_id=user.id,
+            redirect_uri=redirect_uri,
+            code_challenge=code_challenge,
+            scope=_scope(scope),
+            nonce=nonce,
+            expires_at=now() + CODE_LIFETIME,
+        )
+    )
+    session.flush()
+    return code
+
+
+def authorization_code_grant(
+    session: Session,
+    settings: Settings,
+    tokens: Tokens,
+    issuer: str,
+    client: OAuthClient,
+    form: dict[str, str],
+) -> dict[str, Any]:
+    _require_grant(client, "authorization_code")
+    row = session.get(AuthorizationCode, _sha256(form.get("code", "")))
+    if row is None or row.used or row.client_id != client.id or _aware(row.expires_at) <= now():
+        raise OAuthError(400, "invalid_grant", "Code not valid")
+    row.used = True
+    if form.get("redirect_uri", "") != row.redirect_uri:
+        raise OAuthError(400, "invalid_grant", "Incorrect redirect_uri")
+    if row.code_challenge is not None:
+        verifier = form.get("code_verifier", "")
+        digest = (
+            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+            .rstrip(b"=")
+            .decode()
+        )
+        if not verifier or not hmac.compare_digest(digest, row.code_challenge):
+            raise OAuthError(400, "invalid_grant", "PKCE verification failed: Code mismatch")
+    user = session.get(User, row.user_id)
+    if user is None or not user.enabled:
+        raise OAuthError(400, "invalid_grant", "Account disabled")
+    auth = start_session(session, settings, user, client, row.scope)
+    return session_response(session, tokens, issuer, auth, user, client, nonce=row.nonce)
+
+
+def revoke_session_of(
+    session: Session,
+    tokens: Tokens,
+    issuers: set[str],
+    token: str,
+    client: OAuthClient | None = None,
+) -> bool:
+    """End the session a (refresh or access) token belongs to. False if it is not ours."""
+    try:
+        claims = tokens.verify(token, issuers, typ=None)
+    except InvalidToken:
+        return False
+    if client is not None and claims.get("azp") != client.client_id:
+        return False
+    auth = active_session(session, claims.get("sid"))
+    if auth is not None:
+        auth.revoked_at = now()
+    return auth is not None

@@ -1,0 +1,164 @@
+"""Keycloak-shaped JWTs: access, refresh and ID tokens signed RS256, and their verification."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from jwt.algorithms import RSAAlgorithm
+
+from sodata.identity.keys import KeyStore
+
+REALM_ROLES = ["offline_access", "uma_authorization"]
+
+
+class InvalidToken(Exception):
+    """The token is not one we accept; the message says why (never shown with secrets)."""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Who a token is about: a user, or a client's service account."""
+
+    sub: str
+    username: str
+    email: str | None
+    name: str | None
+    roles: list[str]
+
+
+def _now() -> int:
+    return int(datetime.now(UTC).timestamp())
+
+
+class Tokens:
+    def __init__(self, keystore: KeyStore, realm: str, access_lifetime: int) -> None:
+        self.keystore = keystore
+        self.realm = realm
+        self.access_lifetime = access_lifetime
+        self._public: dict[str, Any] = {}
+
+    def _sign(self, claims: dict[str, Any]) -> str:
+        keys = self.keystore.keys()
+        return jwt.encode(
+            claims, keys.signing_pem, algorithm="RS256", headers={"kid": keys.signing_kid}
+        )
+
+    def access_token(
+        self, issuer: str, subject: Subject, client_id: str, scope: str, sid: str | None
+    ) -> str:
+        now = _now()
+        claims: dict[str, Any] = {
+            "exp": now + self.access_lifetime,
+            "iat": now,
+            "jti": str(uuid.uuid4()),
+            "iss": issuer,
+            "aud": "account",
+            "sub": subject.sub,
+            "typ": "Bearer",
+            "azp": client_id,
+            "scope": scope,
+            "email_verified": subject.email is not None,
+            "preferred_username": subject.username,
+            "realm_access": {
+                "roles": [f"default-roles-{self.realm}", *REALM_ROLES, *subject.roles]
+            },
+        }
+        if sid:
+            claims["sid"] = claims["session_state"] = sid
+        if subject.email:
+            claims["email"] = subject.email
+        if subject.name:
+            claims["name"] = subject.name
+        return self._sign(claims)
+
+    def refresh_token(
+        self,
+        issuer: str,
+        subject: Subject,
+        client_id: str,
+        scope: str,
+        sid: str,
+        jti: str,
+        exp: int,
+    ) -> str:
+        now = _now()
+        return self._sign(
+            {
+                "exp": exp,
+                "iat": now,
+                "jti": jti,
+                "iss": issuer,
+                "aud": issuer,
+                "sub": subject.sub,
+                "typ": "Refresh",
+                "azp": client_id,
+                "sid": sid,
+                "session_state": sid,
+                "scope": scope,
+            }
+        )
+
+    def id_token(
+        self, issuer: str, subject: Subject, client_id: str, sid: str | None, nonce: str | None
+    ) -> str:
+        now = _now()
+        claims: dict[str, Any] = {
+            "exp": now + self.access_lifetime,
+            "iat": now,
+            "auth_time": now,
+            "jti": str(uuid.uuid4()),
+            "iss": issuer,
+            "aud": client_id,
+            "sub": subject.sub,
+            "typ": "ID",
+            "azp": client_id,
+            "email_verified": subject.email is not None,
+            "preferred_username": subject.username,
+        }
+        if sid:
+            claims["sid"] = claims["session_state"] = sid
+        if nonce:
+            claims["nonce"] = nonce
+        if subject.email:
+            claims["email"] = subject.email
+        return self._sign(claims)
+
+    def verify(self, token: str, issuers: set[str], typ: str | None = "Bearer") -> dict[str, Any]:
+        """The claims of a token we signed, for one of `issuers`, not expired, of type `typ`."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("malformed token") from None
+        if header.get("alg") != "RS256":
+            raise InvalidToken("unsupported signing algorithm")
+        key = self._public_key(str(header.get("kid")))
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                options={"verify_aud": False, "require": ["exp", "iat", "iss", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("Token is not active") from None
+        except jwt.PyJWTError:
+            raise InvalidToken("invalid token") from None
+        if claims["iss"] not in issuers:
+            raise InvalidToken("token of another issuer or realm")
+        if typ and claims.get("typ") != typ:
+            raise InvalidToken(f"not a {typ} token")
+        return claims
+
+    def _public_key(self, kid: str) -> Any:
+        jwk = self.keystore.keys().public.get(kid)
+        if jwk is None:  # maybe a key another process just created
+            jwk = self.keystore.keys(refresh=True).public.get(kid)
+        if jwk is None:
+            raise InvalidToken("token signed by an unknown key")
+        if kid not in self._public:
+            self._public[kid] = RSAAlgorithm.from_jwk(jwk)
+        return self._public[kid]

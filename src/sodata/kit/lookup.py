@@ -1,0 +1,111 @@
+"""What every resource service does the same way: find an object of the caller's account by
+uuid, keep names unique, copy a row into its wire model, tell a real change from a no-op,
+replace or drop an owner's icon."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, inspect, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm.interfaces import ORMOption
+
+from sodata.kit.errors import BadRequest, Conflict, not_found
+from sodata.models import CorporateAccount, Icon
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+
+def get_in_ca(
+    session: Session,
+    model: type[T],
+    ca: CorporateAccount | int,
+    object_uuid: uuid.UUID,
+    kind: str,
+    field: str | None = None,
+    options: Sequence[ORMOption] = (),
+) -> T:
+    """The `model` row of account `ca` (or of the account with that id) with this uuid.
+
+    Unknown or in another account: a 404 "<kind> <uuid> not found", or, when `field` names
+    where the uuid came from (a request body, a filter), a 400 naming that field."""
+    ca_id = ca if isinstance(ca, int) else ca.id
+    found = session.scalar(
+        select(model)
+        .where(model.corporate_account_id == ca_id, model.uuid == object_uuid)
+        .options(*options)
+    )
+    if found is None:
+        if field:
+            raise BadRequest(f"{field}: no {kind.lower()} {object_uuid} in this corporate account")
+        raise not_found(kind, object_uuid)
+    return found
+
+
+def ensure_unique(
+    session: Session,
+    column: InstrumentedAttribute[Any],
+    value: object,
+    scope: Iterable[ColumnElement[bool]],
+    exclude_id: int | None,
+    message: str,
+) -> None:
+    """A 409 with `message` when another row in `scope` already has `value` in `column`."""
+    entity = column.class_
+    stmt = select(entity.id).where(column == value, *scope)
+    if exclude_id is not None:
+        stmt = stmt.where(entity.id != exclude_id)
+    if session.scalar(stmt.limit(1)) is not None:
+        raise Conflict(message)
+
+
+@cache
+def _copied(model: type[BaseModel], orm_class: type) -> tuple[str, ...]:
+    columns = set(inspect(orm_class).column_attrs.keys())
+    return tuple(f for f in model.model_fields if f in columns)
+
+
+def public(model: type[M], obj: object, **extra: Any) -> M:
+    """The wire model of an ORM row: its columns of the same name as the model's fields, then
+    `extra`. Relationships are never read here, so building an answer loads nothing unasked."""
+    data = {f: getattr(obj, f) for f in _copied(model, type(obj)) if f not in extra}
+    return model.model_validate({**data, **extra})
+
+
+def changed_fields(
+    session: Session, obj: object, sent: Iterable[str], attributes: Mapping[str, str] | None = None
+) -> list[str]:
+    """The sent fields that really change `obj` before it is flushed: a column given a new
+    value, a relationship pointing elsewhere, or a nested row (address, contact) created or
+    edited. `attributes` maps a field to the attribute it sets (customer_uuid -> customer)."""
+    state = inspect(obj)
+    changed = []
+    for name in sent:
+        key = (attributes or {}).get(name, name)
+        if state.attrs[key].history.has_changes():
+            changed.append(name)
+            continue
+        nested = getattr(obj, key)
+        if nested is not None and hasattr(nested, "__mapper__"):
+            nested_state = inspect(nested)
+            if nested_state.pending or nested_state.transient or session.is_modified(nested):
+                changed.append(name)
+    return sorted(changed)
+
+
+def set_icon(session: Session, owner: Any, icon: Icon) -> None:
+    """Give `owner` (a customer or a device) a new icon; the old image row goes away."""
+    if owner.icon is not None:
+        session.delete(owner.icon)
+    owner.icon = icon
+
+
+def delete_icon(session: Session, owner: Any) -> None:
+    """Delete `owner`'s icon row with it (the foreign key would only set the owner's id null)."""
+    if owner.icon_id is not None:
+        session.delete(owner.icon)

@@ -61,13 +61,13 @@ def _drop_postgres_database(name: str) -> None:
 
 
 class Server:
-    def __init__(self, backend: str, workdir: Path) -> None:
+    def __init__(self, backend: str, workdir: Path, env: dict[str, str] | None = None) -> None:
         self.backend = backend
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"server-{backend}.log"
         self.pg_name: str | None = None
-        env = {**os.environ}
+        env = {**os.environ, **(env or {})}
         args = [
             sys.executable,
             "-m",

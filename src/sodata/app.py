@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from sodata import __version__, docs
 from sodata.access_groups.endpoints import router as access_groups_router
 from sodata.catalog.endpoints import router as catalog_router
+from sodata.clients.endpoints import router as clients_router
 from sodata.config import Settings
 from sodata.corporate_accounts.endpoints import router as corporate_accounts_router
 from sodata.customers.endpoints import router as customers_router
@@ -19,6 +20,7 @@ from sodata.kit import errors
 from sodata.kit.db import make_engine, make_sessionmaker
 from sodata.logs.endpoints import router as logs_router
 from sodata.sites.endpoints import router as sites_router
+from sodata.users.endpoints import router as users_router
 from sodata.variables.endpoints import router as variables_router
 
 TAGS = [
@@ -42,6 +44,15 @@ TAGS = [
         "description": "Groups of customers and devices whose data a group of users may read.",
     },
     {"name": "Logs", "description": "The corporate account's event log."},
+    {
+        "name": "Users",
+        "description": "The users of a corporate account and their roles (viewer, manager, admin).",
+    },
+    {
+        "name": "API Clients",
+        "description": "Applications that sign in with the client_credentials grant and act in "
+        "the corporate account with a role.",
+    },
     {"name": "Catalog", "description": "Services and device types known to the platform."},
 ]
 
@@ -54,6 +65,8 @@ ROUTERS = [
     variables_router,
     access_groups_router,
     logs_router,
+    users_router,
+    clients_router,
     catalog_router,
 ]
 

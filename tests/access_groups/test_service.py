@@ -1,4 +1,5 @@
-"""readable_device_ids and the group counters, against a real migrated database.
+"""The group counters, against a real migrated database (the data-rights filter built on the
+same membership rules is tested in tests/access/test_data.py, with this module's World).
 
 Runs on SQLite (a temp file) and on PostgreSQL (a fresh database), like the HTTP tests.
 """
@@ -9,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sodata.access_groups import service
@@ -120,51 +120,6 @@ def group(
     s.add_all([AccessGroupUser(access_group_id=g.id, user_id=u.id) for u in users])
     s.flush()
     return g
-
-
-def readable(s: Session, ca: CorporateAccount, user: User) -> set[int]:
-    stmt = service.readable_device_ids(s, ca.id, user.id)
-    ids = list(s.scalars(stmt))
-    assert len(ids) == len(set(ids)), "each device id comes once"
-    return set(ids)
-
-
-def test_readable_device_ids_follow_the_users_groups(session):
-    w = World(session)
-    assert readable(session, w.ca, w.alice) == set()  # linked but in no group: nothing
-    group(session, w.ca, "FR", customers=[w.a], devices=[w.d["d4"], w.d["d1"]], users=[w.alice])
-    # every device of every site of A, plus d4; d1 both ways comes once
-    assert readable(session, w.ca, w.alice) == w.ids("d1", "d2", "d3", "d4")
-    group(session, w.ca, "Loose", devices=[w.d["d6"]], users=[w.alice])
-    assert readable(session, w.ca, w.alice) == w.ids("d1", "d2", "d3", "d4", "d6")
-    group(session, w.ca, "Not hers", customers=[w.b])  # a group she is not in gives her nothing
-    assert readable(session, w.ca, w.alice) == w.ids("d1", "d2", "d3", "d4", "d6")
-    assert readable(session, w.ca, w.bob) == set()
-    # the groups of one account never open devices of another
-    assert readable(session, w.other, w.alice) == set()
-    group(session, w.other, "X", customers=[w.x], users=[w.alice])
-    assert readable(session, w.other, w.alice) == w.ids("x1")
-    assert w.d["x1"].id not in readable(session, w.ca, w.alice)
-
-
-def test_readable_device_ids_include_devices_shared_with_a_member_customers_site(session):
-    w = World(session)
-    g = group(session, w.ca, "B only", customers=[w.b], users=[w.bob])
-    assert readable(session, w.ca, w.bob) == w.ids("d4", "d5", "d1")  # d1 is shared with B1
-    session.delete(session.get(AccessGroupCustomer, (g.id, w.b.id)))
-    session.flush()
-    assert readable(session, w.ca, w.bob) == set()
-
-
-def test_readable_device_ids_is_a_statement_to_filter_devices_with(session):
-    w = World(session)
-    group(session, w.ca, "FR", devices=[w.d["d2"]], users=[w.alice])
-    names = session.scalars(
-        select(Device.name).where(
-            Device.id.in_(service.readable_device_ids(session, w.ca.id, w.alice.id))
-        )
-    ).all()
-    assert names == ["d2"]
 
 
 def test_counters_of_the_list_query_count_each_device_once(session):

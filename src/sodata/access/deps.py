@@ -63,7 +63,9 @@ def current_principal(
         raise _unauthorized("Missing access token", error=None)
     claims = _claims(request, credentials.credentials)
     if request.app.state.external_issuer is not None:
-        email = str(claims.get("email") or "").lower()
+        # Only a verified email names a user here: where the realm lets people sign up, anyone
+        # could claim an email they do not own.
+        email = str(claims.get("email") or "").lower() if claims.get("email_verified") else ""
         user = (
             session.scalar(select(User).where(func.lower(User.email) == email)) if email else None
         )

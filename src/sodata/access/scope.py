@@ -62,8 +62,9 @@ AdminCa = Annotated[CorporateAccount, Depends(_corporate_account(Right.admin))]
 
 
 def _platform_admin(principal: PrincipalDep) -> Principal:
+    """Platform-wide actions (creating accounts, disabling users): platform operators only."""
     if not principal.superuser:
-        raise Forbidden("Only a platform administrator may create corporate accounts")
+        raise Forbidden("This action needs a platform administrator")
     return principal
 
 

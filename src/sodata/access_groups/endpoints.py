@@ -19,7 +19,7 @@ from sodata.customers import service as customers
 from sodata.customers.schemas import NESTED as CUSTOMER_NESTED
 from sodata.customers.schemas import CustomerPublic
 from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import SessionDep
+from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sorting import sort_by_query
@@ -49,7 +49,11 @@ def list_access_groups(
     paging: PagingDep,
     sort_by: GroupSortBy = None,
     name: Annotated[
-        str | None, Query(description="Only the groups whose name contains this text")
+        str | None,
+        Query(
+            max_length=MAX_FILTER_LENGTH,
+            description="Only the groups whose name contains this text",
+        ),
     ] = None,
 ):
     total, rows = paginate(session, service.query(ca, name, sort_by), paging)

@@ -6,9 +6,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, delete, func, select, union
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
+from sodata.access.data import group_device_ids
 from sodata.access.principal import Principal
 from sodata.access_groups.schemas import AccessGroupCreate, AccessGroupPublic, AccessGroupUpdate
 from sodata.customers import service as customers
@@ -24,7 +25,6 @@ from sodata.models import (
     CorporateAccount,
     Customer,
     Device,
-    DeviceShare,
     Site,
     User,
     UserLink,
@@ -39,43 +39,6 @@ DEVICE_SORT_FIELDS = {
 }
 USER_SORT_FIELDS = {"email": User.email, "name": User.name}
 
-GroupFilter = Callable[[ColumnElement[int]], ColumnElement[bool]]
-
-
-def _device_ids(groups: GroupFilter) -> CompoundSelect:
-    """Ids of the devices in the groups that `groups` accepts (a condition on an access group id
-    column): their own devices and every device of their customers' sites, shared ones included
-    (a shared device is one of the site's devices). UNION, so each id comes once."""
-    own = select(AccessGroupDevice.device_id).where(groups(AccessGroupDevice.access_group_id))
-    of_sites = (
-        select(Device.id)
-        .join(Site, Device.site_id == Site.id)
-        .join(AccessGroupCustomer, AccessGroupCustomer.customer_id == Site.customer_id)
-        .where(groups(AccessGroupCustomer.access_group_id))
-    )
-    shared = (
-        select(DeviceShare.device_id)
-        .join(Site, DeviceShare.site_id == Site.id)
-        .join(AccessGroupCustomer, AccessGroupCustomer.customer_id == Site.customer_id)
-        .where(groups(AccessGroupCustomer.access_group_id))
-    )
-    return union(*(s.correlate(AccessGroup) for s in (own, of_sites, shared)))
-
-
-def readable_device_ids(session: Session, ca_id: int, user_id: int) -> Select:
-    """The ids of the devices of account `ca_id` whose data user `user_id` may read through the
-    account's DAGs. A statement, not a result: use it in `Device.id.in_(...)`; `session` is not
-    queried. Rights from roles (an admin reads everything) are decided by the caller."""
-    groups = (
-        select(AccessGroupUser.access_group_id)
-        .join(AccessGroup, AccessGroup.id == AccessGroupUser.access_group_id)
-        .where(AccessGroup.corporate_account_id == ca_id, AccessGroupUser.user_id == user_id)
-    )
-    return select(Device.id).where(
-        Device.corporate_account_id == ca_id,
-        Device.id.in_(_device_ids(lambda column: column.in_(groups))),
-    )
-
 
 def customers_quantity():
     return (
@@ -87,7 +50,7 @@ def customers_quantity():
 
 
 def devices_quantity():
-    members = _device_ids(lambda column: column == AccessGroup.id).subquery()
+    members = group_device_ids(lambda column: column == AccessGroup.id).subquery()
     return select(func.count()).select_from(members).correlate(AccessGroup).scalar_subquery()
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sodata.access.deps import PrincipalDep
 from sodata.catalog import data, service
 from sodata.catalog.schemas import DeviceTypePublic, ProfileEntryPublic, ServicePublic
-from sodata.kit.db import SessionDep
+from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep
 from sodata.kit.lookup import public
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
@@ -54,8 +54,12 @@ def list_services(
     _: PrincipalDep,
     paging: PagingDep,
     sort_by: ServiceSortBy = None,
-    type: Annotated[str | None, Query(description="Measure, Alarm or Status")] = None,
-    group: Annotated[str | None, Query(description="Service group, e.g. Output")] = None,
+    type: Annotated[
+        str | None, Query(max_length=MAX_FILTER_LENGTH, description="Measure, Alarm or Status")
+    ] = None,
+    group: Annotated[
+        str | None, Query(max_length=MAX_FILTER_LENGTH, description="Service group, e.g. Output")
+    ] = None,
 ):
     stmt = select(Service)
     if type:

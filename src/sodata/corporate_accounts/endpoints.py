@@ -30,7 +30,7 @@ def list_corporate_accounts(
     total, rows = paginate(session, service.query(principal, sort_by), paging)
     return json_response(
         Page[CorporateAccountPublic](
-            total=total, results=[service.to_public(ca) for ca in rows], take=paging.take
+            total=total, results=[service.to_public(ca, principal) for ca in rows], take=paging.take
         )
     )
 
@@ -40,8 +40,8 @@ def list_corporate_accounts(
     summary="Get corporate account by UUID",
     response_model=CorporateAccountPublic,
 )
-def get_corporate_account(ca: ReadableCa):
-    return json_response(service.to_public(ca))
+def get_corporate_account(principal: PrincipalDep, ca: ReadableCa):
+    return json_response(service.to_public(ca, principal))
 
 
 @router.post(
@@ -54,7 +54,7 @@ def create_corporate_account(
     session: SessionDep, principal: PlatformAdmin, body: CorporateAccountCreate
 ):
     return json_response(
-        service.to_public(service.create(session, principal, body)), status_code=201
+        service.to_public(service.create(session, principal, body), principal), status_code=201
     )
 
 
@@ -66,4 +66,4 @@ def create_corporate_account(
 def update_corporate_account(
     session: SessionDep, principal: PrincipalDep, ca: AdminCa, body: CorporateAccountUpdate
 ):
-    return json_response(service.to_public(service.update(session, principal, ca, body)))
+    return json_response(service.to_public(service.update(session, principal, ca, body), principal))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
-from sodata.access.principal import Principal, Role
+from sodata.access.principal import Principal, Right, Role
 from sodata.access.scope import visible_corporate_accounts
 from sodata.corporate_accounts.schemas import (
     CorporateAccountCreate,
@@ -13,7 +13,7 @@ from sodata.corporate_accounts.schemas import (
     CorporateAccountUpdate,
 )
 from sodata.kit.errors import BadRequest
-from sodata.kit.lookup import changed_fields, ensure_unique, get_in_ca
+from sodata.kit.lookup import changed_fields, ensure_unique, get_in_ca, public
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
 from sodata.models import CorporateAccount, Customer, UserLink
@@ -30,8 +30,13 @@ def query(principal: Principal, sort_by: str | None = None) -> Select:
     return apply_sort(stmt, sort_by, SORT_FIELDS, CorporateAccount.id)
 
 
-def to_public(ca: CorporateAccount) -> CorporateAccountPublic:
-    return CorporateAccountPublic.model_validate(ca)
+def to_public(ca: CorporateAccount, principal: Principal) -> CorporateAccountPublic:
+    """`userLinks` lists every link to the account for its admins (and platform operators);
+    anyone else sees only their own link there."""
+    links = ca.user_links
+    if principal.right_in(ca.id) != Right.admin:
+        links = [link for link in links if link.user_id == principal.user_id]
+    return public(CorporateAccountPublic, ca, user_links=links)
 
 
 def _check(session: Session, ca: CorporateAccount | None, data: CorporateAccountUpdate) -> None:

@@ -20,7 +20,7 @@ from sodata.devices.schemas import (
     DeviceUpdate,
 )
 from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import SessionDep
+from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep
 from sodata.kit.icons import ICON_RESPONSES, ICON_UPLOAD_OPENAPI, icon_response, read_icon_upload
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
@@ -56,7 +56,11 @@ def list_devices(
     ] = None,
     serial_number: Annotated[
         str | None,
-        Query(alias="serialNumber", description="Only the device with this serial number"),
+        Query(
+            alias="serialNumber",
+            max_length=MAX_FILTER_LENGTH,
+            description="Only the device with this serial number",
+        ),
     ] = None,
     status: Annotated[
         DeviceStatus | None, Query(description="PENDING, ACCEPTED or DEACTIVATED")

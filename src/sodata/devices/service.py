@@ -35,6 +35,7 @@ from sodata.devices.schemas import (
     DeviceUpdate,
 )
 from sodata.kit.contacts import apply_address, apply_contact
+from sodata.kit.db import lock_row
 from sodata.kit.errors import BadRequest, Conflict, NotFound, not_found
 from sodata.kit.lookup import changed_fields, delete_icon, get_in_ca, public
 from sodata.kit.lookup import set_icon as replace_icon
@@ -198,16 +199,29 @@ def _set_gateway(device: Device, gateway: Device | None, field: str) -> None:
         raise BadRequest(
             f"{field}: device {gateway.uuid} is a {gateway.device_type.name}, not a gateway device"
         )
-    ancestor: Device | None = gateway
-    seen: set[int] = set()
-    while ancestor is not None and ancestor.id not in seen:
-        if device.id is not None and ancestor.id == device.id:
-            raise BadRequest(
-                f"{field}: a device cannot be its own gateway, directly or through others"
-            )
-        seen.add(ancestor.id)
-        ancestor = ancestor.gateway
+    if device.id is not None and _descends_from(gateway, device.id):
+        raise BadRequest(f"{field}: a device cannot be its own gateway, directly or through others")
     device.gateway = gateway
+
+
+def _descends_from(gateway: Device, device_id: int) -> bool:
+    """Whether `gateway` is the device or reports to it through other gateways.
+
+    Two requests making A and B each other's gateway would each see no cycle and both
+    succeed; so the account's gateway changes take turns (its row is locked until commit)
+    and the chain is read again from the database, not from rows loaded before the lock."""
+    session = object_session(gateway)
+    assert session is not None
+    lock_row(session, CorporateAccount.id, gateway.corporate_account_id)
+    ancestor_id: int | None = gateway.id
+    seen: set[int] = set()
+    with session.no_autoflush:
+        while ancestor_id is not None and ancestor_id not in seen:
+            if ancestor_id == device_id:
+                return True
+            seen.add(ancestor_id)
+            ancestor_id = session.scalar(select(Device.gateway_id).where(Device.id == ancestor_id))
+    return False
 
 
 def _gateway_by_uuid(session: Session, ca: CorporateAccount, gateway_uuid: uuid.UUID) -> Device:

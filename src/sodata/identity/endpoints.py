@@ -64,7 +64,7 @@ def realm_info(realm: str, request: Request, p: ProviderDep) -> Response:
         _check_realm(realm, p)
     except OAuthError as exc:
         return _error(exc)
-    keys = p.keystore.keys()
+    keys = p.keystore.keys(refresh=True)  # the key that signs now, maybe new
     public = RSAAlgorithm.from_jwk(keys.public[keys.signing_kid]).public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -135,7 +135,8 @@ def certs(realm: str, p: ProviderDep) -> Response:
         _check_realm(realm, p)
     except OAuthError as exc:
         return _error(exc)
-    return JSONResponse({"keys": list(p.keystore.keys().public.values())})
+    # read afresh: a client that meets a new kid refetches the JWKS, maybe from another process
+    return JSONResponse({"keys": list(p.keystore.keys(refresh=True).public.values())})
 
 
 @router.post(OIDC + "/token")
@@ -156,7 +157,7 @@ def token(
                 session, p.settings, p.tokens, p.accepted_issuers(request), issuer, client, form
             )
         elif grant == "client_credentials":
-            body = service.client_credentials_grant(p.tokens, issuer, client, form)
+            body = service.client_credentials_grant(session, p.tokens, issuer, client, form)
         elif grant == "authorization_code":
             body = service.authorization_code_grant(
                 session, p.settings, p.tokens, issuer, client, form
@@ -221,7 +222,7 @@ def authorize(
             message_page("We are sorry...", exc.description), status_code=exc.status
         )
     params = {k: form[k] for k in AUTH_PARAMS if form.get(k)}
-    action = str(request.url.remove_query_params(list(request.query_params)))
+    action = f"{p.issuer(request)}/protocol/openid-connect/auth"  # the public address
     if request.method == "GET":
         return HTMLResponse(sign_in_page(realm, action, params), headers=NO_STORE)
     try:
@@ -292,7 +293,8 @@ def introspect(
 ) -> Response:
     try:
         _check_realm(realm, p)
-        _client(request, session, form)
+        if _client(request, session, form).secret_hash is None:  # as Keycloak: no token oracle
+            raise OAuthError(403, "invalid_request", "Client not allowed.")
     except OAuthError as exc:
         return _error(exc)
     try:

@@ -1,9 +1,15 @@
 """Trusting an external Keycloak realm instead of the embedded provider: its JWKS is fetched
-from the realm's discovery document and cached; an unknown kid refetches it (at most every
-few seconds), so the realm's key rotations are followed."""
+from the realm's discovery document and cached; an unknown kid refetches it, so the realm's
+key rotations are followed at once.
+
+Refetches on unknown kids are rate-limited (a burst, then one every few seconds), so tokens
+with made-up kids cannot flood the identity provider, yet a real rotation right after another
+fetch is still seen. When the provider cannot be reached, the keys already fetched stay in use
+(tokens still expire on their own) and it is asked again only every few seconds."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -14,7 +20,10 @@ from jwt.algorithms import RSAAlgorithm
 
 from sodata.identity.tokens import InvalidToken
 
-MIN_REFETCH_SECONDS = 10
+log = logging.getLogger(__name__)
+
+REFETCH_BURST = 3  # refetches an unknown kid may cause back to back
+REFETCH_EVERY = 10.0  # then at most one per this many seconds; also the retry delay on failure
 
 
 class ExternalIssuer:
@@ -22,13 +31,18 @@ class ExternalIssuer:
         self.issuer = issuer.rstrip("/")
         self.cache_seconds = cache_seconds
         self._keys: dict[str, Any] = {}
-        self._fetched_at = -1e9
+        self._fetched_at = -1e9  # of the last successful fetch
+        self._retry_at = 0.0  # no fetch before this, after a failed one
+        self._allowance = float(REFETCH_BURST)  # refetches on unknown kids, refilled over time
+        self._counted_at = time.monotonic()
         self._lock = threading.Lock()
 
     def _fetch(self) -> None:
         with httpx.Client(timeout=10) as http:
             config = http.get(f"{self.issuer}/.well-known/openid-configuration")
             config.raise_for_status()
+            if str(config.json().get("issuer", "")).rstrip("/") != self.issuer:
+                raise ValueError(f"the discovery document names another issuer than {self.issuer}")
             jwks = http.get(config.json()["jwks_uri"])
             jwks.raise_for_status()
         self._keys = {
@@ -38,17 +52,43 @@ class ExternalIssuer:
         }
         self._fetched_at = time.monotonic()
 
+    def _may_refetch_for_unknown_kid(self, now: float) -> bool:
+        self._allowance = min(
+            REFETCH_BURST, self._allowance + (now - self._counted_at) / REFETCH_EVERY
+        )
+        self._counted_at = now
+        if self._allowance < 1:
+            return False
+        self._allowance -= 1
+        return True
+
     def _key(self, kid: str) -> Any:
         with self._lock:
-            age = time.monotonic() - self._fetched_at
-            if age > self.cache_seconds or (kid not in self._keys and age > MIN_REFETCH_SECONDS):
+            now = time.monotonic()
+            expired = now - self._fetched_at > self.cache_seconds
+            if now >= self._retry_at and (
+                expired or (kid not in self._keys and self._may_refetch_for_unknown_kid(now))
+            ):
                 try:
                     self._fetch()
-                except (httpx.HTTPError, KeyError, ValueError) as exc:
-                    if not self._keys:
-                        raise InvalidToken(
-                            f"the identity provider's keys are unavailable: {type(exc).__name__}"
-                        ) from None
+                except (
+                    httpx.HTTPError,
+                    jwt.PyJWTError,
+                    LookupError,
+                    TypeError,
+                    ValueError,
+                    AttributeError,
+                ) as exc:  # an unreachable or a broken provider
+                    self._retry_at = now + REFETCH_EVERY
+                    log.warning(
+                        "the keys of %s could not be fetched (%s: %s); %s",
+                        self.issuer,
+                        type(exc).__name__,
+                        exc,
+                        "keeping the previous ones" if self._keys else "tokens are refused",
+                    )
+            if not self._keys:
+                raise InvalidToken("the identity provider's keys are unavailable")
             key = self._keys.get(kid)
         if key is None:
             raise InvalidToken("token signed by an unknown key")
@@ -61,6 +101,12 @@ class ExternalIssuer:
             raise InvalidToken("malformed token") from None
         if header.get("alg") != "RS256":
             raise InvalidToken("unsupported signing algorithm")
+        try:  # a token of another issuer never makes us ask the identity provider
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise InvalidToken("malformed token") from None
+        if str(unverified.get("iss", "")).rstrip("/") != self.issuer:
+            raise InvalidToken("token of another issuer or realm")
         try:
             claims = jwt.decode(
                 token,

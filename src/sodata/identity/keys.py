@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sodata.models import SigningKey
 
-CACHE_SECONDS = 30  # how soon another process's rotation is seen
+CACHE_SECONDS = 30  # how soon another process's rotation is seen by verification
+MIN_RELOAD = 1.0  # seconds between reads forced by unknown kids
 
 
 def _b64(data: bytes) -> str:
@@ -77,23 +78,36 @@ class KeyStore:
         self._keep = timedelta(seconds=max_token_lifetime)
         self._lock = threading.Lock()
         self._cached: KeySet | None = None
-        self._loaded_at = 0.0
+        self._loaded_at = -1e9
 
     def keys(self, refresh: bool = False) -> KeySet:
+        """The cached keys; `refresh`: read afresh (at most once a second, since a token with
+        an unknown kid asks for it, and anyone can send those)."""
         with self._lock:
-            if (
-                refresh
-                or self._cached is None
-                or time.monotonic() - self._loaded_at > CACHE_SECONDS
-            ):
-                self._cached = self._load()
-                self._loaded_at = time.monotonic()
-            return self._cached
+            age = time.monotonic() - self._loaded_at
+            fresh = age <= CACHE_SECONDS and not (refresh and age > MIN_RELOAD)
+            if self._cached is not None and fresh:
+                return self._cached
+            with self._factory() as session:
+                keys = self._load(session)
+            self._store(keys)
+            return keys
 
-    def _load(self) -> KeySet:
+    def reload(self, session: Session) -> KeySet:
+        """The keys read afresh through the caller's session (no second connection while the
+        request holds one): tokens issued next are signed by the newest key, even one that
+        `sodata keys rotate` or another process has just made."""
+        keys = self._load(session)
+        with self._lock:
+            self._store(keys)
+        return keys
+
+    def _store(self, keys: KeySet) -> None:
+        self._cached, self._loaded_at = keys, time.monotonic()
+
+    def _load(self, session: Session) -> KeySet:
         horizon = datetime.now(UTC) - self._keep
-        with self._factory() as session:
-            rows = list(session.scalars(select(SigningKey).order_by(SigningKey.id)))
+        rows = list(session.scalars(select(SigningKey).order_by(SigningKey.id)))
         alive = [k for k in rows if k.retired_at is None or _aware(k.retired_at) > horizon]
         signing = [k for k in rows if k.retired_at is None][-1]
         return KeySet(signing.kid, signing.private_pem, {k.kid: k.public_jwk for k in alive})

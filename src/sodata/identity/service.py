@@ -14,7 +14,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from sodata.config import Settings
@@ -141,28 +143,47 @@ def _linked_accounts(session: Session, user: User) -> list[int]:
     )
 
 
+def _locked_out(session: Session, settings: Settings, email: str, success: bool) -> bool:
+    """Records a sign-in attempt whose password has been checked; True if the email is locked
+    out, whatever the password. The email's row is locked first (PostgreSQL: the row; SQLite:
+    the database), so parallel guesses are decided one after the other and none is answered
+    once the limit is reached; the argon2 work before runs unlocked."""
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(SignInFailure)
+        .values(email=email, failures=0)
+        .on_conflict_do_nothing(index_elements=["email"])
+    )
+    row = session.scalars(
+        select(SignInFailure)
+        .where(SignInFailure.email == email)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    at = now()
+    if row.locked_until is not None and _aware(row.locked_until) > at:
+        return True
+    if success:
+        session.delete(row)
+        return False
+    row.failures += 1
+    row.last_failure_at = at
+    if row.failures >= settings.lockout_failures:
+        row.failures, row.locked_until = 0, at + timedelta(seconds=settings.lockout_seconds)
+    return False
+
+
 def check_password(
     session: Session, settings: Settings, email: str, password: str, via: str
 ) -> User:
     """The user with these credentials, or the same error whatever went wrong (unknown email,
-    wrong password, locked out), after the same argon2 work."""
+    wrong password, locked out), after the same argon2 work. `lockout_failures` failures in a
+    row lock the email out for `lockout_seconds`."""
     email = email.strip().lower()
     user = session.scalar(select(User).where(func.lower(User.email) == email)) if email else None
-    failure = session.get(SignInFailure, email) if email else None
-    locked = (
-        failure is not None
-        and failure.locked_until is not None
-        and _aware(failure.locked_until) > now()
-    )
-    valid = verify_secret(user.password_hash if user else None, password)
-    if not valid or locked or user is None:
-        if email and not locked:
-            failure = failure or session.merge(SignInFailure(email=email, failures=0))
-            failure.failures += 1
-            failure.last_failure_at = now()
-            if failure.failures >= settings.lockout_failures:
-                failure.failures = 0
-                failure.locked_until = now() + timedelta(seconds=settings.lockout_seconds)
+    valid = verify_secret(user.password_hash if user else None, password) and user is not None
+    locked = _locked_out(session, settings, email, valid) if email else False
+    if user is None or not valid or locked:
         if user is not None:
             reason = "locked out after repeated failures" if locked else "wrong password"
             for ca_id in _linked_accounts(session, user):
@@ -179,8 +200,6 @@ def check_password(
         raise OAuthError(401, "invalid_grant", BAD_CREDENTIALS)
     if not user.enabled:
         raise OAuthError(400, "invalid_grant", "Account disabled")
-    if failure is not None:
-        session.delete(failure)
     return user
 
 
@@ -233,6 +252,7 @@ def session_response(
     nonce: str | None = None,
 ) -> dict[str, Any]:
     """A new access token and a new refresh token; older refresh tokens of the session die."""
+    tokens.keystore.reload(session)
     auth.refresh_jti = secrets.token_hex(16)
     expires = min(_aware(auth.expires_at), _aware(auth.max_expires_at))
     subject = subject_of_user(user)
@@ -240,7 +260,8 @@ def session_response(
     body: dict[str, Any] = {
         "access_token": tokens.access_token(issuer, subject, client.client_id, auth.scope, sid),
         "expires_in": tokens.access_lifetime,
-        "refresh_expires_in": max(0, int((expires - now()).total_seconds())),
+        # rounded: the session started milliseconds ago, so 1800 s are 1799.99 s left by now
+        "refresh_expires_in": max(0, round((expires - now()).total_seconds())),
         "refresh_token": tokens.refresh_token(
             issuer,
             subject,
@@ -319,7 +340,14 @@ def refresh_grant(
     auth = active_session(session, claims.get("sid"))
     if auth is None or auth.user_id is None:
         raise OAuthError(400, "invalid_grant", "Session not active")
-    if not hmac.compare_digest(str(claims.get("jti")), auth.refresh_jti or ""):
+    # the token is used up by one atomic update: of parallel uses of one token, only one wins
+    used = session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == auth.id, AuthSession.refresh_jti == str(claims.get("jti")))
+        .values(refresh_jti=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if used != 1:
         auth.revoked_at = now()  # a refresh token used twice: someone else may hold it
         raise OAuthError(400, "invalid_grant", "Stale token")
     user = session.get(User, auth.user_id)
@@ -331,13 +359,14 @@ def refresh_grant(
 
 
 def client_credentials_grant(
-    tokens: Tokens, issuer: str, client: OAuthClient, form: dict[str, str]
+    session: Session, tokens: Tokens, issuer: str, client: OAuthClient, form: dict[str, str]
 ) -> dict[str, Any]:
     _require_grant(client, "client_credentials")
     if client.secret_hash is None:
         raise OAuthError(
             401, "unauthorized_client", "Public client not allowed to retrieve service account"
         )
+    tokens.keystore.reload(session)
     scope = _scope(form.get("scope"))
     return {
         "access_token": tokens.access_token(
@@ -386,10 +415,16 @@ def authorization_code_grant(
     form: dict[str, str],
 ) -> dict[str, Any]:
     _require_grant(client, "authorization_code")
-    row = session.get(AuthorizationCode, _sha256(form.get("code", "")))
-    if row is None or row.used or row.client_id != client.id or _aware(row.expires_at) <= now():
+    code_hash = _sha256(form.get("code", ""))
+    # marked used by one atomic update: of parallel exchanges of one code, only one wins
+    claimed = session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.code_hash == code_hash, AuthorizationCode.used.is_(False))
+        .values(used=True)
+    ).rowcount
+    row = session.get(AuthorizationCode, code_hash) if claimed == 1 else None
+    if row is None or row.client_id != client.id or _aware(row.expires_at) <= now():
         raise OAuthError(400, "invalid_grant", "Code not valid")
-    row.used = True
     if form.get("redirect_uri", "") != row.redirect_uri:
         raise OAuthError(400, "invalid_grant", "Incorrect redirect_uri")
     if row.code_challenge is not None:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Query
 from pydantic import Field
 
+from sodata.kit.db import MAX_FILTER_LENGTH
 from sodata.kit.errors import BadRequest
 from sodata.kit.schemas import CamelModel, WriteModel
 from sodata.kit.types import Str255
@@ -80,6 +81,7 @@ def nested_details(
         str | None,
         Query(
             alias="detailsLevel",
+            max_length=MAX_FILTER_LENGTH,
             description="DEFAULT, or ALL to include the contact and the address",
         ),
     ] = None,

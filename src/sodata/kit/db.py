@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -21,6 +21,11 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+# The longest text a query filter accepts (Query(max_length=...)): far longer than any name,
+# email or serial number, far shorter than SQLite's limit on LIKE patterns (50,000 bytes,
+# "LIKE or GLOB pattern too complex") and than an index entry on PostgreSQL.
+MAX_FILTER_LENGTH = 255
 
 
 class Base(DeclarativeBase):
@@ -42,6 +47,23 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def lock_row(session: Session, key: InstrumentedAttribute[int], row_id: int) -> None:
+    """Waits for, then holds until commit, the right to change what hangs on this row, so a
+    check that reads several rows (no gateway cycle) and the write it allows run as one step.
+
+    PostgreSQL: SELECT ... FOR NO KEY UPDATE on the row (other writers of it wait; foreign key
+    checks of inserts referencing it do not). SQLite locks the whole database for writing
+    anyway, but pysqlite starts the transaction only at the first INSERT/UPDATE/DELETE, so
+    checks made before it read outside any lock: BEGIN IMMEDIATE takes the write lock first
+    (waiting busy_timeout). Rows read before this call may be stale: read again after it."""
+    with session.no_autoflush:  # take the lock before writing anything, or writers deadlock
+        connection = session.connection()
+        if connection.dialect.name != "sqlite":
+            session.execute(select(key).where(key == row_id).with_for_update(key_share=True))
+        elif not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -142,6 +143,9 @@ def _database_reason(exc: DataError) -> str:
     return reason if len(reason) <= 200 else reason[:200] + "..."
 
 
+CHANGED_MEANWHILE = "The object changed or was deleted by another request; read it again and retry"
+
+
 def install(app: FastAPI) -> None:
     app.add_middleware(RefuseNulCharacters)
 
@@ -167,6 +171,13 @@ def install(app: FastAPI) -> None:
             409, "The change conflicts with existing data (a duplicate or a missing reference)"
         )
 
+    @app.exception_handler(StaleDataError)
+    @app.exception_handler(ObjectDeletedError)
+    async def _changed_meanwhile(_: Request, exc: Exception) -> JSONResponse:
+        # a row this request read was deleted (or changed) by a request that committed first
+        log.info("concurrent change: %s", exc)
+        return error_response(409, CHANGED_MEANWHILE)
+
     @app.exception_handler(DataError)
     async def _data(_: Request, exc: DataError) -> JSONResponse:
         # The wire types bound every value to its column; reaching this is a missing bound.
@@ -184,18 +195,24 @@ def install(app: FastAPI) -> None:
 
 ERROR_RESPONSES = {
     "400": "Bad input: the message names the field and says how to fix it",
+    "401": "No access token, or it is invalid, expired or of an ended session; sign in again",
+    "403": "The caller's role in this corporate account is too low for this action",
     "404": "No such object here, or the caller may not see it (the same answer for both)",
     "409": "The change conflicts with existing data (a duplicate name or serial number, or "
-    "objects that still depend on this one)",
+    "objects that still depend on this one), or another request changed or deleted the object "
+    "meanwhile",
     "413": "The upload is larger than the limit",
     "415": "The upload is not a supported image",
 }
 WRITE_METHODS = ("put", "patch", "delete")
+API_PREFIX = "/api/v1/"
 
 
 def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     """The error statuses an operation can answer, from what it is."""
     statuses = ["400"]
+    if path.startswith(API_PREFIX):
+        statuses += ["401", "403"]
     if "{" in path:
         statuses.append("404")
     if method in WRITE_METHODS or (method == "post" and "201" in operation.get("responses", {})):
@@ -229,15 +246,63 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def oauth2_scheme(realm_url: str) -> dict[str, Any]:
+    """Swagger UI's Authorize button: the authorization code grant of the realm at `realm_url`
+    (a path on this server for the embedded provider, or the external Keycloak realm)."""
+    oidc = f"{realm_url}/protocol/openid-connect"
+    return {
+        "type": "oauth2",
+        "description": "Sign in with the realm's browser flow (Swagger UI: client sodata-swagger, "
+        "PKCE); scripts use the token endpoint directly (password or client_credentials grant)",
+        "flows": {
+            "authorizationCode": {
+                "authorizationUrl": f"{oidc}/auth",
+                "tokenUrl": f"{oidc}/token",
+                "refreshUrl": f"{oidc}/token",
+                "scopes": {
+                    "openid": "OpenID Connect: also answer an id_token",
+                    "email": "The user's email in the tokens",
+                    "profile": "The user's name in the tokens",
+                },
+            }
+        },
+    }
+
+
+def document_security(schema: dict[str, Any], realm_url: str) -> dict[str, Any]:
+    """Every /api/v1 operation takes a token got by the oauth2 flow or pasted as HTTPBearer."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["oauth2"] = oauth2_scheme(realm_url)
+    schemes.setdefault("HTTPBearer", {"type": "http", "scheme": "bearer"})
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(API_PREFIX):
+            continue
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                operation["security"] = [{"oauth2": []}, {"HTTPBearer": []}]
+    return schema
+
+
+def _realm_url(app: FastAPI) -> str:
+    """The realm tokens come from: the external issuer, or the embedded one at the public
+    address (a path on this server when none is set)."""
+    settings = app.state.provider.settings
+    if settings.oidc_issuer:
+        return settings.oidc_issuer.rstrip("/")
+    return f"{(settings.public_url or '').rstrip('/')}/realms/{settings.realm}"
+
+
 def install_openapi(app: FastAPI) -> None:
-    """`app.openapi` with `document_errors` applied once to each document FastAPI builds."""
+    """`app.openapi` with `document_errors` and `document_security` applied once to each
+    document FastAPI builds."""
 
     documented: list[dict[str, Any]] = []
 
     def openapi() -> dict[str, Any]:
         schema = FastAPI.openapi(app)  # cached by FastAPI until the routes change
         if not documented or documented[-1] is not schema:
-            documented[:] = [document_errors(schema)]
+            document_security(document_errors(schema), _realm_url(app))
+            documented[:] = [schema]
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]

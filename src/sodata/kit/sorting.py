@@ -13,6 +13,7 @@ from fastapi import Query
 from sqlalchemy import Select
 from sqlalchemy.sql.elements import ColumnElement
 
+from sodata.kit.db import MAX_FILTER_LENGTH
 from sodata.kit.errors import BadRequest
 
 
@@ -25,6 +26,7 @@ def sort_by_query(fields: Iterable[str], default: str | None = "name") -> Any:
         str | None,
         Query(
             alias="sortBy",
+            max_length=MAX_FILTER_LENGTH,
             description=f"Field name used to sort the result, one of: {', '.join(names)}; "
             f'prefix with "-" for descending order, e.g. "-{example}" ({order})',
             examples=[example, f"-{example}"],

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from sodata.access.scope import ReadableCa
-from sodata.kit.db import SessionDep
+from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep
 from sodata.kit.errors import BadRequest
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
@@ -58,22 +58,42 @@ def list_logs(
     paging: PagingDep,
     sort_by: SortBy = None,
     since: Annotated[
-        str | None, Query(alias="from", description="ISO 8601 instant; only entries at or after it")
+        str | None,
+        Query(
+            alias="from",
+            max_length=MAX_FILTER_LENGTH,
+            description="ISO 8601 instant; only entries at or after it",
+        ),
     ] = None,
     until: Annotated[
-        str | None, Query(alias="to", description="ISO 8601 instant; only entries before it")
+        str | None,
+        Query(
+            alias="to",
+            max_length=MAX_FILTER_LENGTH,
+            description="ISO 8601 instant; only entries before it",
+        ),
     ] = None,
-    action: Annotated[str | None, Query(description="e.g. DEVICE_CREATED")] = None,
-    level: Annotated[str | None, Query(description="INFO, WARNING or ERROR")] = None,
-    object_type: Annotated[str | None, Query(alias="objectType", description="e.g. Device")] = None,
+    action: Annotated[
+        str | None, Query(max_length=MAX_FILTER_LENGTH, description="e.g. DEVICE_CREATED")
+    ] = None,
+    level: Annotated[
+        str | None, Query(max_length=MAX_FILTER_LENGTH, description="INFO, WARNING or ERROR")
+    ] = None,
+    object_type: Annotated[
+        str | None,
+        Query(alias="objectType", max_length=MAX_FILTER_LENGTH, description="e.g. Device"),
+    ] = None,
     object_uuid: Annotated[
         uuid.UUID | None,
         Query(alias="objectUuid", description="UUID of the object the entry is about"),
     ] = None,
     user_email: Annotated[
-        str | None, Query(alias="userEmail", description="Who made the change")
+        str | None,
+        Query(alias="userEmail", max_length=MAX_FILTER_LENGTH, description="Who made the change"),
     ] = None,
-    search: Annotated[str | None, Query(description="Text the message contains")] = None,
+    search: Annotated[
+        str | None, Query(max_length=MAX_FILTER_LENGTH, description="Text the message contains")
+    ] = None,
 ):
     start, end = parse_instant(since, "from"), parse_instant(until, "to")
     if start is not None and end is not None and end <= start:

@@ -10,4 +10,11 @@ window.onload = function () {
     plugins: [SwaggerUIBundle.plugins.DownloadUrl],
     layout: "StandaloneLayout",
   });
+  // Authorize > oauth2: the realm's sign-in page, then back to oauth2-redirect.html. The
+  // public client has no secret: PKCE proves that the code comes back to this page.
+  window.ui.initOAuth({
+    clientId: "sodata-swagger",
+    usePkceWithAuthorizationCodeGrant: true,
+    scopes: "openid",
+  });
 };

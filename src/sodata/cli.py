@@ -458,5 +458,5 @@ def keys_rotate(db: DbOption = None) -> None:
         key = rotate(session)
     console.print(
         f"New signing key {key.kid}. The previous keys stay published until the tokens they "
-        "signed have expired; running servers switch within 30 seconds."
+        "signed have expired; running servers sign with the new key at once."
     )

@@ -2,23 +2,7 @@ import uuid
 
 from tests import factories
 from tests.conftest import unique
-
-SPEC_CA_KEYS = {
-    "defaultCustomerUuid",
-    "uuid",
-    "name",
-    "activationType",
-    "emailTo",
-    "emailCc",
-    "canPublish",
-    "autoTemplateSynchro",
-    "isMultiCustomerAccount",
-    "active",
-    "movingAuthorization",
-    "iconUuid",
-    "userLinks",
-    "isMaster",
-}
+from tests.spec_keys import SPEC_CA_KEYS
 
 
 def test_create_then_get_and_list(api):

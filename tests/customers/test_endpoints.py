@@ -2,27 +2,7 @@ import base64
 import uuid
 
 from tests import factories
-
-SPEC_CUSTOMER_KEYS = {
-    "uuid",
-    "emailTo",
-    "emailCc",
-    "technicalName",
-    "name",
-    "reference",
-    "description",
-    "visibility",
-    "corporateAccountId",
-    "additionalInformation",
-    "movingAuthorization",
-    "corporateAccountUuid",
-    "iconUuid",
-    "companyAddress",
-    "contact",
-    "sitesQuantity",
-}
-SPEC_ADDRESS_KEYS = {"uuid", "useParent", "street", "postCode", "city", "country", "state"}
-SPEC_CONTACT_KEYS = {"uuid", "useParent", "name", "phone", "mobile", "email", "emailCC"}
+from tests.spec_keys import SPEC_ADDRESS_KEYS, SPEC_CONTACT_KEYS, SPEC_CUSTOMER_KEYS
 
 # a 1x1 PNG
 PNG = base64.b64decode(

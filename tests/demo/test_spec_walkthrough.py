@@ -9,169 +9,22 @@ from __future__ import annotations
 import httpx
 
 from sodata.demo import ids
+from tests.spec_keys import (
+    SPEC_ADDRESS_KEYS,
+    SPEC_CA_KEYS,
+    SPEC_CONTACT_KEYS,
+    SPEC_CUSTOMER_KEYS,
+    SPEC_DEVICE_KEYS,
+    SPEC_PAGE_KEYS,
+    SPEC_SITE_KEYS,
+    SPEC_USER_LINK_KEYS,
+    SPEC_VARIABLE_KEYS,
+    SPEC_VARIABLES_PAGE_KEYS,
+    USER_LINK_EXTRAS,
+    VARIABLE_EXTRAS,
+)
 
 CA = f"/api/v1/ca/{ids.SOLINK}"
-
-# 5.3.3 Get all corporate accounts
-SPEC_PAGE_KEYS = {"total", "results", "take"}
-SPEC_CA_KEYS = {
-    "defaultCustomerUuid",
-    "uuid",
-    "name",
-    "activationType",
-    "emailTo",
-    "emailCc",
-    "canPublish",
-    "autoTemplateSynchro",
-    "isMultiCustomerAccount",
-    "active",
-    "movingAuthorization",
-    "iconUuid",
-    "userLinks",
-    "isMaster",
-}
-SPEC_USER_LINK_KEYS = {"uuid", "status", "isSupport", "corporateAccountId", "userId"}
-USER_LINK_EXTRAS = {"role"}  # documented addition: the user's role in the account
-
-# 5.4.3 Get all customers for the SoLink ca (detailsLevel=ALL)
-SPEC_CUSTOMER_KEYS = {
-    "uuid",
-    "emailTo",
-    "emailCc",
-    "technicalName",
-    "name",
-    "reference",
-    "description",
-    "visibility",
-    "corporateAccountId",
-    "additionalInformation",
-    "movingAuthorization",
-    "corporateAccountUuid",
-    "iconUuid",
-    "companyAddress",
-    "contact",
-    "sitesQuantity",
-}
-SPEC_ADDRESS_KEYS = {"uuid", "useParent", "street", "postCode", "city", "country", "state"}
-SPEC_CONTACT_KEYS = {"uuid", "useParent", "name", "phone", "mobile", "email", "emailCC"}
-
-# 5.5.3 Get all site for the customer FR_Socomec
-SPEC_SITE_KEYS = {
-    "uuid",
-    "emailTo",
-    "emailCc",
-    "technicalName",
-    "language",
-    "name",
-    "description",
-    "configurationOptions",
-    "activationKey",
-    "visibility",
-    "customerId",
-    "autoGatewaysRegistration",
-    "autoProductsRegistration",
-    "timeZone",
-    "additionalInformation",
-    "movingAuthorization",
-    "customerUuid",
-    "devicesQuantity",
-}
-
-# 5.6.3 Get all devices for the site (FR) Benfeld CDS (withContact=true&withAddress=true); the
-# spec's text spells deviceTypeReferenceId "deviceTypeReferenceld" (a PDF text-extraction l for I)
-SPEC_DEVICE_KEYS = {
-    "uuid",
-    "emailTo",
-    "emailCc",
-    "technicalName",
-    "mappingMode",
-    "acquisitionId",
-    "description",
-    "serialNumber",
-    "custom",
-    "configurationOptions",
-    "frequencyStatus",
-    "frequencyStream",
-    "status",
-    "creationType",
-    "connectionStatus",
-    "visibility",
-    "longitude",
-    "latitude",
-    "deviceTypeUid",
-    "deviceTypeReferenceId",
-    "manufacturer",
-    "location",
-    "contractNumber",
-    "modelName",
-    "profileIsUpToDate",
-    "createNoCommunicationAlarm",
-    "noCommunicationPeriod",
-    "tags",
-    "locked",
-    "additionalInformation",
-    "gatewayId",
-    "configurationKey",
-    "storageName",
-    "netId",
-    "movingAuthorization",
-    "siteUuid",
-    "gatewayUuid",
-    "iconUuid",
-    "contact",
-    "address",
-    "name",
-    "timeZone",
-    "createdAt",
-    "owned",
-}
-
-# 5.7.3 Get all variables for the device Masterys U2 CDS
-SPEC_VARIABLES_PAGE_KEYS = {"results", "total"}
-SPEC_VARIABLE_KEYS = {
-    "uuid",
-    "deviceUuid",
-    "deviceSerialNumber",
-    "deviceTypeUuid",
-    "label",
-    "compatibilityVersion",
-    "itemId",
-    "itemUuid",
-    "itemIndex",
-    "itemCustom",
-    "itemType",
-    "serviceId",
-    "serviceUuid",
-    "serviceName",
-    "coef",
-    "offset",
-    "baseCoef",
-    "baseOffset",
-    "serviceType",
-    "serviceGroup",
-    "iotGroup",
-    "unit",
-    "severityName",
-    "severityLevel",
-    "manufacturer",
-    "compatibilityMin",
-    "compatibilityMax",
-    "serviceTranslations",
-    "itemServiceTranslations",
-    "reason",
-    "source",
-    "timestampId",
-    "pollingTime",
-    "sendOnUpdate",
-    "isComputed",
-    "configurationComputed",
-    "tags",
-    "overrideFields",
-    "active",
-    "streamRef",
-    "datahubId",
-}
-VARIABLE_EXTRAS = {"mappingConfig"}  # documented addition: Item|Index|Service (3.3.1)
 
 # 3.1: SoLink's data access groups and how many customers each holds
 SPEC_DAGS = {

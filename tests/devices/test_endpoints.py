@@ -11,52 +11,10 @@ from PIL import Image
 
 from sodata.demo.ids import DELPHYS_TYPE, GATEWAY_TYPE, MASTERYS_TYPE, METER_TYPE
 from tests import factories
+from tests.spec_keys import SPEC_DEVICE_KEYS
 
 # The fields of the spec's example body (5.6.3), contact and address aside.
-FIELDS = {
-    "uuid",
-    "emailTo",
-    "emailCc",
-    "technicalName",
-    "mappingMode",
-    "acquisitionId",
-    "description",
-    "serialNumber",
-    "custom",
-    "configurationOptions",
-    "frequencyStatus",
-    "frequencyStream",
-    "status",
-    "creationType",
-    "connectionStatus",
-    "visibility",
-    "longitude",
-    "latitude",
-    "deviceTypeUid",
-    "deviceTypeReferenceId",
-    "manufacturer",
-    "location",
-    "contractNumber",
-    "modelName",
-    "profileIsUpToDate",
-    "createNoCommunicationAlarm",
-    "noCommunicationPeriod",
-    "tags",
-    "locked",
-    "additionalInformation",
-    "gatewayId",
-    "configurationKey",
-    "storageName",
-    "netId",
-    "movingAuthorization",
-    "siteUuid",
-    "gatewayUuid",
-    "iconUuid",
-    "name",
-    "timeZone",
-    "createdAt",
-    "owned",
-}
+FIELDS = SPEC_DEVICE_KEYS - {"contact", "address"}
 
 
 def devices(ca: str) -> str:

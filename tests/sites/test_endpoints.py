@@ -1,27 +1,7 @@
 import uuid
 
 from tests import factories
-
-SPEC_SITE_KEYS = {
-    "uuid",
-    "emailTo",
-    "emailCc",
-    "technicalName",
-    "language",
-    "name",
-    "description",
-    "configurationOptions",
-    "activationKey",
-    "visibility",
-    "customerId",
-    "autoGatewaysRegistration",
-    "autoProductsRegistration",
-    "timeZone",
-    "additionalInformation",
-    "movingAuthorization",
-    "customerUuid",
-    "devicesQuantity",
-}
+from tests.spec_keys import SPEC_SITE_KEYS
 
 
 def test_create_get_list_count(api):

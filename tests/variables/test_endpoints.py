@@ -3,51 +3,9 @@ import uuid
 from sodata.demo import ids
 from tests import factories
 from tests.conftest import unique
+from tests.spec_keys import SPEC_VARIABLE_KEYS
 
 # the keys of the spec's example body (5.7.3)
-SPEC_VARIABLE_KEYS = {
-    "uuid",
-    "deviceUuid",
-    "deviceSerialNumber",
-    "deviceTypeUuid",
-    "label",
-    "compatibilityVersion",
-    "itemId",
-    "itemUuid",
-    "itemIndex",
-    "itemCustom",
-    "itemType",
-    "serviceId",
-    "serviceUuid",
-    "serviceName",
-    "coef",
-    "offset",
-    "baseCoef",
-    "baseOffset",
-    "serviceType",
-    "serviceGroup",
-    "iotGroup",
-    "unit",
-    "severityName",
-    "severityLevel",
-    "manufacturer",
-    "compatibilityMin",
-    "compatibilityMax",
-    "serviceTranslations",
-    "itemServiceTranslations",
-    "reason",
-    "source",
-    "timestampId",
-    "pollingTime",
-    "sendOnUpdate",
-    "isComputed",
-    "configurationComputed",
-    "tags",
-    "overrideFields",
-    "active",
-    "streamRef",
-    "datahubId",
-}
 
 
 def new_device(api, ca, type_uuid=ids.MASTERYS_TYPE, **fields):

@@ -481,7 +481,9 @@ def update(
 def delete(
     session: Session, principal: Principal, ca: CorporateAccount, device_uuid: uuid.UUID
 ) -> None:
-    """Remove the device with its items, variables, shares and icon; children lose their gateway."""
+    """Remove the device with its items, variables, shares and icon; children lose their gateway.
+    Deletes in one account take turns, so a second concurrent delete answers 404."""
+    lock_row(session, CorporateAccount.id, ca.id)
     device = get(session, ca, device_uuid)
     children = session.execute(
         sql_update(Device).where(Device.gateway_id == device.id).values(gateway_id=None)

@@ -35,3 +35,6 @@ class Settings(BaseSettings):
     # https://keycloak.example.com/realms/sodata. Users are matched by their email claim.
     oidc_issuer: str | None = None
     jwks_cache_seconds: int = Field(default=600, ge=1)
+    # The clients of that realm whose tokens are accepted, comma-separated, matched against
+    # `azp` or `aud` (e.g. sodata-web,sodata-cli). Unset: any client of the realm.
+    oidc_audience: str | None = None

@@ -237,6 +237,35 @@ def test_tokens_of_other_issuers_are_refused(idp: Server, trusting: Server) -> N
     assert "Missing" in refused(httpx.get(trusting.url + ACCOUNTS))
 
 
+@pytest.mark.parametrize(
+    ("audience", "accepted"),
+    [("sodata-demo", True), ("other-client, sodata-demo", True), ("other-client", False)],
+)
+def test_tokens_of_other_clients_of_the_realm_are_refused(
+    idp: Server, tmp_path_factory: pytest.TempPathFactory, audience: str, accepted: bool
+) -> None:
+    """Every client of the realm gets tokens from it; SODATA_OIDC_AUDIENCE names those meant
+    for this server (the token's `azp`, or one in its `aud`)."""
+    srv = Server(
+        "sqlite",
+        tmp_path_factory.mktemp("audience"),
+        env={"SODATA_OIDC_ISSUER": f"{idp.url}{REALM}", "SODATA_OIDC_AUDIENCE": audience},
+    )
+    try:
+        token = sign_in(idp, ids.DEMO_EMAIL)
+        assert claims_of(token)["azp"] == DEMO_CLIENT_ID
+        if accepted:
+            assert accounts(srv, token) == {str(ids.SOLINK)}
+        else:
+            assert "another client" in refused(call(srv, token))
+            key = signing_key(idp)  # a token of the realm meant for this client too
+            aud = forge(claims_of(token), key.private_pem, key.kid, aud=["account", audience])
+            assert accounts(srv, aud) == {str(ids.SOLINK)}
+    finally:
+        srv.stop()
+    _check_log(srv, "audience")
+
+
 def _rsa_pem() -> bytes:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

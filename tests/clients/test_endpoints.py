@@ -118,11 +118,12 @@ def test_the_client_acts_in_its_account_with_its_role(server, api):
         assert [link["role"] for link in account["userLinks"]] == ["admin"]  # admin@'s
         r = client.post(f"/api/v1/ca/{ca['uuid']}/customers", json={"name": unique("C")})
         assert r.status_code == 201
-        # logged with no user email: a client is no user
+        # logged as the client: a client is no user, but its changes are traced to it
         entry = client.get(
             f"/api/v1/ca/{ca['uuid']}/logs", params={"objectUuid": r.json()["uuid"]}
         ).json()["results"][0]
-        assert (entry["action"], entry["userEmail"]) == ("CUSTOMER_CREATED", None)
+        actor = f"client:{admin['clientId']}"
+        assert (entry["action"], entry["userEmail"]) == ("CUSTOMER_CREATED", actor)
 
 
 def test_regenerating_the_secret_retires_the_old_one(server, api):

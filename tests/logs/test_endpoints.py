@@ -1,6 +1,8 @@
 import uuid
 from datetime import datetime, timedelta, timezone
 
+import httpx
+
 from tests import factories
 from tests.conftest import unique
 
@@ -135,3 +137,29 @@ def test_an_entry_of_another_account_is_invisible(api):
     assert r.status_code == 400 and r.json()["message"].startswith("logUuid: must be a UUID")
     assert api.get(logs(ca), params={"objectUuid": other["uuid"]}).json()["total"] == 0
     assert api.get(f"/api/v1/ca/{uuid.uuid4()}/logs").status_code == 404
+
+
+def test_a_clients_changes_are_logged_as_the_client(server, api):
+    ca = factories.corporate_account(api)
+    body = {"clientId": unique("logger").replace(" ", "-"), "role": "manager"}
+    created = factories.created(api.post(f"/api/v1/ca/{ca['uuid']}/clients", json=body))
+    token = httpx.post(
+        f"{server.url}/realms/sodata/protocol/openid-connect/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": created["clientId"],
+            "client_secret": created["clientSecret"],
+        },
+    ).json()["access_token"]
+    r = httpx.post(
+        f"{server.url}/api/v1/ca/{ca['uuid']}/customers",
+        json={"name": unique("By client")},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 201, r.text
+    actor = f"client:{created['clientId']}"
+    page = api.get(logs(ca), params={"userEmail": actor}).json()
+    assert [(e["action"], e["objectUuid"]) for e in page["results"]] == [
+        ("CUSTOMER_CREATED", r.json()["uuid"])
+    ]
+    assert page["results"][0]["userEmail"] == actor

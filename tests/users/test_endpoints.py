@@ -9,7 +9,7 @@ import uuid
 import httpx
 import pytest
 
-from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD
 from sodata.demo.ids import (
     ADMIN_EMAIL,
     DEMO_EMAIL,
@@ -216,22 +216,101 @@ def test_unlinking_removes_the_user_from_the_accounts_dags(api):
 
 @pytest.fixture(scope="module")
 def demo_admin(server, api):
-    """demo@ (admin of SoLink, no platform operator), also admin of an account of its own, so
-    that its allowed changes leave the demo data alone."""
+    """demo@ (admin of SoLink, no platform operator), also admin of an account of its own
+    while this module runs, so that its allowed changes leave the demo data alone."""
     ca = factories.corporate_account(api)
     add_user(api, ca, email=DEMO_EMAIL, role="admin")
     with client_as(server, DEMO_EMAIL) as client:
         yield client, ca
+    # other packages' tests (the access matrix) expect demo@ in SoLink alone
+    demo = demo_uuid("user", DEMO_EMAIL)
+    assert api.delete(f"{users(ca)}/{demo}").status_code == 204
 
 
 def test_an_admin_manages_users_of_their_account(demo_admin):
     client, ca = demo_admin
-    user = add_user(client, ca, password=PASSWORD)
+    user = add_user(client, ca, name="Jane")
     url = f"{users(ca)}/{user['uuid']}"
     assert client.put(url, json={"role": "admin"}).json()["role"] == "admin"
+    # the user belongs to this account alone: its admin may rename them
+    assert client.put(url, json={"name": "Jane D."}).json()["name"] == "Jane D."
     assert client.delete(url).status_code == 204
     entries = logs(client, ca, objectUuid=user["uuid"])
     assert {e["userEmail"] for e in entries} == {DEMO_EMAIL}
+
+
+NOT_ADDABLE = (
+    "email: a user with this email cannot be added here; ask a platform administrator to link them"
+)
+
+
+def test_an_account_admin_cannot_take_over_a_user_through_another_account(server, api, demo_admin):
+    """The attack: the admin of account A creates a user with a password they know, unlinks
+    them, and waits for the admin of account B to add that email, which linked the user and
+    let A's admin sign in to B. Now an account admin neither sets passwords nor links users
+    who already exist."""
+    client, ca_a = demo_admin
+    ca_b = factories.corporate_account(api)
+    admin_b = add_user(api, ca_b, role="admin", password=DEMO_PASSWORD)  # a platform admin may
+    email = new_email()
+
+    r = client.post(users(ca_a), json={"email": email, "role": "viewer", "password": PASSWORD})
+    assert r.status_code == 400, r.text
+    assert r.json()["message"].startswith("password: only a platform administrator")
+    assert PASSWORD not in r.text
+    assert email not in {u["email"] for u in api.get(users(ca_a)).json()["results"]}
+
+    planted = add_user(client, ca_a, email=email)  # without a password
+    assert client.delete(f"{users(ca_a)}/{planted['uuid']}").status_code == 204
+    with client_as(server, admin_b["email"]) as b:
+        r = b.post(users(ca_b), json={"email": email, "role": "admin"})
+        assert r.status_code == 409 and r.json()["message"] == NOT_ADDABLE
+        assert {u["email"] for u in b.get(users(ca_b)).json()["results"]} == {
+            ADMIN_EMAIL,
+            admin_b["email"],
+        }
+    r = sign_in(server, email)  # no password: no way in
+    assert r.status_code == 401 and r.json()["error"] == "invalid_grant"
+    # a platform administrator still links existing users
+    assert add_user(api, ca_b, email=email)["uuid"] == planted["uuid"]
+
+
+def test_an_account_admin_gets_one_answer_for_every_known_email(api, demo_admin):
+    client, ca = demo_admin
+    elsewhere = factories.corporate_account(api)
+    orphan = add_user(api, elsewhere)
+    assert api.delete(f"{users(elsewhere)}/{orphan['uuid']}").status_code == 204
+    before = api.get(users(ca)).json()["total"]
+    # linked here, linked elsewhere only, linked nowhere (the case matters not)
+    for email in (DEMO_EMAIL, OTHER_EMAIL.upper(), orphan["email"]):
+        r = client.post(users(ca), json={"email": email, "role": "admin"})
+        assert r.status_code == 409 and r.json()["message"] == NOT_ADDABLE, (email, r.text)
+    assert api.get(users(ca)).json()["total"] == before
+
+
+def test_an_account_admin_renames_only_users_of_their_account_alone(api, demo_admin):
+    client, ca = demo_admin
+    shared = add_user(api, ca, name="Shared")
+    add_user(api, factories.corporate_account(api), email=shared["email"])
+    admin = str(demo_uuid("user", ADMIN_EMAIL))  # the platform operator, linked to ca
+    demo = str(demo_uuid("user", DEMO_EMAIL))  # demo@ itself, also in SoLink
+    for target in (shared["uuid"], admin, demo):
+        url = f"{users(ca)}/{target}"
+        name = api.get(url).json()["name"]
+        r = client.put(url, json={"name": "Taken over"})
+        assert r.status_code == 403, r.text
+        assert r.json()["message"].startswith("name: only a platform administrator may rename")
+        assert api.get(url).json()["name"] == name
+    # the attack as reported: the admin of SoLink renaming the operator there
+    r = client.put(f"{users(str(SOLINK))}/{admin}", json={"name": "Taken over"})
+    assert r.status_code == 403
+    # sending the name back unchanged is no rename; roles stay the account's business
+    url = f"{users(ca)}/{shared['uuid']}"
+    r = client.put(url, json={"name": "Shared", "role": "manager"})
+    assert r.status_code == 200 and r.json()["role"] == "manager"
+    assert api.put(url, json={"name": "Renamed"}).json()["name"] == "Renamed"
+    actions = [e["action"] for e in logs(api, ca, objectUuid=shared["uuid"])]
+    assert actions.count("USER_UPDATED") == 1
 
 
 def test_only_platform_administrators_disable_users(api, demo_admin):

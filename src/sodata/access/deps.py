@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func, select
 
 from sodata.access.principal import Principal, Role
+from sodata.identity.external import audience_allowed
 from sodata.identity.service import active_session
 from sodata.identity.tokens import InvalidToken
 from sodata.kit.db import SessionDep
@@ -40,7 +41,10 @@ def _claims(request: Request, token: str) -> dict[str, Any]:
     state = request.app.state
     try:
         if state.external_issuer is not None:
-            return state.external_issuer.verify(token)
+            claims = state.external_issuer.verify(token)
+            if not audience_allowed(claims, state.provider.settings.oidc_audience):
+                raise InvalidToken("token issued to another client")
+            return claims
         p = state.provider
         return p.tokens.verify(token, p.accepted_issuers(request))
     except InvalidToken as exc:

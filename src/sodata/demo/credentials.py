@@ -30,8 +30,8 @@ def seed_credentials(session: Session) -> None:
             secret_hash=hash_secret(DEMO_CLIENT_SECRET),
             grant_types=["password", "client_credentials", "refresh_token", "authorization_code"],
             redirect_uris=[
-                "http://127.0.0.1*",
-                "http://localhost*",
+                "http://127.0.0.1/*",  # any port: loopback redirects (RFC 8252)
+                "http://localhost/*",
                 "https://oauth.pstmn.io/v1/callback",
             ],
         )

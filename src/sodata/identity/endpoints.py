@@ -7,12 +7,14 @@ errors have Keycloak's shapes ({"error", "error_description"}), since real Keycl
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from jwt.algorithms import RSAAlgorithm
 
 from sodata.identity import service
@@ -23,20 +25,74 @@ from sodata.identity.tokens import InvalidToken
 from sodata.kit.db import SessionDep
 from sodata.models import OAuthClient
 
-router = APIRouter(include_in_schema=False)
-ProviderDep = Annotated[Provider, Depends(provider)]
 OIDC = "/realms/{realm}/protocol/openid-connect"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# The sign-in page must not be framed (clickjacking); it has inline CSS and nothing else.
+PAGE_HEADERS = {
+    **NO_STORE,
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "frame-ancestors 'none'; default-src 'self'; style-src 'unsafe-inline'"
+    ),
+}
+MAX_FORM_BYTES = 64 * 1024  # a token request is a few hundred bytes
+MAX_FORM_FIELDS = 100
+
+
+class _OAuthRoute(APIRoute):
+    """Answers an OAuthError raised before the route runs (reading the form) in Keycloak's
+    shape rather than the API's."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except OAuthError as exc:
+                return _error(exc)
+
+        return handle
+
+
+router = APIRouter(include_in_schema=False, route_class=_OAuthRoute)
+ProviderDep = Annotated[Provider, Depends(provider)]
+
+
+def _too_large() -> OAuthError:
+    return OAuthError(413, "invalid_request", "Request too large")
 
 
 async def _form(request: Request) -> dict[str, str]:
+    """The query (GET) or the urlencoded body (POST), read up to MAX_FORM_BYTES whatever the
+    Content-Length says (a chunked body has none), so a huge body costs no memory."""
     if request.method != "POST":
         return dict(request.query_params)
-    form = await request.form()
-    return {k: v for k, v in form.items() if isinstance(v, str)}
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_FORM_BYTES:
+        raise _too_large()
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise _too_large()
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return {}
+    try:
+        pairs = parse_qsl(
+            body.decode("latin-1"), keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS
+        )
+    except ValueError:
+        raise OAuthError(400, "invalid_request", "Too many form parameters") from None
+    return dict(pairs)
 
 
 FormDep = Annotated[dict[str, str], Depends(_form)]
+
+
+def _page(html: str, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
 
 
 def _error(exc: OAuthError) -> JSONResponse:
@@ -218,13 +274,11 @@ def authorize(
         _check_realm(realm, p)
         client = _authorization_request(session, request, form)
     except OAuthError as exc:
-        return HTMLResponse(
-            message_page("We are sorry...", exc.description), status_code=exc.status
-        )
+        return _page(message_page("We are sorry...", exc.description), exc.status)
     params = {k: form[k] for k in AUTH_PARAMS if form.get(k)}
     action = f"{p.issuer(request)}/protocol/openid-connect/auth"  # the public address
     if request.method == "GET":
-        return HTMLResponse(sign_in_page(realm, action, params), headers=NO_STORE)
+        return _page(sign_in_page(realm, action, params))
     try:
         user = service.check_password(
             session,
@@ -240,7 +294,7 @@ def authorize(
             else "Invalid username or password."
         )
         page = sign_in_page(realm, action, params, username=form.get("username", ""), error=message)
-        return HTMLResponse(page, status_code=200, headers=NO_STORE)
+        return _page(page)
     code = service.new_authorization_code(
         session,
         client,
@@ -356,4 +410,4 @@ def logout(
     client = session.query(OAuthClient).filter_by(client_id=form.get("client_id", "")).first()
     if target and client and service.redirect_allowed(client, target, str(request.base_url)):
         return RedirectResponse(target, status_code=302)
-    return HTMLResponse(message_page("You are logged out", "You can close this page."))
+    return _page(message_page("You are logged out", "You can close this page."))

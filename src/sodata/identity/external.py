@@ -124,3 +124,16 @@ class ExternalIssuer:
         if claims.get("typ", "Bearer") != "Bearer":
             raise InvalidToken("not an access token")
         return claims
+
+
+def audience_allowed(claims: dict[str, Any], audience: str | None) -> bool:
+    """Whether a token was issued to one of the comma-separated clients (its `azp`, or in its
+    `aud`): every client of a realm gets tokens from it, not all of them are meant for us.
+    No audience: any client is."""
+    allowed = {a.strip() for a in (audience or "").split(",") if a.strip()}
+    if not allowed:
+        return True
+    aud = claims.get("aud")
+    named = set(aud) if isinstance(aud, list) else {aud}
+    named.add(claims.get("azp"))
+    return bool(allowed & {str(n) for n in named if n})

@@ -12,9 +12,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import SplitResult, unquote, urlsplit
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -76,15 +76,18 @@ def client_credentials_from(
 
 
 def authenticate_client(session: Session, client_id: str, secret: str | None) -> OAuthClient:
+    """Client ids are not secret, so an unknown one is refused at once, without argon2 work
+    that anyone could make the server do for free."""
     client = (
         session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
         if client_id
         else None
     )
-    if client is not None and client.secret_hash is None:
-        if client.enabled:
-            return client  # a public client (Swagger UI): it proves nothing, PKCE protects it
-    elif verify_secret(client.secret_hash if client else None, secret or "") and client.enabled:
+    if client is None or not client.enabled:
+        raise OAuthError(401, "invalid_client", BAD_CLIENT)
+    if client.secret_hash is None:
+        return client  # a public client (Swagger UI): it proves nothing, PKCE protects it
+    if secret and verify_secret(client.secret_hash, secret):
         return client
     raise OAuthError(401, "invalid_client", BAD_CLIENT)
 
@@ -99,17 +102,57 @@ def _require_grant(client: OAuthClient, grant: str) -> None:
         raise OAuthError(400, "unauthorized_client", message)
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _url(value: str) -> SplitResult | None:
+    """An absolute http(s) URL without userinfo, or None. Backslashes, spaces and control
+    characters are refused: browsers and urllib read them differently."""
+    if any(c == "\\" or ord(c) <= 0x20 or ord(c) == 0x7F for c in value):
+        return None
+    try:
+        url = urlsplit(value)
+        url.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if url.scheme not in ("http", "https") or not url.hostname or "@" in url.netloc:
+        return None
+    return url
+
+
+def _port(url: SplitResult) -> int:
+    return url.port or (443 if url.scheme == "https" else 80)
+
+
+def _matches(pattern: str, target: SplitResult) -> bool:
+    wildcard = pattern.endswith("*")
+    allowed = _url(pattern[:-1] if wildcard else pattern)
+    if allowed is None or (target.scheme, target.hostname) != (allowed.scheme, allowed.hostname):
+        return False
+    # RFC 8252 7.3: a native app listens on whatever loopback port it could get
+    if allowed.hostname not in LOOPBACK_HOSTS and _port(target) != _port(allowed):
+        return False
+    if wildcard:  # the * extends the path only, never the host
+        if allowed.query or allowed.fragment:
+            return False
+        return (target.path or "/").startswith(allowed.path or "/")
+    return (target.path or "/", target.query) == (allowed.path or "/", allowed.query)
+
+
 def redirect_allowed(client: OAuthClient, redirect_uri: str, base_url: str) -> bool:
-    """Exact match, or a pattern ending in * (Keycloak's rule). Patterns starting with / are
-    on this server."""
+    """The URL matches one of the client's patterns: the same scheme and host (and port but
+    on loopback), then the same path, or a longer one where the pattern ends in *. Patterns
+    starting with / are on this server. No userinfo, fragment or dot segment: the host and
+    path a browser goes to are the ones checked."""
+    target = _url(redirect_uri)
+    if target is None or target.fragment or "#" in redirect_uri:
+        return False
+    if any(unquote(part) in (".", "..") for part in target.path.split("/")):
+        return False
     for pattern in client.redirect_uris:
         if pattern.startswith("/"):
             pattern = base_url.rstrip("/") + pattern
-        if (
-            pattern.endswith("*")
-            and redirect_uri.startswith(pattern[:-1])
-            or redirect_uri == pattern
-        ):
+        if _matches(pattern, target):
             return True
     return False
 
@@ -143,11 +186,44 @@ def _linked_accounts(session: Session, user: User) -> list[int]:
     )
 
 
-def _locked_out(session: Session, settings: Settings, email: str, success: bool) -> bool:
+MAX_USERNAME = 255  # the length of User.email and SignInFailure.email
+
+
+def _is_locked(session: Session, email: str) -> bool:
+    locked_until = session.scalar(
+        select(SignInFailure.locked_until).where(SignInFailure.email == email)
+    )
+    return locked_until is not None and _aware(locked_until) > now()
+
+
+def _purge_failures(session: Session, settings: Settings, email: str) -> None:
+    """Forget failures older than a lockout, so that the table does not grow with every
+    guessed email. Rows other requests hold are skipped (PostgreSQL), never waited for."""
+    cutoff = now() - timedelta(seconds=settings.lockout_seconds)
+    stale = (
+        select(SignInFailure.email)
+        .where(
+            SignInFailure.email != email,
+            or_(SignInFailure.last_failure_at.is_(None), SignInFailure.last_failure_at < cutoff),
+            or_(SignInFailure.locked_until.is_(None), SignInFailure.locked_until < cutoff),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    session.execute(
+        delete(SignInFailure)
+        .where(SignInFailure.email.in_(stale))
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _locked_out(
+    session: Session, settings: Settings, email: str, password_ok: bool, enabled: bool
+) -> bool:
     """Records a sign-in attempt whose password has been checked; True if the email is locked
     out, whatever the password. The email's row is locked first (PostgreSQL: the row; SQLite:
     the database), so parallel guesses are decided one after the other and none is answered
-    once the limit is reached; the argon2 work before runs unlocked."""
+    once the limit is reached; the argon2 work before runs unlocked. Only a successful
+    sign-in clears the failures: the right password of a disabled account does not."""
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     session.execute(
         insert(SignInFailure)
@@ -163,40 +239,55 @@ def _locked_out(session: Session, settings: Settings, email: str, success: bool)
     at = now()
     if row.locked_until is not None and _aware(row.locked_until) > at:
         return True
-    if success:
-        session.delete(row)
+    if password_ok:
+        if enabled or (row.failures == 0 and row.last_failure_at is None):
+            session.delete(row)
         return False
     row.failures += 1
     row.last_failure_at = at
     if row.failures >= settings.lockout_failures:
         row.failures, row.locked_until = 0, at + timedelta(seconds=settings.lockout_seconds)
+    _purge_failures(session, settings, email)
     return False
+
+
+def _record_failure(session: Session, user: User | None, reason: str, via: str) -> None:
+    if user is None:
+        return
+    for ca_id in _linked_accounts(session, user):
+        record(
+            session,
+            ca_id,
+            "SIGN_IN_FAILED",
+            f"Failed sign-in of {user.email} ({reason})",
+            obj=user,
+            object_type="User",
+            level="WARNING",
+            details={"via": via},
+        )
 
 
 def check_password(
     session: Session, settings: Settings, email: str, password: str, via: str
 ) -> User:
     """The user with these credentials, or the same error whatever went wrong (unknown email,
-    wrong password, locked out), after the same argon2 work. `lockout_failures` failures in a
-    row lock the email out for `lockout_seconds`."""
+    wrong password, locked out), after the same argon2 work for known and unknown emails.
+    `lockout_failures` failures in a row lock the email out for `lockout_seconds`; a locked
+    email is refused before any argon2 work (only the right password could tell). What
+    cannot be an email is refused without touching the database."""
     email = email.strip().lower()
-    user = session.scalar(select(User).where(func.lower(User.email) == email)) if email else None
+    if not email or len(email) > MAX_USERNAME or "@" not in email:
+        raise OAuthError(401, "invalid_grant", BAD_CREDENTIALS)
+    user = session.scalar(select(User).where(func.lower(User.email) == email))
+    if _is_locked(session, email):
+        _record_failure(session, user, "locked out after repeated failures", via)
+        raise OAuthError(401, "invalid_grant", BAD_CREDENTIALS)
     valid = verify_secret(user.password_hash if user else None, password) and user is not None
-    locked = _locked_out(session, settings, email, valid) if email else False
+    enabled = user is not None and user.enabled
+    locked = _locked_out(session, settings, email, valid, enabled)
     if user is None or not valid or locked:
-        if user is not None:
-            reason = "locked out after repeated failures" if locked else "wrong password"
-            for ca_id in _linked_accounts(session, user):
-                record(
-                    session,
-                    ca_id,
-                    "SIGN_IN_FAILED",
-                    f"Failed sign-in of {user.email} ({reason})",
-                    obj=user,
-                    object_type="User",
-                    level="WARNING",
-                    details={"via": via},
-                )
+        reason = "locked out after repeated failures" if locked else "wrong password"
+        _record_failure(session, user, reason, via)
         raise OAuthError(401, "invalid_grant", BAD_CREDENTIALS)
     if not user.enabled:
         raise OAuthError(400, "invalid_grant", "Account disabled")

@@ -40,11 +40,21 @@ def record(
         object_type=object_type or (type(obj).__name__ if obj is not None else None),
         object_uuid=getattr(obj, "uuid", None),
         object_name=getattr(obj, "name", None),
-        user_email=principal.email if principal else None,
+        user_email=_actor(principal),
         details=details,
     )
     session.add(entry)
     return entry
+
+
+def _actor(principal: Principal | None) -> str | None:
+    """Who acted: the user's email, or "client:<clientId>" for an API client, so that a
+    client's changes are traced to it (cut to the column's 255 characters)."""
+    if principal is None:
+        return None
+    if principal.email is None and principal.client_id is not None:
+        return f"client:{principal.client_id}"[:255]
+    return principal.email
 
 
 def query(

@@ -35,8 +35,10 @@ def get_user(session: SessionDep, ca: ReadableCa, user_uuid: UserUuid):
 @router.post(
     "",
     summary="Add a user to the corporate account",
-    description="Creates the user when the email is unknown (with `name` and `password`), "
-    "otherwise links the existing user; 409 when the user is already linked.",
+    description="Creates the user when the email is unknown (with `name`; `password` from "
+    "platform administrators only, 400 otherwise). Only a platform administrator links an "
+    "existing user (409 when already linked); an account admin gets the same 409 for every "
+    "known email.",
     status_code=201,
     response_model=UserPublic,
 )
@@ -49,7 +51,9 @@ def add_user(session: SessionDep, principal: PrincipalDep, ca: AdminCa, body: Us
     "/{userUuid}",
     summary="Update a user",
     description="Changes the user's role in this corporate account and their name. "
-    "The account's last admin keeps the admin role (409).",
+    "The account's last admin keeps the admin role (409). The name shows in every account: "
+    "only a platform administrator renames a user linked to other accounts too, or a platform "
+    "administrator (403).",
     response_model=UserPublic,
 )
 def update_user(

@@ -42,8 +42,8 @@ class UserUpdate(WriteModel):
 
 class UserCreate(UserUpdate):
     """Adds the user with this email to the account: creates the user if the email is unknown
-    (name and password then apply), or links the existing user (a password is then refused:
-    only the user or a platform operator sets it)."""
+    (name applies, and a password sent by a platform administrator), or - for a platform
+    administrator only - links the existing user (a password is then refused)."""
 
     email: Email
     role: Role

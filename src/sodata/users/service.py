@@ -15,6 +15,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from sodata.access.principal import Principal, Role
+from sodata.access.scope import Forbidden
 from sodata.identity.passwords import hash_secret
 from sodata.kit.errors import BadRequest, Conflict, NotFound, not_found
 from sodata.kit.lookup import public
@@ -213,19 +214,37 @@ def link_user(
     return link
 
 
+NOT_ADDABLE = (
+    "email: a user with this email cannot be added here; ask a platform administrator to link them"
+)
+NO_PASSWORD = (
+    "password: only a platform administrator may set passwords; the user sets it with "
+    "`sodata users password` or the operator"
+)
+
+
 def add_to_account(
     session: Session, principal: Principal, ca: CorporateAccount, data: UserCreate
 ) -> User:
-    """POST .../users: create the user if the email is unknown, then link them with the role."""
+    """POST .../users: create the user if the email is unknown, then link them with the role.
+
+    Only a platform administrator links an existing user or sets a password: an account admin
+    who could do either could give themselves a way in to another account (create a user with
+    a password they know, then have it linked elsewhere). For them every known email gets the
+    same 409, linked here or not, so the answer tells nothing about other accounts."""
+    if not principal.superuser and data.password is not None:
+        raise BadRequest(NO_PASSWORD)
     user = by_email(session, data.email)
     if user is None:
         user = create_user(
             session, principal, data.email, name=data.name, password=data.password, log_in=ca
         )
+    elif not principal.superuser:
+        raise Conflict(NOT_ADDABLE)
     elif data.password is not None:
         raise BadRequest(
-            f"password: user {user.email} already exists; only a platform administrator can "
-            "set their password. Send the request without a password to link them"
+            f"password: user {user.email} already exists; set their password with "
+            "`sodata users password`. Send the request without a password to link them"
         )
     link_user(session, principal, ca, user, data.role)
     return user
@@ -273,6 +292,21 @@ def set_role(
     return link
 
 
+def _ensure_renamable_here(session: Session, ca: CorporateAccount, user: User) -> None:
+    """A user's name shows in every account: an account admin renames only a user who belongs
+    to their account alone and is no platform administrator."""
+    elsewhere = session.scalar(
+        select(func.count())
+        .select_from(UserLink)
+        .where(UserLink.user_id == user.id, UserLink.corporate_account_id != ca.id)
+    )
+    if user.is_superuser or elsewhere:
+        raise Forbidden(
+            f"name: only a platform administrator may rename user {user.email}: their name also "
+            "shows in other corporate accounts, or they are a platform administrator"
+        )
+
+
 def update(
     session: Session,
     principal: Principal,
@@ -280,12 +314,16 @@ def update(
     user_uuid: uuid.UUID,
     data: UserUpdate,
 ) -> User:
-    """PUT .../users/{u}: the role in this account and the user's name (shown everywhere)."""
+    """PUT .../users/{u}: the role in this account and the user's name (shown everywhere, so
+    see `_ensure_renamable_here`)."""
     user = get_linked(session, ca, user_uuid)
     changes = data.changes()
+    renaming = "name" in changes and changes["name"] != user.name
+    if renaming and not principal.superuser:
+        _ensure_renamable_here(session, ca, user)
     if "role" in changes:
         set_role(session, principal, ca, user, changes["role"])
-    if "name" in changes and changes["name"] != user.name:
+    if renaming:
         user.name = changes["name"]
         session.flush()
         _record(

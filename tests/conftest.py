@@ -14,10 +14,12 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
 
 from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD
 from sodata.demo.ids import ADMIN_EMAIL
@@ -51,6 +53,36 @@ def _postgres_database() -> tuple[str, str]:
         pytest.skip(reason)
     base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
     return f"{base}/{name}", name
+
+
+@contextmanager
+def fresh_database(backend: str, directory: Path) -> Iterator[str]:
+    """The URL of an empty, migrated database on `backend`, dropped afterwards."""
+    from sodata.migrations import upgrade
+
+    pg_name = None
+    if backend == "postgresql":
+        url, pg_name = _postgres_database()
+    else:
+        url = f"sqlite:///{directory / 'test.db'}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        if pg_name:
+            _drop_postgres_database(pg_name)
+
+
+@contextmanager
+def open_session(url: str) -> Iterator[Session]:
+    from sodata.kit.db import make_engine, make_sessionmaker
+
+    engine = make_engine(url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 def _drop_postgres_database(name: str) -> None:

@@ -15,8 +15,6 @@ from sodata.access.principal import Principal, Role
 from sodata.catalog.service import sync_catalog
 from sodata.demo import ids
 from sodata.demo.seed import seed
-from sodata.kit.db import make_engine, make_sessionmaker
-from sodata.migrations import upgrade
 from sodata.models import (
     AccessGroupCustomer,
     CorporateAccount,
@@ -27,13 +25,7 @@ from sodata.models import (
     UserLink,
 )
 from tests.access_groups.test_service import World, group
-from tests.conftest import BACKENDS, _drop_postgres_database, _postgres_database
-
-
-def _database(backend: str, path: Path) -> tuple[str, str | None]:
-    if backend == "postgresql":
-        return _postgres_database()
-    return f"sqlite:///{path}", None
+from tests.conftest import BACKENDS, fresh_database, open_session
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -41,45 +33,26 @@ def demo_db(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A migrated database with the demo data (catalog synced first, as `serve --demo` does)."""
-    url, pg_name = _database(request.param, tmp_path_factory.mktemp("data") / "demo.db")
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        with make_sessionmaker(engine)() as s:
+    with fresh_database(request.param, tmp_path_factory.mktemp("data")) as url:
+        with open_session(url) as s:
             sync_catalog(s)
             seed(s)
             s.commit()
         yield url
-    finally:
-        engine.dispose()
-        if pg_name:
-            _drop_postgres_database(pg_name)
 
 
 @pytest.fixture
 def demo(demo_db: str) -> Iterator[Session]:
     """A session on the demo database whose changes are rolled back after the test."""
-    engine = make_engine(demo_db)
-    try:
-        with make_sessionmaker(engine)() as s:
-            yield s
-            s.rollback()
-    finally:
-        engine.dispose()
+    with open_session(demo_db) as s:
+        yield s
+        s.rollback()
 
 
 @pytest.fixture(params=BACKENDS)
 def empty(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
-    url, pg_name = _database(request.param, tmp_path / "world.db")
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        engine.dispose()
-        if pg_name:
-            _drop_postgres_database(pg_name)
+    with fresh_database(request.param, tmp_path) as url, open_session(url) as s:
+        yield s
 
 
 def principal_of(s: Session, email: str) -> Principal:

@@ -13,8 +13,6 @@ import pytest
 from sqlalchemy.orm import Session
 
 from sodata.access_groups import service
-from sodata.kit.db import make_engine, make_sessionmaker
-from sodata.migrations import upgrade
 from sodata.models import (
     AccessGroup,
     AccessGroupCustomer,
@@ -29,25 +27,13 @@ from sodata.models import (
     User,
     UserLink,
 )
-from tests.conftest import BACKENDS, _drop_postgres_database, _postgres_database
+from tests.conftest import BACKENDS, fresh_database, open_session
 
 
 @pytest.fixture(params=BACKENDS)
 def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
-    pg_name = None
-    if request.param == "postgresql":
-        url, pg_name = _postgres_database()
-    else:
-        url = f"sqlite:///{tmp_path / 'dag.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        engine.dispose()
-        if pg_name:
-            _drop_postgres_database(pg_name)
+    with fresh_database(request.param, tmp_path) as url, open_session(url) as s:
+        yield s
 
 
 class World:

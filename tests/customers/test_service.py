@@ -13,28 +13,14 @@ from sqlalchemy.orm import Session
 from sodata.access.principal import Principal
 from sodata.customers import service as customers
 from sodata.customers.schemas import CustomerCreate
-from sodata.kit.db import make_engine, make_sessionmaker
-from sodata.migrations import upgrade
 from sodata.models import Address, Contact, CorporateAccount, Icon
-from tests.conftest import BACKENDS, _drop_postgres_database, _postgres_database
+from tests.conftest import BACKENDS, fresh_database, open_session
 
 
 @pytest.fixture(params=BACKENDS)
 def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Session]:
-    pg_name = None
-    if request.param == "postgresql":
-        url, pg_name = _postgres_database()
-    else:
-        url = f"sqlite:///{tmp_path / 'customers.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        with make_sessionmaker(engine)() as s:
-            yield s
-    finally:
-        engine.dispose()
-        if pg_name:
-            _drop_postgres_database(pg_name)
+    with fresh_database(request.param, tmp_path) as url, open_session(url) as s:
+        yield s
 
 
 def rows(session: Session, model: type) -> int:

@@ -7,11 +7,6 @@ import pytest
 
 from tests import factories
 
-# still imported under these names by test_lifecycle.py
-make_device = factories.device
-make_site = factories.site
-serial = factories.serial
-
 
 @pytest.fixture(scope="module")
 def ca(api: httpx.Client) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from sodata.demo.ids import DELPHYS_TYPE, MASTERYS_TYPE
-from tests.devices.conftest import make_device, make_site, serial
+from tests import factories
 
 # The Delphys GP profile: 42 Global variables and 6 Unit variables (src/sodata/catalog/data.py).
 DELPHYS_PROFILE = 48
@@ -26,9 +26,9 @@ def logged(api: httpx.Client, ca: str, device: str, action: str) -> int:
 
 
 def test_pre_create_link_deactivate_activate(api: httpx.Client, ca: str, customer: str) -> None:
-    site = make_site(api, ca, customer, timeZone="Europe/Paris")
+    site = factories.site(api, ca, customer, timeZone="Europe/Paris")
     devices = f"/api/v1/ca/{ca}/devices"
-    sn = serial()
+    sn = factories.serial()
 
     pre = api.post(
         f"{devices}/pre-create",
@@ -85,7 +85,7 @@ def test_pre_create_link_deactivate_activate(api: httpx.Client, ca: str, custome
 
 def test_a_pending_device_may_be_deactivated(api: httpx.Client, ca: str, customer: str) -> None:
     devices = f"/api/v1/ca/{ca}/devices"
-    sn = serial()
+    sn = factories.serial()
     pre = api.post(
         f"{devices}/pre-create", json={"serialNumber": sn, "deviceTypeUid": str(MASTERYS_TYPE)}
     ).json()
@@ -93,7 +93,7 @@ def test_a_pending_device_may_be_deactivated(api: httpx.Client, ca: str, custome
     assert off.status_code == 200 and off.json()["status"] == "DEACTIVATED"
     assert api.put(f"{devices}/{pre['uuid']}/activate").status_code == 409
     # linking attaches it but does not undo the deactivation
-    site = make_site(api, ca, customer)
+    site = factories.site(api, ca, customer)
     linked = api.post(
         f"{devices}/link", json={"serialNumber": sn, "activationKey": site["activationKey"]}
     )
@@ -103,9 +103,9 @@ def test_a_pending_device_may_be_deactivated(api: httpx.Client, ca: str, custome
 
 
 def test_repair_and_push_profile(api: httpx.Client, ca: str, customer: str) -> None:
-    site = make_site(api, ca, customer)
+    site = factories.site(api, ca, customer)
     devices = f"/api/v1/ca/{ca}/devices"
-    device = make_device(api, ca, site["uuid"], DELPHYS_TYPE)
+    device = factories.device(api, ca, site["uuid"], DELPHYS_TYPE)
     url = f"{devices}/{device['uuid']}"
     profile = variables(api, ca, device["uuid"])
     assert len(profile) == DELPHYS_PROFILE and all(v["source"] == "PROFILE" for v in profile)
@@ -139,10 +139,10 @@ def test_repair_and_push_profile(api: httpx.Client, ca: str, customer: str) -> N
 
 
 def test_repair_all_devices(api: httpx.Client, ca: str, customer: str) -> None:
-    site = make_site(api, ca, customer)
+    site = factories.site(api, ca, customer)
     devices = f"/api/v1/ca/{ca}/devices"
-    broken = [make_device(api, ca, site["uuid"], DELPHYS_TYPE) for _ in range(2)]
-    healthy = make_device(api, ca, site["uuid"], DELPHYS_TYPE)
+    broken = [factories.device(api, ca, site["uuid"], DELPHYS_TYPE) for _ in range(2)]
+    healthy = factories.device(api, ca, site["uuid"], DELPHYS_TYPE)
     for device, count in zip(broken, (1, 2), strict=True):
         for variable in variables(api, ca, device["uuid"])[:count]:
             api.delete(
@@ -165,9 +165,9 @@ def test_repair_all_devices(api: httpx.Client, ca: str, customer: str) -> None:
 
 
 def test_delete_removes_variables_and_shares(api: httpx.Client, ca: str, customer: str) -> None:
-    home, guest = make_site(api, ca, customer), make_site(api, ca, customer)
+    home, guest = factories.site(api, ca, customer), factories.site(api, ca, customer)
     devices = f"/api/v1/ca/{ca}/devices"
-    device = make_device(api, ca, home["uuid"], DELPHYS_TYPE)
+    device = factories.device(api, ca, home["uuid"], DELPHYS_TYPE)
     api.post(f"{devices}/{device['uuid']}/share/{guest['uuid']}").raise_for_status()
     variable = variables(api, ca, device["uuid"])[0]
 

@@ -26,24 +26,18 @@ from sodata.kit.db import make_engine, make_sessionmaker
 from sodata.kit.pagination import Paging, paginate
 from sodata.models import CorporateAccount, Device, DeviceType, Variable
 from sodata.sites import service as sites
-from tests.conftest import BACKENDS, _drop_postgres_database, _postgres_database
+from tests.conftest import BACKENDS, fresh_database
 
 ALL = frozenset({"contact", "address"})
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    pg_name = None
-    if request.param == "postgresql":
-        url, pg_name = _postgres_database()
-    else:
-        url = f"sqlite:///{tmp_path_factory.mktemp('queries') / 'demo.db'}"
-    prepare_database(url, demo=True)
-    engine = make_engine(url)
-    yield engine
-    engine.dispose()
-    if pg_name:
-        _drop_postgres_database(pg_name)
+    with fresh_database(request.param, tmp_path_factory.mktemp("queries")) as url:
+        prepare_database(url, demo=True)
+        engine = make_engine(url)
+        yield engine
+        engine.dispose()
 
 
 @pytest.fixture

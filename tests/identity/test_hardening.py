@@ -22,10 +22,8 @@ from sodata.demo.ids import DEMO_EMAIL, VIEWER_EMAIL
 from sodata.identity import passwords
 from sodata.identity import service as identity_service
 from sodata.identity.service import OAuthError
-from sodata.kit.db import make_engine
-from sodata.migrations import upgrade
 from sodata.models import SignInFailure, User
-from tests.conftest import Server
+from tests.conftest import Server, fresh_database, open_session
 from tests.identity.conftest import (
     BAD_CLIENT,
     BAD_CREDENTIALS,
@@ -95,12 +93,8 @@ class CountingHasher:
 
 @pytest.fixture
 def db_session(tmp_path: Path) -> Iterator[Session]:
-    url = f"sqlite:///{tmp_path / 'h.db'}"
-    upgrade(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
+    with fresh_database("sqlite", tmp_path) as url, open_session(url) as session:
         yield session
-    engine.dispose()
 
 
 def test_no_hashing_for_an_unknown_client(

@@ -2,7 +2,6 @@ import uuid
 
 from sodata.demo import ids
 from tests import factories
-from tests.conftest import unique
 
 ITEM_KEYS = {
     "uuid",
@@ -17,15 +16,10 @@ ITEM_KEYS = {
 }
 
 
-def new_device(api, ca, type_uuid=ids.DELPHYS_TYPE):
+def new_device(api, ca, type_uuid=ids.DELPHYS_TYPE, **fields):
+    """A device of `type_uuid` in a new site of `ca`."""
     site = factories.site(api, ca, factories.customer(api, ca))
-    body = {
-        "name": unique("Device"),
-        "serialNumber": uuid.uuid4().hex[:12],
-        "siteUuid": site["uuid"],
-        "deviceTypeUid": str(type_uuid),
-    }
-    return factories.created(api.post(f"/api/v1/ca/{ca['uuid']}/devices", json=body))
+    return factories.device(api, ca, site, type_uuid, **fields)
 
 
 def items_url(ca, device):

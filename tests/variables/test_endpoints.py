@@ -2,22 +2,15 @@ import uuid
 
 from sodata.demo import ids
 from tests import factories
-from tests.conftest import unique
 from tests.spec_keys import SPEC_VARIABLE_KEYS
 
 # the keys of the spec's example body (5.7.3)
 
 
 def new_device(api, ca, type_uuid=ids.MASTERYS_TYPE, **fields):
+    """A device of `type_uuid` in a new site of `ca`."""
     site = factories.site(api, ca, factories.customer(api, ca))
-    body = {
-        "name": unique("Device"),
-        "serialNumber": uuid.uuid4().hex[:12],
-        "siteUuid": site["uuid"],
-        "deviceTypeUid": str(type_uuid),
-        **fields,
-    }
-    return factories.created(api.post(f"/api/v1/ca/{ca['uuid']}/devices", json=body))
+    return factories.device(api, ca, site, type_uuid, **fields)
 
 
 def urls(ca, device):

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from sodata.access.scope import ReadableCa
 from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep
 from sodata.kit.errors import BadRequest
+from sodata.kit.lookup import public
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sorting import sort_by_query
@@ -43,12 +44,7 @@ def parse_instant(value: str | None, field: str) -> datetime | None:
 
 
 def to_public(ca: CorporateAccount, entry: LogEntry) -> LogPublic:
-    return LogPublic.model_validate(
-        {
-            **{f: getattr(entry, f) for f in LogPublic.model_fields if hasattr(entry, f)},
-            "corporate_account_uuid": ca.uuid,
-        }
-    )
+    return public(LogPublic, entry, corporate_account_uuid=ca.uuid)
 
 
 @router.get("", summary="Get the pagination for logs", response_model=Page[LogPublic])

@@ -11,6 +11,7 @@ from sodata.clients.endpoints import router as clients_router
 from sodata.config import Settings
 from sodata.corporate_accounts.endpoints import router as corporate_accounts_router
 from sodata.customers.endpoints import router as customers_router
+from sodata.datapoints.endpoints import router as datapoints_router
 from sodata.devices.endpoints import router as devices_router
 from sodata.identity.endpoints import router as identity_router
 from sodata.identity.external import ExternalIssuer
@@ -18,6 +19,7 @@ from sodata.identity.provider import Provider
 from sodata.items.endpoints import router as items_router
 from sodata.kit import errors
 from sodata.kit.db import make_engine, make_sessionmaker
+from sodata.last_values.endpoints import router as last_values_router
 from sodata.logs.endpoints import router as logs_router
 from sodata.sites.endpoints import router as sites_router
 from sodata.users.endpoints import router as users_router
@@ -63,6 +65,8 @@ ROUTERS = [
     devices_router,
     items_router,
     variables_router,
+    datapoints_router,
+    last_values_router,
     access_groups_router,
     logs_router,
     users_router,

@@ -74,3 +74,19 @@ def readable_devices(principal: Principal, ca: CorporateAccount) -> ColumnElemen
         UserLink.corporate_account_id == ca.id, UserLink.user_id == principal.user_id
     )
     return in_ca & Device.id.in_(group_device_ids(lambda column: column.in_(groups))) & linked
+
+
+def writable_devices(principal: Principal, ca: CorporateAccount) -> ColumnElement[bool]:
+    """A condition on `Device`: the devices of `ca` the caller may send data for.
+
+    It takes the manager role (or admin). An API client bound to a gateway sends for that
+    gateway and its child devices only; any other caller for the devices whose data it reads."""
+    right = principal.right_in(ca.id)
+    if right is None or right < Right.write:
+        return false()
+    if principal.gateway_device_id is not None:
+        gateway = principal.gateway_device_id
+        return (Device.corporate_account_id == ca.id) & (
+            (Device.id == gateway) | (Device.gateway_id == gateway)
+        )
+    return readable_devices(principal, ca)

@@ -50,10 +50,14 @@ def make_engine(url: str) -> Engine:
 
 
 def lock_row(session: Session, key: InstrumentedAttribute[int], row_id: int) -> None:
-    """Waits for, then holds until commit, the right to change what hangs on this row, so a
+    lock_rows(session, key, [row_id])
+
+
+def lock_rows(session: Session, key: InstrumentedAttribute[int], row_ids: list[int]) -> None:
+    """Waits for, then holds until commit, the right to change what hangs on these rows, so a
     check that reads several rows (no gateway cycle) and the write it allows run as one step.
 
-    PostgreSQL: SELECT ... FOR NO KEY UPDATE on the row (other writers of it wait; foreign key
+    PostgreSQL: SELECT ... FOR NO KEY UPDATE on the rows, in key order (other writers of them wait; foreign key
     checks of inserts referencing it do not). SQLite locks the whole database for writing
     anyway, but pysqlite starts the transaction only at the first INSERT/UPDATE/DELETE, so
     checks made before it read outside any lock: BEGIN IMMEDIATE takes the write lock first
@@ -61,7 +65,8 @@ def lock_row(session: Session, key: InstrumentedAttribute[int], row_id: int) -> 
     with session.no_autoflush:  # take the lock before writing anything, or writers deadlock
         connection = session.connection()
         if connection.dialect.name != "sqlite":
-            session.execute(select(key).where(key == row_id).with_for_update(key_share=True))
+            ordered = select(key).where(key.in_(sorted(row_ids))).order_by(key)  # no deadlock
+            session.execute(ordered.with_for_update(key_share=True))
         elif not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 

@@ -292,6 +292,25 @@ def _realm_url(app: FastAPI) -> str:
     return f"{(settings.public_url or '').rstrip('/')}/realms/{settings.realm}"
 
 
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` documenting a JSON body that the endpoint reads itself (to check each
+    element on its own); `install_openapi` adds the models it refers to."""
+    _BODY_MODELS.append(model)
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+_BODY_MODELS: list[type[BaseModel]] = []
+
+
+def _document_bodies(schema: dict[str, Any]) -> None:
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for model in _BODY_MODELS:
+        found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(found.pop("$defs", {}))
+        components[model.__name__] = found
+
+
 def install_openapi(app: FastAPI) -> None:
     """`app.openapi` with `document_errors` and `document_security` applied once to each
     document FastAPI builds."""
@@ -302,6 +321,7 @@ def install_openapi(app: FastAPI) -> None:
         schema = FastAPI.openapi(app)  # cached by FastAPI until the routes change
         if not documented or documented[-1] is not schema:
             document_security(document_errors(schema), _realm_url(app))
+            _document_bodies(schema)
             documented[:] = [schema]
         return schema
 

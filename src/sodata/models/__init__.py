@@ -29,8 +29,12 @@ from sodata.models.organization import (
     User,
     UserLink,
 )
+from sodata.models.timeseries import Datapoint, LastValue, Rollup
 
 __all__ = [
+    "Datapoint",
+    "LastValue",
+    "Rollup",
     "AuthSession",
     "AuthorizationCode",
     "OAuthClient",

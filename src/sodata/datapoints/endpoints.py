@@ -1,0 +1,114 @@
+"""Datapoints: the history of variables (spec 5.8), and sending points in (sodata's own)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from sodata.access.deps import PrincipalDep
+from sodata.access.scope import ReadableCa, WritableCa
+from sodata.datapoints import service
+from sodata.datapoints.schemas import (
+    MAX_INGEST_BYTES,
+    MAX_POINTS,
+    MAX_TAKE,
+    DatapointsAnswer,
+    DatapointsQuery,
+    IngestAnswer,
+    IngestBody,
+)
+from sodata.kit.db import SessionDep
+from sodata.kit.errors import ApiError, BadRequest, body_schema
+
+router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}", tags=["Data Points"])
+
+DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of the device")]
+
+
+def _json(body: object) -> Response:
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.put(
+    "/datapoints",
+    summary="Find device streams",
+    response_model=DatapointsAnswer,
+    description=f"""Find the data streams for a given device, corresponding to the filters.
+
+- **from** (inclusive) and **to** (exclusive) are ISO 8601 date-times whose wall-clock time is
+  read in the effective zone: each device's own zone when `useDeviceLocalTimezone` is true
+  (so `2021-09-20T07:47:26.724Z` for a Europe/Paris device starts at 05:47:26.724Z), else
+  `timezone` (an IANA zone, default UTC). A trailing `Z` or offset is ignored. A wall-clock
+  time shown twice (end of summer time) is its first occurrence; one skipped is read with the
+  offset in force before the change.
+- **granularity** `raw` answers every point (no aggregation). `minute`, `hour`, `day`, `week`
+  (from Monday), `month` and `year` are calendar buckets of the effective zone: a day runs
+  from local midnight to local midnight (23 h or 25 h on DST days). Each bucket is reported by
+  its start instant; buckets without points are left out; the first and last buckets hold
+  only the points between from and to.
+- **aggregation** (required unless raw): `avg`, `min`, `max`, `count`, `sum`, `var` (sample
+  variance, n-1) or `stdev` (sample standard deviation); var and stdev are null for a
+  bucket of one point.
+- Times in the answer are UTC with `Z`.
+- **Paging:** at most `take` (default and maximum {MAX_TAKE:,}) points or buckets per series.
+  A series with more answers `nextAfter`; send the same query again with that series'
+  `after` set to it for the next page. `nextAfter` null: the series is complete.
+- A series names its variable by itemType, itemIndex and serviceId, by `mappingConfig`
+  ("Global|0|140100") or by `variableUuid`. A device whose data the caller may not read
+  answers 404.""",
+)
+def find_device_streams(
+    session: SessionDep, principal: PrincipalDep, ca: ReadableCa, body: DatapointsQuery
+):
+    return _json(service.run_query(session, principal, ca, body))
+
+
+async def _ingest_body(request: Request) -> object:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_INGEST_BYTES):
+        raise ApiError(f"body: larger than {MAX_INGEST_BYTES // 2**20} MiB; split the batch", 413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_INGEST_BYTES:
+            raise ApiError(
+                f"body: larger than {MAX_INGEST_BYTES // 2**20} MiB; split the batch", 413
+            )
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"body: not valid JSON ({exc})") from None
+
+
+@router.post(
+    "/devices/{deviceUuid}/datapoints",
+    summary="Send data points",
+    response_model=IngestAnswer,
+    openapi_extra=body_schema(IngestBody),
+    description=f"""Store points of the device's variables (or, for a gateway, of its child
+devices: set `deviceUuid` on their series). At most {MAX_POINTS:,} points per call.
+
+- A series names its variable by `mappingConfig` ("Global|0|140100"), by `variableUuid` or by
+  itemType, itemIndex and serviceId; its `data` holds `{{"at", "value"}}` points, as in the
+  answer of PUT /datapoints. `at` is ISO 8601 (UTC when it has no offset).
+- A point sent again for the same variable and time replaces the stored one.
+- The answer comes once the points are durably stored. It counts the points accepted and
+  rejected, and says why each was rejected: an unknown variable, a value that is not a number,
+  a time more than an hour ahead of the server's clock, a device not activated.
+- Needs the manager role and the device's data; an API client bound to a gateway sends for
+  that gateway and its child devices.""",
+)
+async def send_datapoints(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    ca: WritableCa,
+    device_uuid: DeviceUuid,
+):
+    series = service.parse_ingest(await _ingest_body(request))
+    answer = await run_in_threadpool(service.ingest, session, principal, ca, device_uuid, series)
+    return _json(answer)

@@ -1,0 +1,474 @@
+"""Datapoints: which series a request names (and may read or write), and the engine calls."""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.sql.elements import ColumnElement
+
+from sodata.access.data import readable_devices, writable_devices
+from sodata.access.principal import Principal
+from sodata.datapoints.schemas import (
+    MAX_POINTS,
+    MAX_SERIES,
+    DatapointsQuery,
+    SeriesIn,
+    SeriesQuery,
+    VariableRef,
+)
+from sodata.kit.errors import BadRequest, not_found
+from sodata.models import CorporateAccount, Device, Variable
+from sodata.timeseries import query, store
+from sodata.timeseries.calendar import (
+    UnknownZone,
+    iso,
+    iso_ms,
+    to_ms,
+    wall_clock_ms,
+    zone,
+)
+from sodata.variables.service import mapping_config, parse_mapping_config
+
+MAX_FUTURE_MS = 3_600_000  # a point may be at most an hour ahead of the server's clock
+GRANULARITIES = "minute, hour, day, week, month, year"
+AGGREGATIONS = "avg, min, max, count, sum, var, stdev"
+
+
+@dataclass
+class Catalog:
+    """The variables of some devices, by (device, item, index, service) and by uuid."""
+
+    by_key: dict[tuple[int, str, int, str], Variable]
+    by_uuid: dict[uuid.UUID, Variable]
+
+    @staticmethod
+    def of(session: Session, device_ids: Sequence[int]) -> Catalog:
+        variables = session.scalars(
+            select(Variable)
+            .join(Variable.item)
+            .join(Variable.service)
+            .where(Variable.device_id.in_(sorted(set(device_ids))))
+            .options(contains_eager(Variable.item), contains_eager(Variable.service))
+        ).all()
+        return Catalog(
+            {
+                (v.device_id, v.item.item_type, v.item.index, v.service.service_id): v
+                for v in variables
+            },
+            {v.uuid: v for v in variables},
+        )
+
+    def find(self, device: Device, ref: VariableRef, field: str) -> Variable | None:
+        """The device's variable that `ref` names (None if it has none; 400 if `ref` is
+        incomplete or malformed)."""
+        if ref.variable_uuid is not None:
+            variable = self.by_uuid.get(ref.variable_uuid)
+            return variable if variable is not None and variable.device_id == device.id else None
+        if ref.mapping_config is not None:
+            item_type, index, service_id = parse_mapping_config(
+                ref.mapping_config, f"{field}.mappingConfig"
+            )
+        elif ref.item_type and ref.item_index is not None and ref.service_id:
+            if not ref.item_index.isdigit():
+                raise BadRequest(
+                    f"{field}.itemIndex: {ref.item_index!r} is not an index; use 0, 1, ..."
+                )
+            item_type, index, service_id = ref.item_type, int(ref.item_index), ref.service_id
+        else:
+            raise BadRequest(
+                f"{field}: name the variable with itemType, itemIndex and serviceId, or with "
+                "mappingConfig (Global|0|140100), or with variableUuid"
+            )
+        return self.by_key.get((device.id, item_type, index, service_id))
+
+
+def describe(ref: VariableRef) -> str:
+    if ref.variable_uuid is not None:
+        return f"variable {ref.variable_uuid}"
+    if ref.mapping_config is not None:
+        return ref.mapping_config
+    return f"{ref.item_type}|{ref.item_index}|{ref.service_id}"
+
+
+def _devices(
+    session: Session, ca: CorporateAccount, uuids: set[uuid.UUID], allowed: ColumnElement[bool]
+) -> dict[uuid.UUID, Device]:
+    rows = session.scalars(select(Device).where(Device.uuid.in_(uuids), allowed)).all()
+    return {d.uuid: d for d in rows}
+
+
+# --- the query (PUT /datapoints) ------------------------------------------------------------
+
+
+def _wall_clock(text: str, field: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(
+            f"{field}: {text!r} is not an ISO 8601 date-time; use e.g. 2022-05-18T00:00:00Z"
+        ) from None
+
+
+def _zone(name: str, field: str):
+    try:
+        return zone(name)
+    except UnknownZone:
+        raise BadRequest(
+            f"{field}: {name!r} is not an IANA time zone; use e.g. UTC or Europe/Paris"
+        ) from None
+
+
+def _instant_ms(text: str, field: str) -> int:
+    moment = _wall_clock(text, field)
+    return to_ms(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
+def run_query(
+    session: Session, principal: Principal, ca: CorporateAccount, body: DatapointsQuery
+) -> dict[str, Any]:
+    raw = body.granularity == "raw"
+    start_wall = _wall_clock(body.from_, "from")
+    end_wall = _wall_clock(body.to, "to")
+    if start_wall.replace(tzinfo=None) >= end_wall.replace(tzinfo=None):
+        raise BadRequest("from: must be before to (from is inclusive, to exclusive)")
+    shared_zone = _zone(body.timezone, "timezone")
+    for i, series in enumerate(body.series):
+        field = f"series[{i}].aggregation"
+        if raw and series.aggregation is not None:
+            raise BadRequest(
+                f"{field}: raw granularity takes no aggregation; remove it, or choose a "
+                f"granularity among {GRANULARITIES}"
+            )
+        if not raw and series.aggregation is None:
+            raise BadRequest(
+                f"{field}: granularity {body.granularity} needs an aggregation among {AGGREGATIONS}"
+            )
+        if series.device_uuid is None and series.variable_uuid is None:
+            raise BadRequest(f"series[{i}].deviceUuid: required unless variableUuid is given")
+
+    devices, variables = _resolve_query(session, principal, ca, body.series)
+    answers = []
+    db = store.Db(session)
+    for i, (series, device, variable) in enumerate(
+        zip(body.series, devices, variables, strict=True)
+    ):
+        tz = (
+            _zone(device.time_zone, "deviceTimeZone")
+            if body.use_device_local_timezone
+            else shared_zone
+        )
+        start, end = wall_clock_ms(start_wall, tz), wall_clock_ms(end_wall, tz)
+        after = None if series.after is None else _instant_ms(series.after, f"series[{i}].after")
+        if raw:
+            page = query.raw(db, variable.id, start, end, after, body.take)
+        else:
+            assert series.aggregation is not None
+            page = query.aggregate(
+                db,
+                variable.id,
+                start,
+                end,
+                after,
+                body.take,
+                body.granularity,
+                series.aggregation,
+                tz,
+            )
+        item, service = variable.item, variable.service
+        answer: dict[str, Any] = {
+            "itemType": item.item_type,
+            "itemIndex": str(item.index),
+            "serviceId": service.service_id,
+            "deviceUuid": str(device.uuid),
+            "variableUuid": str(variable.uuid),
+            "mappingConfig": mapping_config(item.item_type, item.index, service.service_id),
+        }
+        if not raw:
+            answer["aggregation"] = series.aggregation
+        answer |= {
+            "dataType": service.data_type,
+            "deviceTimeZone": device.time_zone,
+            "unit": variable.unit or service.unit,
+            "data": _points(page.t, page.v),
+            "nextAfter": None if page.next_after is None else iso_ms(page.next_after),
+        }
+        answers.append(answer)
+    return {
+        "from": body.from_,
+        "to": body.to,
+        "timezone": body.timezone,
+        "useDeviceLocalTimezone": body.use_device_local_timezone,
+        "granularity": body.granularity,
+        "series": answers,
+    }
+
+
+def _resolve_query(
+    session: Session, principal: Principal, ca: CorporateAccount, series: list[SeriesQuery]
+) -> tuple[list[Device], list[Variable]]:
+    readable = readable_devices(principal, ca)
+    by_variable: dict[uuid.UUID, Device] = {}
+    wanted_variables = {s.variable_uuid for s in series if s.device_uuid is None}
+    if wanted_variables:
+        rows = session.execute(
+            select(Variable.uuid, Device)
+            .join(Device, Variable.device_id == Device.id)
+            .where(Variable.uuid.in_(wanted_variables), readable)
+        ).tuples()
+        by_variable = dict(rows.all())
+    devices_by_uuid = _devices(
+        session, ca, {s.device_uuid for s in series if s.device_uuid is not None}, readable
+    )
+    devices = []
+    for s in series:
+        if s.device_uuid is None:
+            device = by_variable.get(s.variable_uuid)  # type: ignore[arg-type]
+            if device is None:
+                raise not_found("Variable", s.variable_uuid)
+        else:
+            device = devices_by_uuid.get(s.device_uuid)
+            if device is None:
+                raise not_found("Device", s.device_uuid)
+        devices.append(device)
+    catalog = Catalog.of(session, [d.id for d in devices])
+    variables = []
+    for i, (s, device) in enumerate(zip(series, devices, strict=True)):
+        variable = catalog.find(device, s, f"series[{i}]")
+        if variable is None:
+            raise BadRequest(
+                f"series[{i}]: device {device.uuid} has no {describe(s)}; list its variables "
+                f"with GET /api/v1/ca/{ca.uuid}/devices/{device.uuid}/variables"
+            )
+        variables.append(variable)
+    return devices, variables
+
+
+def _points(t: np.ndarray, v: np.ndarray) -> list[dict[str, Any]]:
+    """[{"at", "value"}]: whole numbers as integers (as in the spec: "value": 4), NaN as null."""
+    values = v.astype(object)
+    whole = np.flatnonzero(np.isfinite(v) & (np.trunc(v) == v) & (np.abs(v) < 2**53))
+    values[whole] = v[whole].astype(np.int64).astype(object)
+    values[np.isnan(v)] = None
+    return [{"at": a, "value": x} for a, x in zip(iso(t), values.tolist(), strict=True)]
+
+
+# --- ingestion (POST /devices/{device}/datapoints) ----------------------------------------
+
+
+class Rejections:
+    def __init__(self) -> None:
+        self.errors: list[dict[str, Any]] = []
+        self.count = 0
+
+    def series(self, index: int, points: int, reason: str) -> None:
+        self.errors.append({"series": index, "point": None, "at": None, "reason": reason})
+        self.count += points
+
+    def point(self, index: int, point: int, at: Any, reason: str) -> None:
+        shown = at if isinstance(at, str | int | float) and len(str(at)) <= 64 else None
+        self.errors.append({"series": index, "point": point, "at": shown, "reason": reason})
+        self.count += 1
+
+
+def parse_ingest(body: Any) -> list[SeriesIn]:
+    """The batch's series with their points left as sent (each point is checked on its own,
+    so one bad point does not refuse the batch)."""
+    if (
+        not isinstance(body, dict)
+        or set(body) != {"series"}
+        or not isinstance(body["series"], list)
+    ):
+        raise BadRequest(
+            'body: send {"series": [{"mappingConfig": ..., "data": [{"at", "value"}]}]}'
+        )
+    if len(body["series"]) > MAX_SERIES:
+        raise BadRequest(f"series: at most {MAX_SERIES} series per call")
+    parsed = []
+    total = 0
+    for i, raw in enumerate(body["series"]):
+        if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
+            raise BadRequest(f'series[{i}]: an object with "data": [{{"at", "value"}}, ...]')
+        total += len(raw["data"])
+        if total > MAX_POINTS:
+            raise BadRequest(f"series: at most {MAX_POINTS} points per call; split the batch")
+        try:
+            ref = SeriesIn.model_validate({**raw, "data": []})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"])
+            raise BadRequest(f"series[{i}].{where}: {error['msg']}") from None
+        ref.data = raw["data"]  # type: ignore[assignment]
+        parsed.append(ref)
+    return parsed
+
+
+def ingest(
+    session: Session,
+    principal: Principal,
+    ca: CorporateAccount,
+    device_uuid: uuid.UUID,
+    series: list[SeriesIn],
+) -> dict[str, Any]:
+    writable = writable_devices(principal, ca)
+    gateway = _devices(session, ca, {device_uuid}, writable).get(device_uuid)
+    if gateway is None:
+        raise not_found("Device", device_uuid)
+    children = _devices(
+        session,
+        ca,
+        {s.device_uuid for s in series if s.device_uuid not in (None, device_uuid)},
+        writable,
+    )
+    catalog = Catalog.of(session, [gateway.id, *(d.id for d in children.values())])
+    rejections = Rejections()
+    batches: dict[int, store.SeriesPoints] = {}
+    now = int(time.time() * 1000)
+    accepted = 0
+    for i, s in enumerate(series):
+        points: list[Any] = s.data  # type: ignore[assignment]
+        device = gateway if s.device_uuid in (None, device_uuid) else children.get(s.device_uuid)
+        if device is None or (device is not gateway and device.gateway_id != gateway.id):
+            rejections.series(
+                i,
+                len(points),
+                f"deviceUuid: {s.device_uuid} is not a child device of gateway {gateway.uuid}",
+            )
+            continue
+        if device.status != "ACCEPTED":
+            rejections.series(
+                i,
+                len(points),
+                f"device {device.uuid} is {device.status.lower()}; only activated devices take data",
+            )
+            continue
+        try:
+            variable = catalog.find(device, s, f"series[{i}]")
+        except BadRequest as exc:
+            rejections.series(i, len(points), exc.message)
+            continue
+        if variable is None:
+            rejections.series(i, len(points), f"device {device.uuid} has no variable {describe(s)}")
+            continue
+        t, v, ok = _columns(points, variable.service.data_type, now, i, rejections)
+        if not ok.any():
+            continue
+        accepted += int(ok.sum())
+        previous = batches.get(variable.id)
+        t, v = t[ok], v[ok]
+        if previous is not None:  # the same variable twice in one call: later points win
+            t, v = np.r_[previous.t, t], np.r_[previous.v, v]
+        batches[variable.id] = store.SeriesPoints.of(variable.id, t, v)
+    store.write(session, list(batches.values()))
+    return {"accepted": accepted, "rejected": rejections.count, "errors": rejections.errors}
+
+
+def _columns(
+    points: list[Any], data_type: str, now: int, series: int, rejections: Rejections
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Times (ms) and values of the points, and which of them are good (the others are
+    rejected with their reason). Well-formed batches take the vectorized path."""
+    n = len(points)
+    try:
+        ats = [p["at"] for p in points]
+        values = [p["value"] for p in points]
+        if any(len(p) != 2 for p in points):
+            raise KeyError
+    except (TypeError, KeyError):
+        ats, values = [], []
+        for j, p in enumerate(points):
+            if isinstance(p, dict) and set(p) == {"at", "value"}:
+                ats.append(p["at"])
+                values.append(p["value"])
+            else:
+                ats.append(None)
+                values.append(None)
+                rejections.point(
+                    series, j, None, 'a point is {"at": "2022-05-18T00:05:05Z", "value": 4}'
+                )
+    t, t_ok = _times(ats)
+    v, v_ok = _values(values, data_type)
+    ok = t_ok & v_ok
+    for j in np.flatnonzero(~t_ok).tolist():
+        if ats[j] is not None:
+            rejections.point(
+                series,
+                j,
+                ats[j],
+                f"at: {_quote(ats[j])} is not an ISO 8601 date-time such as 2022-05-18T00:05:05Z",
+            )
+    for j in np.flatnonzero(t_ok & ~v_ok).tolist():
+        if ats[j] is not None:
+            rejections.point(series, j, ats[j], _value_reason(values[j], data_type))
+    future = ok & (t > now + MAX_FUTURE_MS)
+    past = ok & (t < 0)
+    for j in np.flatnonzero(future).tolist():
+        rejections.point(series, j, ats[j], "at: more than an hour ahead of the server's clock")
+    for j in np.flatnonzero(past).tolist():
+        rejections.point(series, j, ats[j], "at: before 1970-01-01T00:00:00Z")
+    return t, v, ok & ~future & ~past if n else np.zeros(0, dtype=bool)
+
+
+def _quote(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 64 else text[:60] + "..."
+
+
+def _times(ats: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    n = len(ats)
+    if n and all(type(a) is str and a.endswith("Z") and "T" in a for a in ats):
+        try:  # the common case: UTC with "Z", parsed in one call
+            t = np.array([a[:-1] for a in ats], dtype="datetime64[ms]").astype(np.int64)
+            return t, np.ones(n, dtype=bool)
+        except ValueError:
+            pass
+    t = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=bool)
+    for j, a in enumerate(ats):
+        if type(a) is str and len(a) <= 64:
+            try:
+                moment = datetime.fromisoformat(a)
+            except ValueError:
+                continue
+            t[j] = to_ms(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+            ok[j] = True
+    return t, ok
+
+
+def _values(values: list[Any], data_type: str) -> tuple[np.ndarray, np.ndarray]:
+    n = len(values)
+    accepted = (int, float, bool) if data_type == "boolean" else (int, float)
+    if n and all(type(x) in (int, float) for x in values):
+        try:
+            v = np.array(values, dtype=np.float64)
+            return v, np.isfinite(v)
+        except OverflowError:
+            pass
+    v = np.zeros(n, dtype=np.float64)
+    ok = np.zeros(n, dtype=bool)
+    for j, x in enumerate(values):
+        if type(x) in accepted:
+            try:
+                f = float(x)
+            except OverflowError:
+                continue
+            if math.isfinite(f):
+                v[j], ok[j] = f, True
+    return v, ok
+
+
+def _value_reason(value: Any, data_type: str) -> str:
+    if data_type == "boolean":
+        return f"value: {_quote(value)} is not true, false or a number"
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return f"value: {_quote(value)} is not a finite number"
+    return f"value: {_quote(value)} is not a number; this variable holds numbers"

@@ -1,0 +1,48 @@
+"""Last values (spec 5.9): the latest point of every variable of one or several devices."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Path, Response
+
+from sodata.access.deps import PrincipalDep
+from sodata.access.scope import ReadableCa
+from sodata.kit.db import SessionDep
+from sodata.last_values import service
+from sodata.last_values.schemas import MAX_DEVICES, LastValuesAnswer, LastValuesQuery
+
+router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}", tags=["Data Points"])
+
+DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of the device")]
+DESCRIPTION = """Each variable's latest point (by time, not by arrival): `value` as text,
+`date` in UTC with milliseconds. Variables without any point are left out. A device whose data
+the caller may not read answers 404."""
+
+
+@router.get(
+    "/devices/{deviceUuid}/last-values",
+    summary="Find last values for a device",
+    response_model=LastValuesAnswer,
+    description=DESCRIPTION,
+)
+def device_last_values(
+    session: SessionDep, principal: PrincipalDep, ca: ReadableCa, device_uuid: DeviceUuid
+):
+    body = service.of_devices(session, principal, ca, [device_uuid])
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+@router.put(
+    "/last-values",
+    summary="Find last values for multiple devices",
+    response_model=LastValuesAnswer,
+    description=DESCRIPTION + f" Up to {MAX_DEVICES} devices per call.",
+)
+def last_values(
+    session: SessionDep, principal: PrincipalDep, ca: ReadableCa, body: LastValuesQuery
+):
+    answer = service.of_devices(session, principal, ca, body.device_uuids)
+    return Response(orjson.dumps(answer), media_type="application/json")

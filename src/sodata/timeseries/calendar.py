@@ -1,0 +1,194 @@
+"""Calendar buckets in any IANA time zone, on arrays of instants (ms since the epoch, UTC).
+
+A bucket is a calendar unit of the zone's wall clock: a minute or an hour starts where the
+wall clock shows :00 (so at the end of summer time a day holds two distinct 02:00 hour
+buckets); a day starts at local midnight (a DST day lasts 23 h or 25 h); a week starts on
+Monday (ISO); months and years follow the calendar. A bucket is named by its start instant.
+
+The zone's UTC offset is piecewise constant: `Offsets` finds the transitions of a range once
+(cached per zone and year), then maps arrays of instants to offsets with one searchsorted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+SECOND_MS = 1000
+MINUTE_MS = 60 * SECOND_MS
+HOUR_MS = 60 * MINUTE_MS
+DAY_MS = 24 * HOUR_MS
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+EPOCH_DATE = date(1970, 1, 1)
+
+GRANULARITIES = ("raw", "minute", "hour", "day", "week", "month", "year")
+# the longest a bucket of each granularity can last: how far a window must reach to hold one
+LONGEST_MS = {
+    "minute": 2 * HOUR_MS,  # a minute mark skipped by a transition
+    "hour": 3 * HOUR_MS,
+    "day": 2 * DAY_MS,
+    "week": 8 * DAY_MS,
+    "month": 32 * DAY_MS,
+    "year": 367 * DAY_MS,
+}
+# how much of a series one pass of an aggregation reads (memory stays bounded)
+WINDOW_MS = {
+    "minute": 2 * DAY_MS,
+    "hour": 92 * DAY_MS,
+    "day": 1100 * DAY_MS,
+    "week": 1100 * DAY_MS,
+    "month": 3660 * DAY_MS,
+    "year": 36600 * DAY_MS,
+}
+_SAMPLE_MS = 6 * HOUR_MS  # transitions are found between samples this far apart
+
+
+class UnknownZone(ValueError):
+    pass
+
+
+@lru_cache(maxsize=512)
+def zone(name: str) -> ZoneInfo:
+    """The IANA zone `name` ("Europe/Paris", "UTC"); UnknownZone if there is none."""
+    try:
+        if not name or len(name) > 64 or name.startswith(("/", ".")) or ".." in name:
+            raise ValueError
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise UnknownZone(name) from None
+
+
+def to_ms(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(milliseconds=1)
+
+
+def from_ms(ms: int) -> datetime:
+    return EPOCH + timedelta(milliseconds=ms)
+
+
+def wall_clock_ms(moment: datetime, tz: ZoneInfo) -> int:
+    """The instant at which the clocks of `tz` show the wall-clock time of `moment` (its own
+    offset, if any, is ignored). A time shown twice is its first occurrence; a time skipped by
+    a change is read with the offset in force before it (Python's zoneinfo, fold=0)."""
+    return to_ms(moment.replace(tzinfo=tz, fold=0))
+
+
+def _offset_ms(tz: ZoneInfo, ms: int) -> int:
+    offset = from_ms(ms).astimezone(tz).utcoffset()
+    return 0 if offset is None else offset // timedelta(milliseconds=1)
+
+
+@lru_cache(maxsize=4096)
+def _transitions_of_year(tz: ZoneInfo, year: int) -> tuple[tuple[int, int], ...]:
+    """(instant, new offset) of every offset change in `year`, to the millisecond."""
+    start = to_ms(datetime(year, 1, 1, tzinfo=UTC))
+    end = to_ms(datetime(year + 1, 1, 1, tzinfo=UTC))
+    found = []
+    previous = _offset_ms(tz, start)
+    t = start
+    while t < end:
+        nxt = min(t + _SAMPLE_MS, end)
+        offset = _offset_ms(tz, nxt)
+        if offset != previous:
+            lo, hi = t, nxt  # offset(lo) == previous, offset(hi) == offset
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if _offset_ms(tz, mid) == previous:
+                    lo = mid
+                else:
+                    hi = mid
+            found.append((hi, offset))
+            previous = offset
+        t = nxt
+    return tuple(found)
+
+
+class Offsets:
+    """The UTC offsets of `tz` from `start` to `end` (ms), as constant pieces."""
+
+    def __init__(self, tz: ZoneInfo, start: int, end: int) -> None:
+        self.tz = tz
+        first_year = from_ms(start - 2 * DAY_MS).year
+        last_year = from_ms(end + 2 * DAY_MS).year
+        begins = [np.iinfo(np.int64).min]
+        offsets = [_offset_ms(tz, start - 2 * DAY_MS)]
+        for year in range(first_year, last_year + 1):
+            for instant, offset in _transitions_of_year(tz, year):
+                if instant > start - 2 * DAY_MS:
+                    begins.append(instant)
+                    offsets.append(offset)
+        self.begins = np.array(begins, dtype=np.int64)
+        self.offsets = np.array(offsets, dtype=np.int64)
+
+    def piece(self, t: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.begins, t, side="right") - 1
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        return self.offsets[self.piece(t)]
+
+
+def bucket_starts(t: np.ndarray, granularity: str, offsets: Offsets) -> np.ndarray:
+    """The start instant of the bucket holding each instant of `t` (int64 ms arrays)."""
+    t = np.asarray(t, dtype=np.int64)
+    if t.size == 0:
+        return t.copy()
+    if granularity in ("minute", "hour"):
+        return _mark_starts(t, MINUTE_MS if granularity == "minute" else HOUR_MS, offsets)
+    local_day = (t + offsets.at(t)) // DAY_MS
+    days, inverse = np.unique(local_day, return_inverse=True)
+    tz = offsets.tz
+    starts = np.array(
+        [_local_midnight_ms(_first_day(int(d), granularity), tz) for d in days], dtype=np.int64
+    )
+    return starts[inverse.reshape(-1)]
+
+
+def _mark_starts(t: np.ndarray, unit: int, offsets: Offsets) -> np.ndarray:
+    """The last instant <= t at which the wall clock shows a multiple of `unit`."""
+    piece = offsets.piece(t)
+    offset = offsets.offsets[piece]
+    start = (t + offset) // unit * unit - offset
+    begin = offsets.begins[piece]
+    early = start < begin  # the mark came before this piece began: the last one of the piece before
+    if early.any():
+        prev_offset = offsets.offsets[piece[early] - 1]
+        before = begin[early] - 1
+        start[early] = (before + prev_offset) // unit * unit - prev_offset
+    return start
+
+
+def _first_day(day: int, granularity: str) -> date:
+    d = EPOCH_DATE + timedelta(days=day)
+    if granularity == "day":
+        return d
+    if granularity == "week":
+        return d - timedelta(days=d.weekday())
+    if granularity == "month":
+        return d.replace(day=1)
+    return d.replace(month=1, day=1)
+
+
+@lru_cache(maxsize=65536)
+def _local_midnight_ms(d: date, tz: ZoneInfo) -> int:
+    return wall_clock_ms(datetime(d.year, d.month, d.day), tz)
+
+
+def iso(ms: np.ndarray) -> list[str]:
+    """ISO 8601 UTC with "Z": seconds, or milliseconds where they are not zero."""
+    ms = np.asarray(ms, dtype=np.int64)
+    if ms.size == 0:
+        return []
+    moments = ms.astype("datetime64[ms]")
+    text = np.datetime_as_string(moments, unit="s")
+    fraction = ms % SECOND_MS != 0
+    if fraction.any():
+        text = np.where(fraction, np.datetime_as_string(moments, unit="ms"), text)
+    return [s + "Z" for s in text.tolist()]
+
+
+def iso_ms(ms: int) -> str:
+    """ISO 8601 UTC with milliseconds and "Z" (a paging cursor, a last value's date)."""
+    return str(np.datetime64(ms, "ms")) + "Z"

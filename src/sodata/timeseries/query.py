@@ -1,0 +1,125 @@
+"""Reading a series: raw pages, and calendar-bucket aggregates built from slot partials.
+
+An aggregated bucket is assembled from the 15-minute slot partials that lie wholly inside it
+and inside [from, to), plus the raw points of the slots that do not (the slots cut by from or
+to, or by a bucket boundary that is not on a quarter hour, as in zones of the past with odd
+offsets). So a year of daily buckets reads 365 rollup rows and two slots of raw points.
+
+Pages: at most `take` points or buckets per call, with the cursor `after` (the last time
+returned). Reads are clipped to the series' first and last point, and aggregates walk the
+range in windows, so memory stays bounded whatever the range asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from sodata.timeseries import store
+from sodata.timeseries.calendar import WINDOW_MS, Offsets, bucket_starts
+from sodata.timeseries.partials import SLOT_MS, Partials, merge_sorted, of_groups, value
+from sodata.timeseries.store import Db
+
+
+@dataclass
+class Page:
+    t: np.ndarray  # point times or bucket starts (ms)
+    v: np.ndarray  # values; NaN where undefined (var or stdev of one point)
+    next_after: int | None  # the cursor for the next page, None when this one is the last
+
+
+def _clip(db: Db, vid: int, start: int, end: int, after: int | None) -> tuple[int, int] | None:
+    if after is not None:
+        start = max(start, after + 1)
+    span = store.extent(db, vid)
+    if span is None:
+        return None
+    start, end = max(start, span[0]), min(end, span[1] + 1)
+    return (start, end) if start < end else None
+
+
+def raw(db: Db, vid: int, start: int, end: int, after: int | None, take: int) -> Page:
+    span = _clip(db, vid, start, end, after)
+    if span is None:
+        return Page(np.empty(0, np.int64), np.empty(0), None)
+    t, v = store.read_raw(db, vid, span[0], span[1], limit=take + 1)
+    return _page(t, v, take)
+
+
+def _page(t: np.ndarray, v: np.ndarray, take: int) -> Page:
+    if len(t) > take:
+        return Page(t[:take], v[:take], int(t[take - 1]))
+    return Page(t, v, None)
+
+
+def aggregate(
+    db: Db,
+    vid: int,
+    start: int,
+    end: int,
+    after: int | None,
+    take: int,
+    granularity: str,
+    aggregation: str,
+    tz: ZoneInfo,
+) -> Page:
+    """Buckets of [start, end) that hold points, each with its aggregate, from the first
+    bucket starting after `after` (if given)."""
+    span = _clip(db, vid, start, end, after)
+    if span is None:
+        return Page(np.empty(0, np.int64), np.empty(0), None)
+    lo, hi = span
+    offsets = Offsets(tz, lo, hi)
+    found: list[Partials] = []
+    count = 0
+    while lo < hi and count <= take:
+        window_end = hi
+        if lo + WINDOW_MS[granularity] < hi:  # stop on a bucket boundary
+            window_end = int(
+                bucket_starts(np.array([lo + WINDOW_MS[granularity]]), granularity, offsets)[0]
+            )
+        buckets = _buckets(db, vid, lo, window_end, granularity, offsets)
+        if after is not None:
+            buckets = buckets.take(buckets.start > after)
+        found.append(buckets)
+        count += len(buckets)
+        lo = window_end
+    buckets = Partials.concat(found)
+    return _page(buckets.start, value(buckets, aggregation), take)
+
+
+def _buckets(db: Db, vid: int, lo: int, hi: int, granularity: str, offsets: Offsets) -> Partials:
+    if granularity == "minute":  # finer than a slot: from the raw points
+        t, v = store.read_raw(db, vid, lo, hi)
+        return of_groups(bucket_starts(t, granularity, offsets), v)
+    slots = store.read_partials(db, vid, lo, hi)
+    s = slots.start
+    first = bucket_starts(s, granularity, offsets)
+    whole = (
+        (s >= lo)
+        & (s + SLOT_MS <= hi)
+        & (first == bucket_starts(s + SLOT_MS - 1, granularity, offsets))
+    )
+    parts = slots.take(whole)
+    parts.start = first[whole]
+    pieces = [parts]
+    for piece_lo, piece_hi in _ranges(
+        np.maximum(s[~whole], lo), np.minimum(s[~whole] + SLOT_MS, hi)
+    ):
+        t, v = store.read_raw(db, vid, piece_lo, piece_hi)
+        pieces.append(Partials.of_points(bucket_starts(t, granularity, offsets), v))
+    both = Partials.concat(pieces)
+    return merge_sorted(both, both.start)
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:
+    """Adjacent [start, end) ranges joined (inputs in time order)."""
+    joined: list[list[int]] = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        if joined and joined[-1][1] == a:
+            joined[-1][1] = b
+        else:
+            joined.append([a, b])
+    return [(a, b) for a, b in joined]

@@ -1,0 +1,194 @@
+"""Series storage on SQLite and PostgreSQL: raw points, daily rows of slot partials, last values.
+
+Hot paths talk to the driver's connection of the session (same transaction) with columns in
+and columns out: one executemany (SQLite) or one unnest insert (PostgreSQL) per series, and
+fetches straight into numpy arrays.
+
+Rollups stay equal to a recomputation from the raw points: points that only extend a series
+(nothing stored between the batch's first and last time) are merged into the slot partials;
+any other batch (overwrite, late data) recomputes the days it touches from the raw table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session
+
+from sodata.kit.db import lock_rows
+from sodata.models import Variable
+from sodata.timeseries.calendar import DAY_MS
+from sodata.timeseries.partials import SLOT_MS, Partials, merge_sorted, of_groups, pack, unpack
+
+
+@dataclass
+class SeriesPoints:
+    """Points of one variable: times (ms, ascending, unique) and values."""
+
+    variable_id: int
+    t: np.ndarray
+    v: np.ndarray
+
+    @staticmethod
+    def of(variable_id: int, t: Sequence[int] | np.ndarray, v: Sequence[float] | np.ndarray):
+        """Sorted by time; of points sent twice for the same time, the last one wins."""
+        t = np.asarray(t, dtype=np.int64)
+        v = np.asarray(v, dtype=np.float64)
+        order = np.argsort(t, kind="stable")
+        t, v = t[order], v[order]
+        last = np.r_[t[1:] != t[:-1], True] if len(t) else np.empty(0, dtype=bool)
+        return SeriesPoints(variable_id, t[last], v[last])
+
+
+class Db:
+    """The driver connection of a session, with SQL written for sqlite3 ("?") or psycopg."""
+
+    def __init__(self, session: Session) -> None:
+        connection = session.connection()
+        self.postgres = connection.dialect.name == "postgresql"
+        self.raw: Any = connection.connection.driver_connection
+
+    def _sql(self, sql: str) -> str:
+        return sql.replace("?", "%s") if self.postgres else sql
+
+    def rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        cursor = self.raw.cursor()
+        try:
+            cursor.execute(self._sql(sql), params)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
+
+    def execute(self, sql: str, params: Sequence[Any]) -> None:
+        cursor = self.raw.cursor()
+        try:
+            cursor.execute(self._sql(sql), params)
+        finally:
+            cursor.close()
+
+    def many(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
+        cursor = self.raw.cursor()
+        try:
+            cursor.executemany(self._sql(sql), params)
+        finally:
+            cursor.close()
+
+
+_UPSERT_POINTS = (
+    " ON CONFLICT (variable_id, at) DO UPDATE SET value = excluded.value"  # a point sent again
+)
+_UPSERT_ROLLUP = (
+    "INSERT INTO rollups (variable_id, day, data) VALUES (?, ?, ?)"
+    " ON CONFLICT (variable_id, day) DO UPDATE SET data = excluded.data"
+)
+_UPSERT_LAST = (
+    "INSERT INTO last_values (variable_id, at, value) VALUES (?, ?, ?)"
+    " ON CONFLICT (variable_id) DO UPDATE SET at = excluded.at, value = excluded.value"
+    " WHERE excluded.at >= last_values.at"
+)
+
+
+def write(session: Session, batches: Sequence[SeriesPoints]) -> None:
+    """Store the points (overwriting those of the same variable and time), their rollups and
+    last values, in the session's transaction. Writers of the same variables take turns."""
+    batches = [b for b in batches if len(b.t)]
+    if not batches:
+        return
+    lock_rows(session, Variable.id, sorted({b.variable_id for b in batches}))
+    db = Db(session)
+    for batch in batches:
+        _write_series(db, batch)
+
+
+def _write_series(db: Db, batch: SeriesPoints) -> None:
+    vid, t, v = batch.variable_id, batch.t, batch.v
+    between = db.rows(
+        "SELECT 1 FROM datapoints WHERE variable_id = ? AND at >= ? AND at <= ? LIMIT 1",
+        (vid, int(t[0]), int(t[-1])),
+    )
+    if db.postgres:
+        db.execute(
+            "INSERT INTO datapoints (variable_id, at, value)"
+            " SELECT ?, * FROM unnest(?::bigint[], ?::float8[])" + _UPSERT_POINTS,
+            (vid, t.tolist(), v.tolist()),
+        )
+    else:
+        db.many(
+            "INSERT INTO datapoints (variable_id, at, value) VALUES (?, ?, ?)" + _UPSERT_POINTS,
+            zip([vid] * len(t), t.tolist(), v.tolist(), strict=True),
+        )
+    days = np.unique(t // DAY_MS)
+    if between:  # overwrites or late points: the touched days again from the raw points
+        fresh = Partials.concat([_recompute(db, vid, first, last) for first, last in _runs(days)])
+    else:  # the batch only adds points where there were none: merge
+        stored = read_partials(db, vid, int(days[0]) * DAY_MS, (int(days[-1]) + 1) * DAY_MS)
+        stored = stored.take(np.isin(stored.start // DAY_MS, days))
+        new = of_groups(t // SLOT_MS * SLOT_MS, v)
+        both = Partials.concat([stored, new])
+        fresh = merge_sorted(both, both.start)
+    _store_days(db, vid, fresh)
+    db.execute(_UPSERT_LAST, (vid, int(t[-1]), float(v[-1])))
+
+
+def _runs(days: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of consecutive days, as (first, last)."""
+    breaks = np.flatnonzero(np.diff(days) != 1)
+    firsts = np.r_[days[0], days[breaks + 1]]
+    lasts = np.r_[days[breaks], days[-1]]
+    return list(zip(firsts.tolist(), lasts.tolist(), strict=True))
+
+
+def _recompute(db: Db, vid: int, first_day: int, last_day: int) -> Partials:
+    t, v = read_raw(db, vid, first_day * DAY_MS, (last_day + 1) * DAY_MS)
+    return of_groups(t // SLOT_MS * SLOT_MS, v)
+
+
+def _store_days(db: Db, vid: int, parts: Partials) -> None:
+    day_of = parts.start // DAY_MS
+    edges = np.flatnonzero(np.r_[True, day_of[1:] != day_of[:-1], True])
+    rows = []
+    for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+        day = int(day_of[lo])
+        rows.append((vid, day, pack(parts.take(slice(lo, hi)), day)))
+    db.many(_UPSERT_ROLLUP, rows)
+
+
+def read_raw(
+    db: Db, vid: int, start: int, end: int, limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Times and values of the points in [start, end), in time order, at most `limit`."""
+    sql = (
+        "SELECT at, value FROM datapoints WHERE variable_id = ? AND at >= ? AND at < ? ORDER BY at"
+    )
+    params: tuple = (vid, start, end)
+    if limit is not None:
+        sql += " LIMIT ?"
+        params += (limit,)
+    rows = db.rows(sql, params)
+    if not rows:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    t, v = zip(*rows, strict=True)
+    return np.array(t, dtype=np.int64), np.array(v, dtype=np.float64)
+
+
+def read_partials(db: Db, vid: int, start: int, end: int) -> Partials:
+    """The slot partials of the UTC days that [start, end) overlaps, in time order."""
+    rows = db.rows(
+        "SELECT day, data FROM rollups WHERE variable_id = ? AND day >= ? AND day <= ? ORDER BY day",
+        (vid, start // DAY_MS, (end - 1) // DAY_MS),
+    )
+    return unpack([day for day, _ in rows], [bytes(data) for _, data in rows])
+
+
+def extent(db: Db, vid: int) -> tuple[int, int] | None:
+    """The first and last time of a series, or None if it has no point."""
+    first = db.rows("SELECT at FROM datapoints WHERE variable_id = ? ORDER BY at LIMIT 1", (vid,))
+    if not first:
+        return None
+    last = db.rows(
+        "SELECT at FROM datapoints WHERE variable_id = ? ORDER BY at DESC LIMIT 1", (vid,)
+    )
+    return int(first[0][0]), int(last[0][0])

@@ -39,6 +39,7 @@ def prepare_database(url: str, demo: bool) -> bool:
     """Migrate, sync the catalog and, in demo mode, seed an empty database. True if seeded."""
     from sodata.catalog.service import sync_catalog
     from sodata.demo.credentials import seed_credentials
+    from sodata.demo.history import seed_history
     from sodata.demo.seed import is_empty, seed
     from sodata.identity.bootstrap import ensure_identity
     from sodata.kit.db import make_engine, make_sessionmaker
@@ -54,6 +55,7 @@ def prepare_database(url: str, demo: bool) -> bool:
             if seeded:
                 seed(session)
                 seed_credentials(session)
+                seed_history(session)
             session.commit()
     finally:
         engine.dispose()

@@ -1,7 +1,7 @@
 """Series storage on SQLite and PostgreSQL: raw points, daily rows of slot partials, last values.
 
 Hot paths talk to the driver's connection of the session (same transaction) with columns in
-and columns out: one executemany (SQLite) or one unnest insert (PostgreSQL) per series, and
+and columns out: one executemany (SQLite) or one binary COPY (PostgreSQL) per series, and
 fetches straight into numpy arrays.
 
 Rollups stay equal to a recomputation from the raw points: points that only extend a series
@@ -110,11 +110,7 @@ def _write_series(db: Db, batch: SeriesPoints) -> None:
         (vid, int(t[0]), int(t[-1])),
     )
     if db.postgres:
-        db.execute(
-            "INSERT INTO datapoints (variable_id, at, value)"
-            " SELECT ?, * FROM unnest(?::bigint[], ?::float8[])" + _UPSERT_POINTS,
-            (vid, t.tolist(), v.tolist()),
-        )
+        _copy_points(db, vid, t, v, upsert=bool(between))
     else:
         db.many(
             "INSERT INTO datapoints (variable_id, at, value) VALUES (?, ?, ?)" + _UPSERT_POINTS,
@@ -131,6 +127,53 @@ def _write_series(db: Db, batch: SeriesPoints) -> None:
         fresh = merge_sorted(both, both.start)
     _store_days(db, vid, fresh)
     db.execute(_UPSERT_LAST, (vid, int(t[-1]), float(v[-1])))
+
+
+# PostgreSQL's binary COPY rows (variable_id int4, at int8, value float8), built by numpy
+_COPY_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("vid_len", ">i4"),
+        ("vid", ">i4"),
+        ("at_len", ">i4"),
+        ("at", ">i8"),
+        ("value_len", ">i4"),
+        ("value", ">f8"),
+    ]
+)
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
+_COPY_TRAILER = b"\xff\xff"
+
+
+def _copy_points(db: Db, vid: int, t: np.ndarray, v: np.ndarray, upsert: bool) -> None:
+    """COPY the points in (binary, built column-wise). Where points may already exist, through
+    a temporary table and one INSERT ... ON CONFLICT."""
+    rows = np.empty(len(t), dtype=_COPY_ROW)
+    rows["fields"], rows["vid_len"], rows["at_len"], rows["value_len"] = 3, 4, 8, 8
+    rows["vid"], rows["at"], rows["value"] = vid, t, v
+    target = "datapoints"
+    if upsert:
+        db.execute(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_points"
+            " (variable_id integer, at bigint, value double precision) ON COMMIT DELETE ROWS",
+            (),
+        )
+        db.execute("TRUNCATE incoming_points", ())
+        target = "incoming_points"
+    cursor = db.raw.cursor()
+    try:
+        with cursor.copy(
+            f"COPY {target} (variable_id, at, value) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.write(_COPY_HEADER + rows.tobytes() + _COPY_TRAILER)
+    finally:
+        cursor.close()
+    if upsert:
+        db.execute(
+            "INSERT INTO datapoints (variable_id, at, value)"
+            " SELECT variable_id, at, value FROM incoming_points" + _UPSERT_POINTS,
+            (),
+        )
 
 
 def _runs(days: np.ndarray) -> list[tuple[int, int]]:

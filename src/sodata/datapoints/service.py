@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 from pydantic import ValidationError
@@ -21,7 +21,9 @@ from sodata.access.principal import Principal
 from sodata.datapoints.schemas import (
     MAX_POINTS,
     MAX_SERIES,
+    Aggregation,
     DatapointsQuery,
+    Granularity,
     SeriesIn,
     SeriesQuery,
     VariableRef,
@@ -40,8 +42,8 @@ from sodata.timeseries.calendar import (
 from sodata.variables.service import mapping_config, parse_mapping_config
 
 MAX_FUTURE_MS = 3_600_000  # a point may be at most an hour ahead of the server's clock
-GRANULARITIES = "minute, hour, day, week, month, year"
-AGGREGATIONS = "avg, min, max, count, sum, var, stdev"
+GRANULARITIES = ", ".join(get_args(Granularity)[1:])  # after raw
+AGGREGATIONS = ", ".join(get_args(Aggregation))
 
 
 @dataclass

@@ -24,17 +24,8 @@ DAY_MS = 24 * HOUR_MS
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 EPOCH_DATE = date(1970, 1, 1)
 
-GRANULARITIES = ("raw", "minute", "hour", "day", "week", "month", "year")
-# the longest a bucket of each granularity can last: how far a window must reach to hold one
-LONGEST_MS = {
-    "minute": 2 * HOUR_MS,  # a minute mark skipped by a transition
-    "hour": 3 * HOUR_MS,
-    "day": 2 * DAY_MS,
-    "week": 8 * DAY_MS,
-    "month": 32 * DAY_MS,
-    "year": 367 * DAY_MS,
-}
-# how much of a series one pass of an aggregation reads (memory stays bounded)
+# how much of a series one pass of an aggregation reads (memory stays bounded); far longer than
+# any bucket, so a window always ends on a bucket boundary after its start
 WINDOW_MS = {
     "minute": 2 * DAY_MS,
     "hour": 92 * DAY_MS,

@@ -35,8 +35,6 @@ PACKED = np.dtype(
     ]
 )
 
-AGGREGATIONS = ("avg", "min", "max", "count", "sum", "var", "stdev")
-
 
 @dataclass
 class Partials:

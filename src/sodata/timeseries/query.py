@@ -95,6 +95,7 @@ def _buckets(db: Db, vid: int, lo: int, hi: int, granularity: str, offsets: Offs
         t, v = store.read_raw(db, vid, lo, hi)
         return of_groups(bucket_starts(t, granularity, offsets), v)
     slots = store.read_partials(db, vid, lo, hi)
+    slots = slots.take((slots.start + SLOT_MS > lo) & (slots.start < hi))  # the window's slots
     s = slots.start
     first = bucket_starts(s, granularity, offsets)
     whole = (

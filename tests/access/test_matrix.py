@@ -7,15 +7,19 @@ by another key (same kid) and one of another realm. Path parameters are real dem
 that a refusal is a matter of rights, not of a missing object.
 
 The demo data stays as it is for the other tests: changes that are allowed are made only by
-admin@ on objects it creates for the case in its own corporate account; demo@'s allowed writes
-on SoLink aim at an object that does not exist (404) or send a body that is refused (400) - the
-answer proves that the rights check let them through, and nothing changes.
+admin@ on objects it creates for the case in its own corporate account (data points too: they
+go to a device made for the case); demo@'s allowed writes on SoLink aim at an object that does
+not exist (404) or send a body that is refused (400) - the answer proves that the rights check
+let them through, and nothing changes. The reads that take a body (the variables search, the
+data points and the last values) get a real one naming demo objects.
 """
 
 from __future__ import annotations
 
 import base64
 import inspect
+import json
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -44,8 +48,14 @@ PNG = base64.b64decode(
 )
 API = "/api/v1"
 CA_PARAM = "corporateAccountUuid"
-# A POST that reads: the variables search takes its filters in the body.
-READ_ONLY_POSTS = {("POST", f"{API}/ca/{{{CA_PARAM}}}/variables")}
+# Operations that read although their method is not GET: the variables search takes its
+# filters in the body, the data points and the last values name their devices there.
+DATAPOINTS = f"{API}/ca/{{{CA_PARAM}}}/datapoints"
+LAST_VALUES = f"{API}/ca/{{{CA_PARAM}}}/last-values"
+DEVICE_DATAPOINTS = f"{API}/ca/{{{CA_PARAM}}}/devices/{{deviceUuid}}/datapoints"
+# reads whose body names the device (so a device of another account there is a 404)
+BODY_NAMES_DEVICES = {("PUT", DATAPOINTS), ("PUT", LAST_VALUES)}
+READ_ONLY = {("POST", f"{API}/ca/{{{CA_PARAM}}}/variables")} | BODY_NAMES_DEVICES
 USERS = {
     "admin": ids.ADMIN_EMAIL,
     "demo": ids.DEMO_EMAIL,
@@ -69,6 +79,7 @@ PARAM_KINDS = {
     "deviceTypeUid": "device_type",
 }
 Objects = Callable[[str], str]  # kind of object -> its uuid (or id) in the target
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # The role each demo user holds in the account it belongs to (admin@ is a platform operator).
 HELD = {"demo": Right.admin, "viewer": Right.read, "other": Right.write}
 
@@ -90,7 +101,7 @@ class Op:
 
     @property
     def reads(self) -> bool:
-        return self.method == "GET" or (self.method, self.path) in READ_ONLY_POSTS
+        return self.method == "GET" or (self.method, self.path) in READ_ONLY
 
     @property
     def in_account(self) -> bool:
@@ -396,11 +407,31 @@ def _variable(objects: Objects) -> dict[str, str]:
     return {"itemType": "Global", "itemIndex": "0", "serviceId": objects("service")}
 
 
+# Bodies of the data points operations: a day of the demo history of the device's variable,
+# its last values; a point sent to the device's variable.
+DATA_BODIES: dict[tuple[str, str], Callable[[Objects], Any]] = {
+    ("PUT", DATAPOINTS): lambda o: {
+        "from": "2022-05-18T00:00:00Z",
+        "to": "2022-05-19T00:00:00Z",
+        "granularity": "raw",
+        "series": [{"deviceUuid": o("device"), "variableUuid": o("variable")}],
+    },
+    ("PUT", LAST_VALUES): lambda o: {"deviceUuids": [o("device")]},
+    ("POST", DEVICE_DATAPOINTS): lambda o: {
+        "series": [
+            {"variableUuid": o("variable"), "data": [{"at": "2022-05-18T00:00:00Z", "value": 1}]}
+        ]
+    },
+}
+
+
 def body(op: Op, objects: Objects) -> Any:
     """A minimal valid body for `op`, its references taken from `objects`; None where none is
     known ({} is sent, and a caller allowed to write may get a 400)."""
     if not op.body:
         return None
+    if (make := DATA_BODIES.get((op.method, op.path))) is not None:
+        return make(objects)
     suffix = op.path.removeprefix(f"{API}/ca").removeprefix(f"/{{{CA_PARAM}}}")
     if op.method == "PUT" and op.body == "array":
         return [{"uuid": objects("variable"), "label": unique("Matrix")}]
@@ -638,11 +669,20 @@ def assert_same_404(
     names = op.params if values[CA_PARAM] != str(ids.ENERGY_STORAGE) else op.objects
     names = tuple(n for n in names if n in PARAM_KINDS)
     random = _randomized(values, names)
+    swapped: dict[str, str] = {}  # uuids of the body -> random ones
+    if (op.method, op.path) in BODY_NAMES_DEVICES:
+        text = json.dumps(payload)
+        for found in set(UUID.findall(text)):
+            swapped[found] = str(uuid.uuid4())
+            text = text.replace(found, swapped[found])
+        payload = json.loads(text)
     twin = send(client, op, random, payload)
     assert twin.status_code == 404, twin.text
     message = twin.json()["message"]
     for name in names:
         message = message.replace(random[name], values[name])
+    for original, replacement in swapped.items():
+        message = message.replace(replacement, original)
     assert got.json()["message"] == message
 
 
@@ -675,6 +715,8 @@ def expected(case: Case) -> set[int]:
     if caller == "viewer":
         return {200, 404} if op.objects else {200}
     # other@ in Energy Storage naming SoLink's objects: nothing there; its own lists
+    if (op.method, op.path) in BODY_NAMES_DEVICES:
+        return {404}
     if not op.objects:
         return {200}
     return {404} if op.reads or not op.body else {400, 404}

@@ -1,6 +1,7 @@
 """The spec's full Python example (section 7.1, in examples/spec_walkthrough.py) runs unchanged
 but for its constants against the demo server: python-keycloak signs in, the script finds the
-SoLink account, pages through its devices to the Delphys and asks for its data points."""
+SoLink account, pages through its devices to the Delphys and asks for its data points, which
+the demo history answers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import ast
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sodata.demo import ids
@@ -33,3 +35,13 @@ def test_spec_python_example_runs(server: Server) -> None:
     answer = ast.literal_eval(printed[1])
     assert isinstance(answer, dict) and answer
     assert answer.get("statusCode") not in (401, 403), answer  # the token was accepted
+    # the data points of 7.1: the demo history of the Delphys, from 07:47:26.724 Paris time
+    # (05:47:26.724Z, as the spec's own answer shows: its first point is at 05:48:04Z)
+    (series,) = answer["series"]
+    assert series["deviceUuid"] == str(ids.DELPHYS_GP2), answer
+    assert series["deviceTimeZone"] == "Europe/Paris"
+    times = [datetime.fromisoformat(point["at"]) for point in series["data"]]
+    assert times and times == sorted(times)
+    start = datetime(2021, 9, 20, 5, 47, 26, 724000, tzinfo=UTC)
+    assert start <= times[0] < start + timedelta(minutes=5), times[0]
+    assert times[-1] < datetime(2021, 9, 21, 12, 47, 26, 724000, tzinfo=UTC), times[-1]

@@ -130,9 +130,9 @@ def test_nul_characters_in_bodies(api, ca, site, device):
     url = f"/api/v1/ca/{ca['uuid']}/devices/{device['uuid']}"
     r = api.put(url, json={"custom": {"note": "a\u0000"}})
     assert "NUL" in refused(r, "custom")
-    refused(api.put(url, json={"tags": ["ok", "n\u0000"]}), "tags.1")
+    refused(api.put(url, json={"tags": ["ok", "n\u0000"]}), "tags[1]")
     r = api.post(f"/api/v1/ca/{ca['uuid']}/variables", json={"mappingConfigs": ["G|0|\u0000"]})
-    refused(r, "mappingConfigs.0")
+    refused(r, "mappingConfigs[0]")
 
 
 def test_invalid_unicode_in_bodies(api, ca, device):

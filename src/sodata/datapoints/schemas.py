@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, StrictBool
 
 from sodata.kit.schemas import CamelModel, WriteModel
 from sodata.kit.types import Str32, Str64, Str255
@@ -62,7 +62,7 @@ class DatapointsQuery(WriteModel):
     timezone: Str64 = Field(
         "UTC", description="IANA zone of from, to and the buckets", examples=["UTC"]
     )
-    use_device_local_timezone: bool = Field(
+    use_device_local_timezone: StrictBool = Field(
         False, description="Use each device's own zone instead of timezone"
     )
     granularity: Granularity = Field(

@@ -8,12 +8,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import Any, NamedTuple, get_args
 
 import numpy as np
+import orjson
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from sodata.access.data import readable_devices, writable_devices
@@ -28,8 +29,8 @@ from sodata.datapoints.schemas import (
     SeriesQuery,
     VariableRef,
 )
-from sodata.kit.errors import BadRequest, not_found
-from sodata.models import CorporateAccount, Device, Variable
+from sodata.kit.errors import BadRequest, describe_validation_errors, not_found
+from sodata.models import CorporateAccount, Device, Item, Service, Variable
 from sodata.timeseries import query, store
 from sodata.timeseries.calendar import (
     UnknownZone,
@@ -46,31 +47,54 @@ GRANULARITIES = ", ".join(get_args(Granularity)[1:])  # after raw
 AGGREGATIONS = ", ".join(get_args(Aggregation))
 
 
+class SeriesVariable(NamedTuple):
+    """What a datapoints call needs of a variable (plain columns, no ORM objects)."""
+
+    id: int
+    uuid: uuid.UUID
+    device_id: int
+    item_type: str
+    index: int
+    service_id: str
+    data_type: str
+    unit: str | None
+
+    @property
+    def mapping_config(self) -> str:
+        return mapping_config(self.item_type, self.index, self.service_id)
+
+
 @dataclass
 class Catalog:
     """The variables of some devices, by (device, item, index, service) and by uuid."""
 
-    by_key: dict[tuple[int, str, int, str], Variable]
-    by_uuid: dict[uuid.UUID, Variable]
+    by_key: dict[tuple[int, str, int, str], SeriesVariable]
+    by_uuid: dict[uuid.UUID, SeriesVariable]
 
     @staticmethod
     def of(session: Session, device_ids: Sequence[int]) -> Catalog:
-        variables = session.scalars(
-            select(Variable)
-            .join(Variable.item)
-            .join(Variable.service)
+        rows = session.execute(
+            select(
+                Variable.id,
+                Variable.uuid,
+                Variable.device_id,
+                Item.item_type,
+                Item.index,
+                Service.service_id,
+                Service.data_type,
+                func.coalesce(Variable.unit, Service.unit),
+            )
+            .join(Item, Variable.item_id == Item.id)
+            .join(Service, Variable.service_id == Service.id)
             .where(Variable.device_id.in_(sorted(set(device_ids))))
-            .options(contains_eager(Variable.item), contains_eager(Variable.service))
-        ).all()
+        ).tuples()
+        variables = [SeriesVariable(*row) for row in rows]
         return Catalog(
-            {
-                (v.device_id, v.item.item_type, v.item.index, v.service.service_id): v
-                for v in variables
-            },
+            {(v.device_id, v.item_type, v.index, v.service_id): v for v in variables},
             {v.uuid: v for v in variables},
         )
 
-    def find(self, device: Device, ref: VariableRef, field: str) -> Variable | None:
+    def find(self, device: Device, ref: VariableRef, field: str) -> SeriesVariable | None:
         """The device's variable that `ref` names (None if it has none; 400 if `ref` is
         incomplete or malformed)."""
         if ref.variable_uuid is not None:
@@ -96,7 +120,7 @@ class Catalog:
 
 def describe(ref: VariableRef) -> str:
     if ref.variable_uuid is not None:
-        return f"variable {ref.variable_uuid}"
+        return str(ref.variable_uuid)
     if ref.mapping_config is not None:
         return ref.mapping_config
     return f"{ref.item_type}|{ref.item_index}|{ref.service_id}"
@@ -186,21 +210,20 @@ def run_query(
                 series.aggregation,
                 tz,
             )
-        item, service = variable.item, variable.service
         answer: dict[str, Any] = {
-            "itemType": item.item_type,
-            "itemIndex": str(item.index),
-            "serviceId": service.service_id,
+            "itemType": variable.item_type,
+            "itemIndex": str(variable.index),
+            "serviceId": variable.service_id,
             "deviceUuid": str(device.uuid),
             "variableUuid": str(variable.uuid),
-            "mappingConfig": mapping_config(item.item_type, item.index, service.service_id),
+            "mappingConfig": variable.mapping_config,
         }
         if not raw:
             answer["aggregation"] = series.aggregation
         answer |= {
-            "dataType": service.data_type,
+            "dataType": variable.data_type,
             "deviceTimeZone": device.time_zone,
-            "unit": variable.unit or service.unit,
+            "unit": variable.unit,
             "data": _points(page.t, page.v),
             "nextAfter": None if page.next_after is None else iso_ms(page.next_after),
         }
@@ -217,7 +240,7 @@ def run_query(
 
 def _resolve_query(
     session: Session, principal: Principal, ca: CorporateAccount, series: list[SeriesQuery]
-) -> tuple[list[Device], list[Variable]]:
+) -> tuple[list[Device], list[SeriesVariable]]:
     readable = readable_devices(principal, ca)
     by_variable: dict[uuid.UUID, Device] = {}
     wanted_variables = {s.variable_uuid for s in series if s.device_uuid is None}
@@ -306,9 +329,8 @@ def parse_ingest(body: Any) -> list[SeriesIn]:
         try:
             ref = SeriesIn.model_validate({**raw, "data": []})
         except ValidationError as exc:
-            error = exc.errors()[0]
-            where = ".".join(str(p) for p in error["loc"])
-            raise BadRequest(f"series[{i}].{where}: {error['msg']}") from None
+            errors = [{**e, "loc": ("series", i, *e["loc"])} for e in exc.errors()]
+            raise BadRequest(describe_validation_errors(errors)) from None
         ref.data = raw["data"]  # type: ignore[assignment]
         parsed.append(ref)
     return parsed
@@ -361,7 +383,7 @@ def ingest(
         if variable is None:
             rejections.series(i, len(points), f"device {device.uuid} has no variable {describe(s)}")
             continue
-        t, v, ok = _columns(points, variable.service.data_type, now, i, rejections)
+        t, v, ok = _columns(points, variable.data_type, now, i, rejections)
         if not ok.any():
             continue
         accepted += int(ok.sum())
@@ -380,59 +402,99 @@ def _columns(
     """Times (ms) and values of the points, and which of them are good (the others are
     rejected with their reason). Well-formed batches take the vectorized path."""
     n = len(points)
+    malformed = np.zeros(n, dtype=bool)
     try:
         ats = [p["at"] for p in points]
         values = [p["value"] for p in points]
-        if any(len(p) != 2 for p in points):
+        if set(map(len, points)) != {2}:
             raise KeyError
     except (TypeError, KeyError):
         ats, values = [], []
         for j, p in enumerate(points):
-            if isinstance(p, dict) and set(p) == {"at", "value"}:
-                ats.append(p["at"])
-                values.append(p["value"])
-            else:
-                ats.append(None)
-                values.append(None)
-                rejections.point(
-                    series, j, None, 'a point is {"at": "2022-05-18T00:05:05Z", "value": 4}'
-                )
+            well_formed = isinstance(p, dict) and set(p) == {"at", "value"}
+            ats.append(p["at"] if well_formed else None)
+            values.append(p["value"] if well_formed else None)
+            malformed[j] = not well_formed
     t, t_ok = _times(ats)
     v, v_ok = _values(values, data_type)
+    t_ok &= ~malformed
     ok = t_ok & v_ok
-    for j in np.flatnonzero(~t_ok).tolist():
-        if ats[j] is not None:
-            rejections.point(
-                series,
-                j,
-                ats[j],
-                f"at: {_quote(ats[j])} is not an ISO 8601 date-time such as 2022-05-18T00:05:05Z",
-            )
-    for j in np.flatnonzero(t_ok & ~v_ok).tolist():
-        if ats[j] is not None:
-            rejections.point(series, j, ats[j], _value_reason(values[j], data_type))
     future = ok & (t > now + MAX_FUTURE_MS)
     past = ok & (t < 0)
-    for j in np.flatnonzero(future).tolist():
-        rejections.point(series, j, ats[j], "at: more than an hour ahead of the server's clock")
-    for j in np.flatnonzero(past).tolist():
-        rejections.point(series, j, ats[j], "at: before 1970-01-01T00:00:00Z")
-    return t, v, ok & ~future & ~past if n else np.zeros(0, dtype=bool)
+    for j in np.flatnonzero(~ok | future | past).tolist():
+        if malformed[j]:
+            reason = 'a point is {"at": "2022-05-18T00:05:05Z", "value": 4}'
+        elif not t_ok[j]:
+            reason = (
+                f"at: {_quote(ats[j])} is not an ISO 8601 date-time such as 2022-05-18T00:05:05Z"
+            )
+        elif not v_ok[j]:
+            reason = _value_reason(values[j], data_type)
+        elif future[j]:
+            reason = "at: more than an hour ahead of the server's clock"
+        else:
+            reason = "at: before 1970-01-01T00:00:00Z"
+        rejections.point(series, j, None if malformed[j] else ats[j], reason)
+    return t, v, ok & ~future & ~past
 
 
 def _quote(value: Any) -> str:
-    text = repr(value)
+    """The value as JSON wrote it (true, null, "abc")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = repr(value)
     return text if len(text) <= 64 else text[:60] + "..."
+
+
+_DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
+
+
+def _utc_times(ats: list[Any]) -> np.ndarray | None:
+    """The common case, checked and parsed column-wise: every time written
+    2022-05-18T00:05:05Z or 2022-05-18T00:05:05.250Z. None if any is not."""
+    texts = np.array(ats)
+    if texts.dtype.kind != "U" or texts.ndim != 1 or texts.dtype.itemsize > 24 * 4:
+        return None
+    try:
+        chars = texts.astype("S24").view(np.uint8).reshape(len(ats), 24)
+    except UnicodeEncodeError:
+        return None
+    length = np.count_nonzero(chars, axis=1)
+    short = length == 20
+    digits = chars[:, _DIGITS]
+    millis = chars[:, 20:23]
+    shape_ok = (
+        np.all(short | (length == 24))
+        and np.all((digits >= 48) & (digits <= 57))
+        and np.all(chars[:, [4, 7]] == 45)  # -
+        and np.all(chars[:, 10] == 84)  # T
+        and np.all(chars[:, [13, 16]] == 58)  # :
+        and np.all(
+            np.where(
+                short,
+                chars[:, 19] == 90,  # Z
+                (chars[:, 19] == 46)
+                & (chars[:, 23] == 90)
+                & np.all((millis >= 48) & (millis <= 57), axis=1),
+            )
+        )
+    )
+    if not shape_ok:
+        return None
+    try:  # numpy checks the ranges (month 13, February 30)
+        return np.array([a[:-1] for a in ats], dtype="datetime64[ms]").astype(np.int64)
+    except ValueError:
+        return None
 
 
 def _times(ats: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     n = len(ats)
-    if n and all(type(a) is str and a.endswith("Z") and "T" in a for a in ats):
-        try:  # the common case: UTC with "Z", parsed in one call
-            t = np.array([a[:-1] for a in ats], dtype="datetime64[ms]").astype(np.int64)
-            return t, np.ones(n, dtype=bool)
-        except ValueError:
-            pass
+    fast = _utc_times(ats) if n else None
+    if fast is not None:
+        return fast, np.ones(n, dtype=bool)
     t = np.zeros(n, dtype=np.int64)
     ok = np.zeros(n, dtype=bool)
     for j, a in enumerate(ats):
@@ -449,7 +511,7 @@ def _times(ats: list[Any]) -> tuple[np.ndarray, np.ndarray]:
 def _values(values: list[Any], data_type: str) -> tuple[np.ndarray, np.ndarray]:
     n = len(values)
     accepted = (int, float, bool) if data_type == "boolean" else (int, float)
-    if n and all(type(x) in (int, float) for x in values):
+    if n and set(map(type, values)) <= {int, float}:
         try:
             v = np.array(values, dtype=np.float64)
             return v, np.isfinite(v)

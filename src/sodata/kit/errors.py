@@ -67,12 +67,13 @@ def error_response(
 
 
 def _loc(loc: tuple[Any, ...]) -> str:
-    """The field as the client wrote it ("name", "companyAddress.city"); "body" only when the
-    whole body is wrong."""
-    parts = [str(p) for p in loc]
+    """The field as the client wrote it ("name", "companyAddress.city", "series[0].from");
+    "request" only when the whole body is wrong."""
+    parts = list(loc)
     if parts and (parts[0] in ("query", "path", "header") or (parts[0] == "body" and parts[1:])):
         parts = parts[1:]
-    return ".".join(parts) or "request"
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)  # series[0].from
+    return text.removeprefix(".") or "request"
 
 
 def _shown(value: Any) -> str | None:

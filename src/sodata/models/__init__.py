@@ -29,10 +29,11 @@ from sodata.models.organization import (
     User,
     UserLink,
 )
-from sodata.models.timeseries import Datapoint, LastValue, Rollup
+from sodata.models.timeseries import Datapoint, HourlyRollup, LastValue, Rollup
 
 __all__ = [
     "Datapoint",
+    "HourlyRollup",
     "LastValue",
     "Rollup",
     "AuthSession",

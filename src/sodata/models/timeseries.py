@@ -41,6 +41,21 @@ class Rollup(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class HourlyRollup(Base):
+    """The same partial aggregates per hour, one row per variable and UTC month (months since
+    1970-01), built from the day rows: a year of hours in 12 rows. Used where every bucket
+    boundary falls on a whole UTC hour (zones whose offsets are whole hours)."""
+
+    __tablename__ = "hourly_rollups"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    variable_id: Mapped[int] = mapped_column(
+        ForeignKey("variables.id", ondelete="CASCADE"), primary_key=True
+    )
+    month: Mapped[int] = mapped_column(primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class LastValue(Base):
     """The latest point of a variable (by time, not by arrival)."""
 

@@ -60,6 +60,21 @@ def from_ms(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 
 
+def month_of(ms: np.ndarray) -> np.ndarray:
+    """The UTC month (months since 1970-01) of each instant."""
+    return (
+        np.asarray(ms, dtype=np.int64)
+        .astype("datetime64[ms]")
+        .astype("datetime64[M]")
+        .astype(np.int64)
+    )
+
+
+def month_start(month: int) -> int:
+    """The first instant (ms) of a UTC month numbered as by `month_of`."""
+    return int(np.datetime64(month, "M").astype("datetime64[ms]").astype(np.int64))
+
+
 def wall_clock_ms(moment: datetime, tz: ZoneInfo) -> int:
     """The instant at which the clocks of `tz` show the wall-clock time of `moment` (its own
     offset, if any, is ignored). A time shown twice is its first occurrence; a time skipped by
@@ -128,13 +143,32 @@ def bucket_starts(t: np.ndarray, granularity: str, offsets: Offsets) -> np.ndarr
         return t.copy()
     if granularity in ("minute", "hour"):
         return _mark_starts(t, MINUTE_MS if granularity == "minute" else HOUR_MS, offsets)
-    local_day = (t + offsets.at(t)) // DAY_MS
-    days, inverse = np.unique(local_day, return_inverse=True)
-    tz = offsets.tz
-    starts = np.array(
-        [_local_midnight_ms(_first_day(int(d), granularity), tz) for d in days], dtype=np.int64
+    first_day = _first_days((t + offsets.at(t)) // DAY_MS, granularity)
+    if np.all(first_day[1:] >= first_day[:-1]):  # sorted times: runs instead of a sort
+        runs = np.flatnonzero(np.r_[True, first_day[1:] != first_day[:-1]])
+        days, counts = first_day[runs], np.diff(np.r_[runs, len(first_day)])
+        return np.repeat(_midnights(days, offsets.tz), counts)
+    days, inverse = np.unique(first_day, return_inverse=True)
+    return _midnights(days, offsets.tz)[inverse.reshape(-1)]
+
+
+def _first_days(day: np.ndarray, granularity: str) -> np.ndarray:
+    """The first local day (days since 1970-01-01) of the bucket of each local day."""
+    if granularity == "day":
+        return day
+    if granularity == "week":
+        return day - (day + 3) % 7  # 1970-01-01 was a Thursday; weeks start on Monday
+    unit = "M" if granularity == "month" else "Y"
+    return (
+        day.astype("datetime64[D]")
+        .astype(f"datetime64[{unit}]")
+        .astype("datetime64[D]")
+        .astype(np.int64)
     )
-    return starts[inverse.reshape(-1)]
+
+
+def _midnights(days: np.ndarray, tz: ZoneInfo) -> np.ndarray:
+    return np.array([_local_midnight_ms(d, tz) for d in days.tolist()], dtype=np.int64)
 
 
 def _mark_starts(t: np.ndarray, unit: int, offsets: Offsets) -> np.ndarray:
@@ -151,19 +185,10 @@ def _mark_starts(t: np.ndarray, unit: int, offsets: Offsets) -> np.ndarray:
     return start
 
 
-def _first_day(day: int, granularity: str) -> date:
-    d = EPOCH_DATE + timedelta(days=day)
-    if granularity == "day":
-        return d
-    if granularity == "week":
-        return d - timedelta(days=d.weekday())
-    if granularity == "month":
-        return d.replace(day=1)
-    return d.replace(month=1, day=1)
-
-
 @lru_cache(maxsize=65536)
-def _local_midnight_ms(d: date, tz: ZoneInfo) -> int:
+def _local_midnight_ms(day: int, tz: ZoneInfo) -> int:
+    """The instant the local day `day` (days since 1970-01-01) begins."""
+    d = EPOCH_DATE + timedelta(days=day)
     return wall_clock_ms(datetime(d.year, d.month, d.day), tz)
 
 

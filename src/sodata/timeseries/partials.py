@@ -8,8 +8,8 @@ is made of. Groups are merged with the two-pass parallel formula (Chan et al.):
 which adds squared deviations from means, never squares of the values themselves, so the
 variance of 1e9 + noise keeps its digits.
 
-A day's 15-minute partials are packed into one row (`pack`/`unpack`): a year of a series is
-365 rows, whatever the number of points.
+Partials are packed many to a row (`pack`/`unpack`): a UTC day's 15-minute slots, and a UTC
+month's hours. A year of a series is 365 or 12 rows, whatever the number of points.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sodata.timeseries.calendar import DAY_MS, MINUTE_MS
+from sodata.timeseries.calendar import MINUTE_MS
 
 SLOT_MS = 15 * MINUTE_MS  # fine enough for every zone in use (:30 and :45 offsets)
-SLOTS_PER_DAY = DAY_MS // SLOT_MS
 
 PACKED = np.dtype(
     [
@@ -123,6 +122,8 @@ def merge(keys: np.ndarray, parts: Partials) -> Partials:
 
 def merge_sorted(parts: Partials, starts: np.ndarray) -> Partials:
     """Partials regrouped by `starts` (one per partial, in any order)."""
+    if np.all(starts[1:] >= starts[:-1]):
+        return merge(starts, parts)
     order = np.argsort(starts, kind="stable")
     return merge(starts[order], parts.take(order))
 
@@ -144,28 +145,30 @@ def value(parts: Partials, aggregation: str) -> np.ndarray:
     return variance if aggregation == "var" else np.sqrt(variance)
 
 
-def pack(parts: Partials, day: int) -> bytes:
-    """One day's slot partials as bytes (the day's slots only)."""
+def pack(parts: Partials, base: int, step: int) -> bytes:
+    """The partials of one row's period (starting at `base`, ms) as bytes: each partial's slot
+    is its offset from `base` in steps of `step` ms."""
     rows = np.empty(len(parts), dtype=PACKED)
-    rows["slot"] = (parts.start - day * DAY_MS) // SLOT_MS
+    rows["slot"] = (parts.start - base) // step
     rows["n"], rows["mean"], rows["m2"] = parts.n, parts.mean, parts.m2
     rows["min"], rows["max"], rows["sum"] = parts.min, parts.max, parts.sum
     return rows.tobytes()
 
 
-def unpack(days: list[int], blobs: list[bytes]) -> Partials:
-    """The slot partials of several packed days, in time order (days ascending)."""
+def unpack(bases: list[int], blobs: list[bytes], step: int) -> Partials:
+    """The partials of several packed rows, in time order (bases ascending); read-only views
+    of the bytes."""
     if not blobs:
         return Partials.empty()
     rows = np.frombuffer(b"".join(blobs), dtype=PACKED)
     counts = [len(b) // PACKED.itemsize for b in blobs]
-    base = np.repeat(np.asarray(days, dtype=np.int64) * DAY_MS, counts)
+    base = np.repeat(np.asarray(bases, dtype=np.int64), counts)
     return Partials(
-        start=base + rows["slot"].astype(np.int64) * SLOT_MS,
-        n=rows["n"].copy(),
-        mean=rows["mean"].copy(),
-        m2=rows["m2"].copy(),
-        min=rows["min"].copy(),
-        max=rows["max"].copy(),
-        sum=rows["sum"].copy(),
+        start=base + rows["slot"].astype(np.int64) * step,
+        n=rows["n"],
+        mean=rows["mean"],
+        m2=rows["m2"],
+        min=rows["min"],
+        max=rows["max"],
+        sum=rows["sum"],
     )

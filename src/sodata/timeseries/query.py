@@ -1,9 +1,10 @@
 """Reading a series: raw pages, and calendar-bucket aggregates built from slot partials.
 
-An aggregated bucket is assembled from the 15-minute slot partials that lie wholly inside it
-and inside [from, to), plus the raw points of the slots that do not (the slots cut by from or
-to, or by a bucket boundary that is not on a quarter hour, as in zones of the past with odd
-offsets). So a year of daily buckets reads 365 rollup rows and two slots of raw points.
+An aggregated bucket is assembled from the hourly partials that lie wholly inside it and inside
+[from, to) (in zones whose offsets are whole hours), then the 15-minute partials of what is
+left, then the raw points of the slots cut by from or to, or by a bucket boundary that is not on
+a quarter hour (zones of the past with odd offsets). So a year of daily buckets in Paris reads
+12 rows of hours, a day row at each end and two slots of raw points; in Kolkata, 365 day rows.
 
 Pages: at most `take` points or buckets per call, with the cursor `after` (the last time
 returned). Reads are clipped to the series' first and last point, and aggregates walk the
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from sodata.timeseries import store
-from sodata.timeseries.calendar import WINDOW_MS, Offsets, bucket_starts
+from sodata.timeseries.calendar import HOUR_MS, WINDOW_MS, Offsets, bucket_starts
 from sodata.timeseries.partials import SLOT_MS, Partials, merge_sorted, of_groups, value
 from sodata.timeseries.store import Db
 
@@ -91,28 +92,47 @@ def aggregate(
 
 
 def _buckets(db: Db, vid: int, lo: int, hi: int, granularity: str, offsets: Offsets) -> Partials:
+    """The bucket partials of [lo, hi): from hourly partials where they fit (zones with whole
+    hour offsets), else 15-minute ones, else the raw points of the pieces left."""
     if granularity == "minute":  # finer than a slot: from the raw points
         t, v = store.read_raw(db, vid, lo, hi)
         return of_groups(bucket_starts(t, granularity, offsets), v)
-    slots = store.read_partials(db, vid, lo, hi)
-    slots = slots.take((slots.start + SLOT_MS > lo) & (slots.start < hi))  # the window's slots
-    s = slots.start
-    first = bucket_starts(s, granularity, offsets)
-    whole = (
-        (s >= lo)
-        & (s + SLOT_MS <= hi)
-        & (first == bucket_starts(s + SLOT_MS - 1, granularity, offsets))
-    )
-    parts = slots.take(whole)
-    parts.start = first[whole]
-    pieces = [parts]
-    for piece_lo, piece_hi in _ranges(
-        np.maximum(s[~whole], lo), np.minimum(s[~whole] + SLOT_MS, hi)
-    ):
-        t, v = store.read_raw(db, vid, piece_lo, piece_hi)
+    levels = [(store.read_partials, SLOT_MS)]
+    if not np.any(offsets.offsets % HOUR_MS):
+        levels.insert(0, (store.read_hours, HOUR_MS))
+    pieces = []
+    gaps = [(lo, hi)]
+    for read, step in levels:
+        left = []
+        for a, b in gaps:
+            usable, holes = _cover(read(db, vid, a, b), a, b, step, granularity, offsets)
+            pieces.append(usable)
+            left += holes
+        gaps = left
+    for a, b in gaps:
+        t, v = store.read_raw(db, vid, a, b)
         pieces.append(Partials.of_points(bucket_starts(t, granularity, offsets), v))
     both = Partials.concat(pieces)
     return merge_sorted(both, both.start)
+
+
+def _cover(
+    parts: Partials, lo: int, hi: int, step: int, granularity: str, offsets: Offsets
+) -> tuple[Partials, list[tuple[int, int]]]:
+    """The partials (of `step` ms each) lying wholly inside [lo, hi) and inside one bucket, keyed
+    by their bucket; and the ranges of the others, clipped to [lo, hi), to read finer."""
+    parts = parts.take((parts.start + step > lo) & (parts.start < hi))
+    s = parts.start
+    first = bucket_starts(s, granularity, offsets)
+    # A piece lies wholly in its bucket unless a boundary cuts it; bucket starts grow with time,
+    # so only the last piece of each run of equal starts needs its end checked.
+    whole = (s >= lo) & (s + step <= hi)
+    last = np.flatnonzero(np.r_[first[1:] != first[:-1], True]) if len(s) else np.empty(0, int)
+    whole[last] &= first[last] == bucket_starts(s[last] + step - 1, granularity, offsets)
+    usable = parts.take(whole)
+    usable.start = first[whole]
+    holes = _ranges(np.maximum(s[~whole], lo), np.minimum(s[~whole] + step, hi))
+    return usable, holes
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:

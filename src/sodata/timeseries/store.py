@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from sodata.kit.db import lock_rows
 from sodata.models import Variable
-from sodata.timeseries.calendar import DAY_MS
+from sodata.timeseries.calendar import DAY_MS, HOUR_MS, month_of, month_start
 from sodata.timeseries.partials import SLOT_MS, Partials, merge_sorted, of_groups, pack, unpack
 
 
@@ -57,7 +57,10 @@ class Db:
     def rows(self, sql: str, params: Sequence[Any]) -> list[tuple]:
         cursor = self.raw.cursor()
         try:
-            cursor.execute(self._sql(sql), params)
+            if self.postgres:  # binary results: bytea and numbers without text conversion
+                cursor.execute(self._sql(sql), params, binary=True)
+            else:
+                cursor.execute(sql, params)
             return cursor.fetchall()
         finally:
             cursor.close()
@@ -83,6 +86,10 @@ _UPSERT_POINTS = (
 _UPSERT_ROLLUP = (
     "INSERT INTO rollups (variable_id, day, data) VALUES (?, ?, ?)"
     " ON CONFLICT (variable_id, day) DO UPDATE SET data = excluded.data"
+)
+_UPSERT_HOURS = (
+    "INSERT INTO hourly_rollups (variable_id, month, data) VALUES (?, ?, ?)"
+    " ON CONFLICT (variable_id, month) DO UPDATE SET data = excluded.data"
 )
 _UPSERT_LAST = (
     "INSERT INTO last_values (variable_id, at, value) VALUES (?, ?, ?)"
@@ -126,6 +133,7 @@ def _write_series(db: Db, batch: SeriesPoints) -> None:
         both = Partials.concat([stored, new])
         fresh = merge_sorted(both, both.start)
     _store_days(db, vid, fresh)
+    _store_hours(db, vid, days)
     db.execute(_UPSERT_LAST, (vid, int(t[-1]), float(v[-1])))
 
 
@@ -190,13 +198,30 @@ def _recompute(db: Db, vid: int, first_day: int, last_day: int) -> Partials:
 
 
 def _store_days(db: Db, vid: int, parts: Partials) -> None:
-    day_of = parts.start // DAY_MS
-    edges = np.flatnonzero(np.r_[True, day_of[1:] != day_of[:-1], True])
+    db.many(_UPSERT_ROLLUP, _rows(vid, parts, parts.start // DAY_MS, SLOT_MS))
+
+
+def _store_hours(db: Db, vid: int, days: np.ndarray) -> None:
+    """The hourly rows of the months these days are in, again from their day rows."""
+    months = np.unique(month_of(days * DAY_MS))
+    slots = read_partials(db, vid, month_start(int(months[0])), month_start(int(months[-1]) + 1))
+    slots = slots.take(np.isin(month_of(slots.start), months))
+    hours = merge_sorted(slots, slots.start // HOUR_MS * HOUR_MS)
+    db.many(_UPSERT_HOURS, _rows(vid, hours, month_of(hours.start), HOUR_MS))
+
+
+def _rows(vid: int, parts: Partials, periods: np.ndarray, step: int) -> list[tuple]:
+    """(variable, period, packed partials) for each period (day or month) in `periods`."""
+    edges = np.flatnonzero(np.r_[True, periods[1:] != periods[:-1], True])
     rows = []
     for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
-        day = int(day_of[lo])
-        rows.append((vid, day, pack(parts.take(slice(lo, hi)), day)))
-    db.many(_UPSERT_ROLLUP, rows)
+        period = int(periods[lo])
+        base = period * DAY_MS if step == SLOT_MS else month_start(period)
+        rows.append((vid, period, pack(parts.take(slice(lo, hi)), base, step)))
+    return rows
+
+
+_POINT = np.dtype([("at", "<i8"), ("value", "<f8")])
 
 
 def read_raw(
@@ -210,11 +235,10 @@ def read_raw(
     if limit is not None:
         sql += " LIMIT ?"
         params += (limit,)
-    rows = db.rows(sql, params)
-    if not rows:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
-    t, v = zip(*rows, strict=True)
-    return np.array(t, dtype=np.int64), np.array(v, dtype=np.float64)
+    if db.postgres:  # an index range scan, even on statistics not updated since a bulk load
+        db.execute("SET LOCAL enable_bitmapscan = off", ())
+    rows = np.array(db.rows(sql, params), dtype=_POINT)
+    return rows["at"], rows["value"]
 
 
 def read_partials(db: Db, vid: int, start: int, end: int) -> Partials:
@@ -223,7 +247,18 @@ def read_partials(db: Db, vid: int, start: int, end: int) -> Partials:
         "SELECT day, data FROM rollups WHERE variable_id = ? AND day >= ? AND day <= ? ORDER BY day",
         (vid, start // DAY_MS, (end - 1) // DAY_MS),
     )
-    return unpack([day for day, _ in rows], [bytes(data) for _, data in rows])
+    return unpack([day * DAY_MS for day, _ in rows], [bytes(data) for _, data in rows], SLOT_MS)
+
+
+def read_hours(db: Db, vid: int, start: int, end: int) -> Partials:
+    """The hourly partials of the UTC months that [start, end) overlaps, in time order."""
+    first, last = (int(m) for m in month_of(np.array([start, end - 1])))
+    rows = db.rows(
+        "SELECT month, data FROM hourly_rollups WHERE variable_id = ? AND month >= ? AND month <= ?"
+        " ORDER BY month",
+        (vid, first, last),
+    )
+    return unpack([month_start(m) for m, _ in rows], [bytes(data) for _, data in rows], HOUR_MS)
 
 
 def extent(db: Db, vid: int) -> tuple[int, int] | None:

@@ -1,4 +1,4 @@
-"""time series: raw points, rollups, last values
+"""time series: raw points, rollups (15-minute and hourly), last values
 
 Revision ID: 0002
 Revises: 0001
@@ -50,6 +50,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("variable_id", "day", name=op.f("pk_rollups")),
         sqlite_with_rowid=False,
     )
+    op.create_table(
+        "hourly_rollups",
+        sa.Column("variable_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Integer(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["variable_id"],
+            ["variables.id"],
+            name=op.f("fk_hourly_rollups_variable_id_variables"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("variable_id", "month", name=op.f("pk_hourly_rollups")),
+        sqlite_with_rowid=False,
+    )
     # A variable's points go with it, cascades included (datapoints has no foreign key: see
     # the model).
     if op.get_bind().dialect.name == "postgresql":
@@ -74,6 +88,7 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION delete_variable_points()")
     else:
         op.execute("DROP TRIGGER variables_delete_points")
+    op.drop_table("hourly_rollups")
     op.drop_table("rollups")
     op.drop_table("last_values")
     op.drop_table("datapoints")

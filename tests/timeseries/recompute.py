@@ -1,0 +1,116 @@
+"""The stored rollups of a series, read with SQL, against partials recomputed here from its raw
+rows: per 15-minute UTC slot (rows of a UTC day) and per UTC hour (rows of a UTC month), n, min
+and max exactly, mean, sum and M2 (the sum of squared
+deviations from the mean) within float rounding of the exact values (statistics module)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from sodata.timeseries.partials import PACKED
+from tests.timeseries import brute
+
+SLOT_MS = 15 * 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+
+
+def raw_points(session: Session, vid: int) -> dict[int, float]:
+    """The series' rows of the datapoints table."""
+    rows = session.execute(
+        text("SELECT at, value FROM datapoints WHERE variable_id = :v ORDER BY at"), {"v": vid}
+    )
+    return {int(at): float(value) for at, value in rows}
+
+
+def stored_slots(session: Session, vid: int) -> dict[int, np.void]:
+    """The series' rows of the rollups table, one PACKED record by slot start (ms)."""
+    rows = session.execute(
+        text("SELECT day, data FROM rollups WHERE variable_id = :v ORDER BY day"), {"v": vid}
+    )
+    slots: dict[int, np.void] = {}
+    for day, data in rows:
+        for record in np.frombuffer(bytes(data), dtype=PACKED):
+            start = int(day) * DAY_MS + int(record["slot"]) * SLOT_MS
+            assert start not in slots, f"slot {brute.iso(start)} stored twice"
+            assert start // DAY_MS == int(day), f"slot {brute.iso(start)} in the row of day {day}"
+            slots[start] = record
+    return slots
+
+
+def stored_hours(session: Session, vid: int) -> dict[int, np.void]:
+    """The series' rows of the hourly_rollups table, one PACKED record by hour start (ms)."""
+    rows = session.execute(
+        text("SELECT month, data FROM hourly_rollups WHERE variable_id = :v ORDER BY month"),
+        {"v": vid},
+    )
+    hours: dict[int, np.void] = {}
+    for month, data in rows:
+        first = datetime(1970 + int(month) // 12, int(month) % 12 + 1, 1, tzinfo=UTC)
+        base = int(first.timestamp()) * 1000
+        for record in np.frombuffer(bytes(data), dtype=PACKED):
+            start = base + int(record["slot"]) * HOUR_MS
+            assert start not in hours, f"hour {brute.iso(start)} stored twice"
+            moment = datetime.fromtimestamp(start / 1000, UTC)
+            assert (moment.year - 1970) * 12 + moment.month - 1 == int(month), (
+                f"hour {brute.iso(start)} in the row of month {month}"
+            )
+            hours[start] = record
+    return hours
+
+
+def slot_values(points: Mapping[int, float], step: int = SLOT_MS) -> dict[int, list[float]]:
+    """The values of the points by UTC slot of `step` ms, in time order."""
+    slots: dict[int, list[float]] = {}
+    for t, v in sorted(points.items()):
+        slots.setdefault(t - t % step, []).append(v)
+    return slots
+
+
+def assert_rollups_equal(
+    stored: Mapping[int, np.void], points: Mapping[int, float], step: int = SLOT_MS
+) -> None:
+    """`stored` holds one record for each slot that has points, and only those, each equal to
+    the partials of the slot's points."""
+    want = slot_values(points, step)
+    missing = [brute.iso(s) for s in want if s not in stored]
+    extra = [brute.iso(s) for s in stored if s not in want]
+    assert not missing and not extra, (
+        f"slots without rollups {missing}, rollups of no points {extra}"
+    )
+    for start, values in want.items():
+        got = stored[start]
+        where = f"slot {brute.iso(start)} ({len(values)} points)"
+        n = len(values)
+        mean = brute.aggregate(values, "avg")
+        m2 = brute.aggregate(values, "var") * (n - 1) if n > 1 else 0.0
+        scale = max(abs(v) for v in values)
+        rounding = scale * 1e-13 * n
+        assert int(got["n"]) == n, f"{where}: n = {got['n']}"
+        assert float(got["min"]) == min(values), f"{where}: min = {got['min']}"
+        assert float(got["max"]) == max(values), f"{where}: max = {got['max']}"
+        assert math.isclose(got["mean"], mean, rel_tol=1e-12, abs_tol=rounding), (
+            f"{where}: mean = {got['mean']!r}, recomputed {mean!r}"
+        )
+        total = brute.aggregate(values, "sum")
+        assert math.isclose(got["sum"], total, rel_tol=1e-12, abs_tol=rounding), (
+            f"{where}: sum = {got['sum']!r}, recomputed {total!r}"
+        )
+        tolerance = 2 * math.sqrt(m2) * rounding + rounding**2
+        assert math.isclose(got["m2"], m2, rel_tol=1e-9, abs_tol=tolerance), (
+            f"{where}: M2 = {got['m2']!r}, recomputed {m2!r}"
+        )
+
+
+def assert_rollups_match_raw(session: Session, vid: int) -> dict[int, float]:
+    """The stored rollups of the series are a recomputation from its raw rows; returns them."""
+    points = raw_points(session, vid)
+    assert_rollups_equal(stored_slots(session, vid), points)
+    assert_rollups_equal(stored_hours(session, vid), points, HOUR_MS)
+    return points

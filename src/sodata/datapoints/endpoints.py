@@ -68,17 +68,21 @@ def find_device_streams(
     return _json(service.run_query(session, principal, ca, body))
 
 
-async def _ingest_body(request: Request) -> object:
+async def _ingest_body(request: Request) -> bytes:
+    """The body, read up to MAX_INGEST_BYTES whatever the Content-Length says."""
+    too_large = f"body: larger than {MAX_INGEST_BYTES // 2**20} MiB; split the batch"
     declared = request.headers.get("content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > MAX_INGEST_BYTES):
-        raise ApiError(f"body: larger than {MAX_INGEST_BYTES // 2**20} MiB; split the batch", 413)
+        raise ApiError(too_large, 413)
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_INGEST_BYTES:
-            raise ApiError(
-                f"body: larger than {MAX_INGEST_BYTES // 2**20} MiB; split the batch", 413
-            )
+            raise ApiError(too_large, 413)
+    return bytes(body)
+
+
+def _decode(body: bytes) -> object:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -113,6 +117,10 @@ async def send_datapoints(
     ca: WritableCa,
     device_uuid: DeviceUuid,
 ):
-    series = service.parse_ingest(await _ingest_body(request))
-    answer = await run_in_threadpool(service.ingest, session, principal, ca, device_uuid, series)
-    return _json(answer)
+    body = await _ingest_body(request)
+
+    def store() -> Response:  # off the event loop: decoding and checking a batch takes time
+        series = service.parse_ingest(_decode(body))
+        return _json(service.ingest(session, principal, ca, device_uuid, series))
+
+    return await run_in_threadpool(store)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +16,7 @@ from jwt.algorithms import RSAAlgorithm
 from sodata.identity.keys import KeyStore
 
 REALM_ROLES = ["offline_access", "uma_authorization"]
+VERIFIED_CACHE = 4096  # tokens whose signature need not be checked again
 
 
 class InvalidToken(Exception):
@@ -40,6 +44,10 @@ class Tokens:
         self.realm = realm
         self.access_lifetime = access_lifetime
         self._public: dict[str, Any] = {}
+        # tokens whose signature was checked: token -> (kid, claims); expiry, issuer, type and
+        # the key's presence are checked again on every use
+        self._verified: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
+        self._verified_lock = threading.Lock()
 
     def _sign(self, claims: dict[str, Any]) -> str:
         keys = self.keystore.keys()
@@ -129,6 +137,25 @@ class Tokens:
 
     def verify(self, token: str, issuers: set[str], typ: str | None = "Bearer") -> dict[str, Any]:
         """The claims of a token we signed, for one of `issuers`, not expired, of type `typ`."""
+        with self._verified_lock:
+            hit = self._verified.get(token)
+        if hit is not None and hit[0] in self.keystore.keys().public:
+            claims = hit[1]
+            if claims["exp"] <= time.time():
+                raise InvalidToken("Token is not active")
+        else:
+            kid, claims = self._check_signature(token)
+            with self._verified_lock:
+                self._verified[token] = (kid, claims)
+                while len(self._verified) > VERIFIED_CACHE:
+                    self._verified.popitem(last=False)
+        if claims["iss"] not in issuers:
+            raise InvalidToken("token of another issuer or realm")
+        if typ and claims.get("typ") != typ:
+            raise InvalidToken(f"not a {typ} token")
+        return claims
+
+    def _check_signature(self, token: str) -> tuple[str, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -147,11 +174,7 @@ class Tokens:
             raise InvalidToken("Token is not active") from None
         except jwt.PyJWTError:
             raise InvalidToken("invalid token") from None
-        if claims["iss"] not in issuers:
-            raise InvalidToken("token of another issuer or realm")
-        if typ and claims.get("typ") != typ:
-            raise InvalidToken(f"not a {typ} token")
-        return claims
+        return str(header.get("kid")), claims
 
     def _public_key(self, kid: str) -> Any:
         jwk = self.keystore.keys().public.get(kid)

@@ -50,6 +50,7 @@ class Db:
         connection = session.connection()
         self.postgres = connection.dialect.name == "postgresql"
         self.raw: Any = connection.connection.driver_connection
+        self.index_scans = False  # PostgreSQL: bitmap scans turned off in this transaction
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", "%s") if self.postgres else sql
@@ -126,14 +127,16 @@ def _write_series(db: Db, batch: SeriesPoints) -> None:
     days = np.unique(t // DAY_MS)
     if between:  # overwrites or late points: the touched days again from the raw points
         fresh = Partials.concat([_recompute(db, vid, first, last) for first, last in _runs(days)])
+        _store_days(db, vid, fresh)
+        _recompute_hours(db, vid, days)
     else:  # the batch only adds points where there were none: merge
-        stored = read_partials(db, vid, int(days[0]) * DAY_MS, (int(days[-1]) + 1) * DAY_MS)
-        stored = stored.take(np.isin(stored.start // DAY_MS, days))
         new = of_groups(t // SLOT_MS * SLOT_MS, v)
-        both = Partials.concat([stored, new])
-        fresh = merge_sorted(both, both.start)
-    _store_days(db, vid, fresh)
-    _store_hours(db, vid, days)
+        stored = read_partials(db, vid, int(days[0]) * DAY_MS, (int(days[-1]) + 1) * DAY_MS)
+        _store_days(db, vid, _merged(stored, new, SLOT_MS, days, stored.start // DAY_MS))
+        hours = merge_sorted(new, new.start // HOUR_MS * HOUR_MS)
+        months = np.unique(month_of(hours.start))
+        stored = read_hours(db, vid, month_start(int(months[0])), month_start(int(months[-1]) + 1))
+        _store_hours(db, vid, _merged(stored, hours, HOUR_MS, months, month_of(stored.start)))
     db.execute(_UPSERT_LAST, (vid, int(t[-1]), float(v[-1])))
 
 
@@ -197,17 +200,28 @@ def _recompute(db: Db, vid: int, first_day: int, last_day: int) -> Partials:
     return of_groups(t // SLOT_MS * SLOT_MS, v)
 
 
+def _merged(
+    stored: Partials, new: Partials, step: int, periods: np.ndarray, stored_periods: np.ndarray
+) -> Partials:
+    """The stored partials of the touched periods (days or months) merged with new ones."""
+    both = Partials.concat([stored.take(np.isin(stored_periods, periods)), new])
+    return merge_sorted(both, both.start // step * step)
+
+
 def _store_days(db: Db, vid: int, parts: Partials) -> None:
     db.many(_UPSERT_ROLLUP, _rows(vid, parts, parts.start // DAY_MS, SLOT_MS))
 
 
-def _store_hours(db: Db, vid: int, days: np.ndarray) -> None:
+def _store_hours(db: Db, vid: int, parts: Partials) -> None:
+    db.many(_UPSERT_HOURS, _rows(vid, parts, month_of(parts.start), HOUR_MS))
+
+
+def _recompute_hours(db: Db, vid: int, days: np.ndarray) -> None:
     """The hourly rows of the months these days are in, again from their day rows."""
     months = np.unique(month_of(days * DAY_MS))
     slots = read_partials(db, vid, month_start(int(months[0])), month_start(int(months[-1]) + 1))
     slots = slots.take(np.isin(month_of(slots.start), months))
-    hours = merge_sorted(slots, slots.start // HOUR_MS * HOUR_MS)
-    db.many(_UPSERT_HOURS, _rows(vid, hours, month_of(hours.start), HOUR_MS))
+    _store_hours(db, vid, merge_sorted(slots, slots.start // HOUR_MS * HOUR_MS))
 
 
 def _rows(vid: int, parts: Partials, periods: np.ndarray, step: int) -> list[tuple]:
@@ -235,8 +249,10 @@ def read_raw(
     if limit is not None:
         sql += " LIMIT ?"
         params += (limit,)
-    if db.postgres:  # an index range scan, even on statistics not updated since a bulk load
+    if db.postgres and not db.index_scans:
+        # an index range scan, even on statistics not updated since a bulk load
         db.execute("SET LOCAL enable_bitmapscan = off", ())
+        db.index_scans = True
     rows = np.array(db.rows(sql, params), dtype=_POINT)
     return rows["at"], rows["value"]
 
@@ -263,10 +279,9 @@ def read_hours(db: Db, vid: int, start: int, end: int) -> Partials:
 
 def extent(db: Db, vid: int) -> tuple[int, int] | None:
     """The first and last time of a series, or None if it has no point."""
-    first = db.rows("SELECT at FROM datapoints WHERE variable_id = ? ORDER BY at LIMIT 1", (vid,))
-    if not first:
-        return None
-    last = db.rows(
-        "SELECT at FROM datapoints WHERE variable_id = ? ORDER BY at DESC LIMIT 1", (vid,)
+    ((first, last),) = db.rows(  # two subqueries: each an index lookup
+        "SELECT (SELECT min(at) FROM datapoints WHERE variable_id = ?),"
+        " (SELECT max(at) FROM datapoints WHERE variable_id = ?)",
+        (vid, vid),
     )
-    return int(first[0][0]), int(last[0][0])
+    return None if first is None else (int(first), int(last))

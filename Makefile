@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV := .venv
 
-.PHONY: demo test
+.PHONY: demo test bench
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/sodata serve --demo
@@ -11,9 +11,14 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest
 
+# The benchmarks of bench/README.md at quick sizes (not part of `make test`); e.g.
+# make bench BENCH='--backend sqlite --backend postgresql --full'
+bench: $(VENV)/.installed
+	$(VENV)/bin/python -m bench $(BENCH)
+
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sodata needs Python 3.11 or newer (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
+	$(VENV)/bin/python -m pip install --quiet -e '.[server,test]'
 	touch $@

@@ -1,33 +1,102 @@
-"""The `sodata` command."""
+"""The `sodata` command: the server's commands (serve, migrate, and the management of users,
+data access groups, API clients and keys, on the database directly), and the user commands
+of a SoData API client (login, ca, customers, sites, devices, variables, last-values,
+datapoints, ingest; in sodata/client/cli.py).
+
+Only the client's dependencies are imported here: the server's commands import theirs when
+they run, and say to install `sodata[server]` when they are missing."""
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from sodata.access.principal import Principal, Role
-from sodata.config import DEFAULT_SQLITE_PATH, Settings, sqlite_url
+from sodata.client.cli import EXIT_MISSING_EXTRA, register
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from sodata.access.principal import Principal
     from sodata.models import CorporateAccount
 
 app = typer.Typer(
-    help="sodata: an open, self-hostable SoData IoT API server.", no_args_is_help=True
+    help="sodata: an open, self-hostable SoData IoT API server, and a client of the SoData API.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a traceback must never print a password
 )
 console = Console(stderr=True, soft_wrap=True)
+
+SERVER_PANEL = "Server (runs it, or manages its database directly)"
+# What the server commands need besides the client's dependencies (the `server` extra).
+SERVER_MODULES = (
+    "fastapi",
+    "sqlalchemy",
+    "alembic",
+    "uvicorn",
+    "pydantic_settings",
+    "argon2",
+    "jwt",
+)
+
+
+class Role(StrEnum):
+    """The roles of sodata.access.principal.Role, for the command line (kept apart so that
+    `sodata --help` imports no server module)."""
+
+    viewer = "viewer"
+    manager = "manager"
+    admin = "admin"
+
+
+def _require_server() -> None:
+    """Exit with a clear message when the server's dependencies are not installed."""
+    import importlib
+
+    missing = []
+    for name in SERVER_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        console.print(
+            f"[red]Error:[/] this command runs the server, whose dependencies are not installed "
+            f"({', '.join(missing)} missing): pip install 'sodata\\[server]'"
+        )
+        raise typer.Exit(EXIT_MISSING_EXTRA)
+
+
+def server_command(group: typer.Typer, name: str | None = None, **kwargs: Any):
+    """A server command: checks the server's dependencies before it runs."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def command(*args: Any, **values: Any) -> Any:
+            _require_server()
+            return fn(*args, **values)
+
+        if group is app:  # the top-level help shows the server's commands as a group
+            kwargs.setdefault("rich_help_panel", SERVER_PANEL)
+        group.command(name, **kwargs)(command)
+        return fn
+
+    return decorate
+
 
 DEMO_DB = Path("sodata-demo.db")
 
 
 def _database_url(db: Path | None, demo: bool) -> str:
+    from sodata.config import DEFAULT_SQLITE_PATH, sqlite_url
+
     if db is not None:
         return sqlite_url(db)
     if os.environ.get("SODATA_DATABASE_URL"):
@@ -62,7 +131,7 @@ def prepare_database(url: str, demo: bool) -> bool:
     return seeded
 
 
-@app.command()
+@server_command(app)
 def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="Seed the demo data into an empty database")
@@ -81,6 +150,7 @@ def serve(
     import uvicorn
 
     from sodata.app import create_app
+    from sodata.config import Settings
 
     url = _database_url(db, demo)
     seeded = prepare_database(url, demo)
@@ -115,7 +185,7 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-@app.command("migrate")
+@server_command(app, "migrate")
 def migrate(
     db: Annotated[Path | None, typer.Option(help="SQLite database file")] = None,
 ) -> None:
@@ -140,10 +210,11 @@ clients_app = typer.Typer(
 keys_app = typer.Typer(
     help="The signing keys of the embedded OpenID Connect provider.", no_args_is_help=True
 )
-app.add_typer(users_app, name="users")
-app.add_typer(dag_app, name="dag")
-app.add_typer(clients_app, name="clients")
-app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users", rich_help_panel=SERVER_PANEL)
+app.add_typer(dag_app, name="dag", rich_help_panel=SERVER_PANEL)
+app.add_typer(clients_app, name="clients", rich_help_panel=SERVER_PANEL)
+app.add_typer(keys_app, name="keys", rich_help_panel=SERVER_PANEL)
+register(app)
 
 DbOption = Annotated[
     Path | None,
@@ -190,7 +261,15 @@ def _managed(db: Path | None) -> Iterator[Session]:
 
 def _operator() -> Principal:
     """Who the CLI acts as: the platform operator, without an email in the logs."""
+    from sodata.access.principal import Principal
+
     return Principal(user_id=None, superuser=True)
+
+
+def _server_role(role: Role):
+    from sodata.access.principal import Role as ServerRole
+
+    return ServerRole(role.value)
 
 
 def _account(session: Session, account: str) -> CorporateAccount:
@@ -242,7 +321,7 @@ def _secret_out(secret: str) -> None:
     typer.echo(secret)
 
 
-@users_app.command("create")
+@server_command(users_app, "create")
 def users_create(
     email: EmailArg,
     name: Annotated[str | None, typer.Option(help="Full name")] = None,
@@ -267,7 +346,7 @@ def users_create(
         )
 
 
-@users_app.command("link")
+@server_command(users_app, "link")
 def users_link(
     email: EmailArg,
     account: AccountArg,
@@ -288,14 +367,14 @@ def users_link(
             )
         )
         if linked is None:
-            service.link_user(session, _operator(), ca, user, role)
+            service.link_user(session, _operator(), ca, user, _server_role(role))
             console.print(f"User {user.email} linked to {ca.name} as {role.value}")
         else:
-            service.set_role(session, _operator(), ca, user, role)
+            service.set_role(session, _operator(), ca, user, _server_role(role))
             console.print(f"User {user.email} is {role.value} in {ca.name}")
 
 
-@users_app.command("unlink")
+@server_command(users_app, "unlink")
 def users_unlink(email: EmailArg, account: AccountArg, db: DbOption = None) -> None:
     """Remove a user from a corporate account and from its data access groups."""
     from sodata.users import service
@@ -306,7 +385,7 @@ def users_unlink(email: EmailArg, account: AccountArg, db: DbOption = None) -> N
         console.print(f"User {user.email} removed from {ca.name}")
 
 
-@users_app.command("disable")
+@server_command(users_app, "disable")
 def users_disable(email: EmailArg, db: DbOption = None) -> None:
     """Stop a user from signing in; their sessions end at once."""
     from sodata.users import service
@@ -318,7 +397,7 @@ def users_disable(email: EmailArg, db: DbOption = None) -> None:
         console.print(f"User {user.email} disabled; their sessions have ended")
 
 
-@users_app.command("enable")
+@server_command(users_app, "enable")
 def users_enable(email: EmailArg, db: DbOption = None) -> None:
     """Let a disabled user sign in again."""
     from sodata.users import service
@@ -328,7 +407,7 @@ def users_enable(email: EmailArg, db: DbOption = None) -> None:
         console.print(f"User {user.email} enabled")
 
 
-@users_app.command("password")
+@server_command(users_app, "password")
 def users_password(
     email: EmailArg, password_stdin: PasswordStdin = False, db: DbOption = None
 ) -> None:
@@ -379,7 +458,7 @@ def _dag_member(session: Session, account: str, dag: str, email: str):
     return ca, group, user
 
 
-@dag_app.command("add-user")
+@server_command(dag_app, "add-user")
 def dag_add_user(
     account: AccountArg,
     dag: Annotated[str, typer.Argument(help="Data access group name or uuid")],
@@ -395,7 +474,7 @@ def dag_add_user(
         console.print(f"User {user.email} is in data access group {group.name}")
 
 
-@dag_app.command("remove-user")
+@server_command(dag_app, "remove-user")
 def dag_remove_user(
     account: AccountArg,
     dag: Annotated[str, typer.Argument(help="Data access group name or uuid")],
@@ -411,7 +490,7 @@ def dag_remove_user(
         console.print(f"User {user.email} removed from data access group {group.name}")
 
 
-@clients_app.command("create")
+@server_command(clients_app, "create")
 def clients_create(
     client_id: Annotated[str, typer.Argument(help="The client_id the application signs in with")],
     account: Annotated[str, typer.Option(help="Corporate account name or uuid")],
@@ -430,13 +509,13 @@ def clients_create(
         ca = _account(session, account)
         device = service.gateway_by_serial(session, ca, gateway) if gateway else None
         client, secret = service.create(
-            session, _operator(), ca, client_id, role, name=name, gateway=device
+            session, _operator(), ca, client_id, _server_role(role), name=name, gateway=device
         )
     console.print(f"API client {client.client_id} created in {ca.name} with role {role.value}")
     _secret_out(secret)
 
 
-@clients_app.command("secret")
+@server_command(clients_app, "secret")
 def clients_secret(
     client_id: Annotated[str, typer.Argument(help="The client's client_id")],
     db: DbOption = None,
@@ -451,7 +530,7 @@ def clients_secret(
     _secret_out(secret)
 
 
-@keys_app.command("rotate")
+@server_command(keys_app, "rotate")
 def keys_rotate(db: DbOption = None) -> None:
     """Sign new tokens with a new key (old tokens stay valid until they expire)."""
     from sodata.identity.keys import rotate

@@ -1,0 +1,280 @@
+"""The requests of each resource and how their answers are read: one place for paths,
+parameters and models, used by the resources of both clients."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+
+from sodata.client._core import Call, PageSpec, ca_path, drop_none, uuid_of
+from sodata.client.models import (
+    AccessGroup,
+    AccessGroupDevice,
+    AccessGroupUser,
+    CorporateAccount,
+    Customer,
+    Device,
+    Item,
+    LastValue,
+    Log,
+    Site,
+    Variable,
+)
+
+M = TypeVar("M", bound=BaseModel)
+Op = tuple[Call, Callable[[Any], Any]]
+
+MAX_LAST_VALUES_DEVICES = 1000
+
+
+def _model(model: type[M]) -> Callable[[Any], M]:
+    return model.model_validate
+
+
+def _results(model: type[M]) -> Callable[[Any], list[M]]:
+    """Lists that are not paged: {"results", "total"} (items, a device's variables)."""
+
+    def parse(body: Any) -> list[M]:
+        return [model.model_validate(r) for r in body["results"]]
+
+    return parse
+
+
+def _details(details: bool) -> dict[str, Any]:
+    return {"detailsLevel": "ALL"} if details else {}
+
+
+def _sort(sort_by: str | None) -> dict[str, Any]:
+    return {"sortBy": sort_by} if sort_by else {}
+
+
+def _get(path: str, model: type[M], params: dict[str, Any] | None = None) -> Op:
+    return Call("GET", path, params=drop_none(params or {}) or None), _model(model)
+
+
+def _page(path: str, model: type[M], page_size: int, **params: Any) -> PageSpec:
+    return PageSpec("GET", path, _model(model), params=drop_none(params), page_size=page_size)
+
+
+def _u(obj: Any, what: str) -> str:
+    return uuid_of(obj, what)
+
+
+# corporate accounts
+def corporate_accounts(sort_by: str | None, page_size: int) -> PageSpec:
+    return _page("/api/v1/ca", CorporateAccount, page_size, **_sort(sort_by))
+
+
+def corporate_account(ca: Any) -> Op:
+    return _get(ca_path(ca), CorporateAccount)
+
+
+# customers
+def customers(ca: Any, sort_by: str | None, details: bool, page_size: int) -> PageSpec:
+    path = f"{ca_path(ca)}/customers"
+    return _page(path, Customer, page_size, **_sort(sort_by), **_details(details))
+
+
+def customer(ca: Any, customer: Any, details: bool) -> Op:
+    return _get(f"{ca_path(ca)}/customers/{_u(customer, 'customer')}", Customer, _details(details))
+
+
+# sites
+def sites(ca: Any, customer: Any, sort_by: str | None, details: bool, page_size: int) -> PageSpec:
+    return _page(
+        f"{ca_path(ca)}/sites",
+        Site,
+        page_size,
+        customerUuid=_u(customer, "customer") if customer is not None else None,
+        **_sort(sort_by),
+        **_details(details),
+    )
+
+
+def site(ca: Any, site: Any, details: bool) -> Op:
+    return _get(f"{ca_path(ca)}/sites/{_u(site, 'site')}", Site, _details(details))
+
+
+def sites_count(ca: Any, customer: Any) -> Op:
+    params = {"customerUuid": _u(customer, "customer") if customer is not None else None}
+    return Call("GET", f"{ca_path(ca)}/sites/count", params=drop_none(params)), lambda b: int(
+        b["count"]
+    )
+
+
+# devices
+def devices(
+    ca: Any,
+    *,
+    site: Any,
+    customer: Any,
+    serial_number: str | None,
+    status: str | None,
+    sort_by: str | None,
+    details: bool,
+    page_size: int,
+) -> PageSpec:
+    return _page(
+        f"{ca_path(ca)}/devices",
+        Device,
+        page_size,
+        siteUuid=_u(site, "site") if site is not None else None,
+        customerUuid=_u(customer, "customer") if customer is not None else None,
+        serialNumber=serial_number,
+        status=status,
+        **_sort(sort_by),
+        **_details(details),
+    )
+
+
+def device(ca: Any, device: Any, details: bool) -> Op:
+    return _get(f"{ca_path(ca)}/devices/{_u(device, 'device')}", Device, _details(details))
+
+
+def gateway(ca: Any, device: Any) -> Op:
+    return _get(f"{ca_path(ca)}/devices/{_u(device, 'device')}/gateway", Device)
+
+
+# items
+def items(ca: Any, device: Any) -> Op:
+    path = f"{ca_path(ca)}/devices/{_u(device, 'device')}/items"
+    return Call("GET", path), _results(Item)
+
+
+def item(ca: Any, device: Any, item: Any) -> Op:
+    return _get(f"{ca_path(ca)}/devices/{_u(device, 'device')}/items/{_u(item, 'item')}", Item)
+
+
+# variables
+def device_variables(ca: Any, device: Any, service_type: str | None, item_type: str | None) -> Op:
+    path = f"{ca_path(ca)}/devices/{_u(device, 'device')}/variables"
+    params = drop_none({"serviceType": service_type, "itemType": item_type})
+    return Call("GET", path, params=params or None), _results(Variable)
+
+
+def variable(ca: Any, device: Any, variable: Any) -> Op:
+    path = f"{ca_path(ca)}/devices/{_u(device, 'device')}/variables/{_u(variable, 'variable')}"
+    return _get(path, Variable)
+
+
+def variables_search(
+    ca: Any,
+    *,
+    devices: Iterable[Any] | None,
+    service_ids: Iterable[str] | None,
+    item_types: Iterable[str] | None,
+    service_types: Iterable[str] | None,
+    mapping_configs: Iterable[str] | None,
+    sort_by: str | None,
+    page_size: int,
+) -> PageSpec:
+    body = drop_none(
+        {
+            "deviceUuids": [_u(d, "device") for d in devices] if devices is not None else None,
+            "serviceIds": [str(s) for s in service_ids] if service_ids is not None else None,
+            "itemTypes": list(item_types) if item_types is not None else None,
+            "serviceTypes": list(service_types) if service_types is not None else None,
+            "mappingConfigs": list(mapping_configs) if mapping_configs is not None else None,
+        }
+    )
+    return PageSpec(
+        "POST",
+        f"{ca_path(ca)}/variables",
+        _model(Variable),
+        params=_sort(sort_by),
+        json=body,
+        page_size=page_size,
+    )
+
+
+# data access groups
+def access_groups(ca: Any, name: str | None, sort_by: str | None, page_size: int) -> PageSpec:
+    path = f"{ca_path(ca)}/data-access-groups"
+    return _page(path, AccessGroup, page_size, name=name, **_sort(sort_by))
+
+
+def access_group(ca: Any, group: Any) -> Op:
+    return _get(f"{ca_path(ca)}/data-access-groups/{_u(group, 'data access group')}", AccessGroup)
+
+
+_MEMBERS: dict[str, type[BaseModel]] = {
+    "customers": Customer,
+    "devices": AccessGroupDevice,
+    "users": AccessGroupUser,
+}
+
+
+def access_group_members(ca: Any, group: Any, kind: str, page_size: int) -> PageSpec:
+    path = f"{ca_path(ca)}/data-access-groups/{_u(group, 'data access group')}/{kind}"
+    return _page(path, _MEMBERS[kind], page_size)
+
+
+# logs
+def logs(
+    ca: Any,
+    page_size: int,
+    sort_by: str | None,
+    *,
+    frm: Any = None,
+    to: Any = None,
+    action: str | None = None,
+    level: str | None = None,
+    object_type: str | None = None,
+    object_uuid: Any = None,
+    user_email: str | None = None,
+    search: str | None = None,
+) -> PageSpec:
+    return _page(
+        f"{ca_path(ca)}/logs",
+        Log,
+        page_size,
+        **{"from": _instant(frm), "to": _instant(to)},
+        action=action,
+        level=level,
+        objectType=object_type,
+        objectUuid=_u(object_uuid, "object") if object_uuid is not None else None,
+        userEmail=user_email,
+        search=search,
+        **_sort(sort_by),
+    )
+
+
+def _instant(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return value.isoformat()
+
+
+def log(ca: Any, log: Any) -> Op:
+    return _get(f"{ca_path(ca)}/logs/{_u(log, 'log')}", Log)
+
+
+# last values
+def _last_values(body: Any) -> dict[Any, list[LastValue]]:
+    import uuid
+
+    return {
+        uuid.UUID(d["deviceUuid"]): [LastValue.model_validate(v) for v in d.get("values", [])]
+        for d in body.get("devices", [])
+    }
+
+
+def last_values(ca: Any, device: Any) -> Op:
+    import uuid
+
+    device_uuid = _u(device, "device")
+    path = f"{ca_path(ca)}/devices/{device_uuid}/last-values"
+    return Call("GET", path), lambda body: _last_values(body).get(uuid.UUID(device_uuid), [])
+
+
+def last_values_many(ca: Any, devices: Iterable[Any]) -> list[Op]:
+    """One request per 1000 devices."""
+    uuids = [_u(d, "device") for d in devices]
+    ops = []
+    for start in range(0, len(uuids), MAX_LAST_VALUES_DEVICES):
+        chunk = uuids[start : start + MAX_LAST_VALUES_DEVICES]
+        call = Call("PUT", f"{ca_path(ca)}/last-values", json={"deviceUuids": chunk})
+        ops.append((call, _last_values))
+    return ops

@@ -31,13 +31,19 @@ class Page:
     next_after: int | None  # the cursor for the next page, None when this one is the last
 
 
-def _clip(db: Db, vid: int, start: int, end: int, after: int | None) -> tuple[int, int] | None:
+def _clip(
+    db: Db, vid: int, start: int, end: int, after: int | None, grain: int = 1
+) -> tuple[int, int] | None:
+    """[start, end) narrowed to the series' points (there are none outside), widened back to
+    whole multiples of `grain` ms where that stays inside [start, end), so that the ends of a
+    series do not cut its rollups."""
     if after is not None:
         start = max(start, after + 1)
     span = store.extent(db, vid)
     if span is None:
         return None
-    start, end = max(start, span[0]), min(end, span[1] + 1)
+    first, last = span[0] // grain * grain, -(-(span[1] + 1) // grain) * grain
+    start, end = max(start, first), min(end, last)
     return (start, end) if start < end else None
 
 
@@ -68,7 +74,7 @@ def aggregate(
 ) -> Page:
     """Buckets of [start, end) that hold points, each with its aggregate, from the first
     bucket starting after `after` (if given)."""
-    span = _clip(db, vid, start, end, after)
+    span = _clip(db, vid, start, end, after, HOUR_MS)
     if span is None:
         return Page(np.empty(0, np.int64), np.empty(0), None)
     lo, hi = span

@@ -43,7 +43,9 @@ def _results(model: type[M]) -> Callable[[Any], list[M]]:
 
 
 def _details(details: bool) -> dict[str, Any]:
-    return {"detailsLevel": "ALL"} if details else {}
+    """The spec asks for details with detailsLevel=ALL (5.4.3) and, for devices, with
+    withContact and withAddress (5.6.3): both are sent."""
+    return {"detailsLevel": "ALL", "withContact": "true", "withAddress": "true"} if details else {}
 
 
 def _sort(sort_by: str | None) -> dict[str, Any]:

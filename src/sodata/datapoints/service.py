@@ -455,11 +455,19 @@ _DIGITS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18]
 def _utc_times(ats: list[Any]) -> np.ndarray | None:
     """The common case, checked and parsed column-wise: every time written
     2022-05-18T00:05:05Z or 2022-05-18T00:05:05.250Z. None if any is not."""
-    texts = np.array(ats)
-    if texts.dtype.kind != "U" or texts.ndim != 1 or texts.dtype.itemsize > 24 * 4:
-        return None
     try:
-        chars = texts.astype("S24").view(np.uint8).reshape(len(ats), 24)
+        if set(map(type, ats)) != {str}:
+            return None
+        widths = set(map(len, ats))
+        if len(widths) == 1 and widths <= {20, 24}:  # one width: the bytes as a matrix at once
+            width = widths.pop()
+            text = np.frombuffer("".join(ats).encode("ascii"), dtype=np.uint8)
+            chars = np.zeros((len(ats), 24), dtype=np.uint8)
+            chars[:, :width] = text.reshape(len(ats), width)
+        elif widths <= {20, 24}:
+            chars = np.array(ats, dtype="S24").view(np.uint8).reshape(len(ats), 24)
+        else:
+            return None
     except UnicodeEncodeError:
         return None
     length = np.count_nonzero(chars, axis=1)
@@ -484,10 +492,18 @@ def _utc_times(ats: list[Any]) -> np.ndarray | None:
     )
     if not shape_ok:
         return None
-    try:  # numpy checks the ranges (month 13, February 30)
-        return np.array([a[:-1] for a in ats], dtype="datetime64[ms]").astype(np.int64)
-    except ValueError:
+    d = digits.astype(np.int64) - 48
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    month, day, hour, minute, second = (d[:, k] * 10 + d[:, k + 1] for k in (4, 6, 8, 10, 12))
+    milli = np.where(short, 0, (millis.astype(np.int64) - 48) @ np.array([100, 10, 1]))
+    if np.any((month < 1) | (month > 12) | (day < 1) | (hour > 23) | (minute > 59) | (second > 59)):
         return None
+    first = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    length = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
+    if np.any(day > length):  # February 30
+        return None
+    days = first.astype("datetime64[D]").astype(np.int64) + day - 1
+    return ((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + milli
 
 
 def _times(ats: list[Any]) -> tuple[np.ndarray, np.ndarray]:

@@ -120,8 +120,9 @@ def _write_series(db: Db, batch: SeriesPoints) -> None:
     if db.postgres:
         _copy_points(db, vid, t, v, upsert=bool(between))
     else:
-        db.many(
-            "INSERT INTO datapoints (variable_id, at, value) VALUES (?, ?, ?)" + _UPSERT_POINTS,
+        db.many(  # where nothing is stored between the first and last time, nothing conflicts
+            "INSERT INTO datapoints (variable_id, at, value) VALUES (?, ?, ?)"
+            + (_UPSERT_POINTS if between else ""),
             zip([vid] * len(t), t.tolist(), v.tolist(), strict=True),
         )
     days = np.unique(t // DAY_MS)

@@ -24,14 +24,11 @@ from sodata.datapoints.schemas import (
 )
 from sodata.kit.db import SessionDep
 from sodata.kit.errors import ApiError, BadRequest, body_schema
+from sodata.kit.responses import json_body
 
 router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}", tags=["Data Points"])
 
 DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of the device")]
-
-
-def _json(body: object) -> Response:
-    return Response(orjson.dumps(body), media_type="application/json")
 
 
 @router.put(
@@ -65,7 +62,7 @@ def _json(body: object) -> Response:
 def find_device_streams(
     session: SessionDep, principal: PrincipalDep, ca: ReadableCa, body: DatapointsQuery
 ):
-    return _json(service.run_query(session, principal, ca, body))
+    return json_body(service.run_query(session, principal, ca, body))
 
 
 async def _ingest_body(request: Request) -> bytes:
@@ -121,6 +118,6 @@ async def send_datapoints(
 
     def store() -> Response:  # off the event loop: decoding and checking a batch takes time
         series = service.parse_ingest(_decode(body))
-        return _json(service.ingest(session, principal, ca, device_uuid, series))
+        return json_body(service.ingest(session, principal, ca, device_uuid, series))
 
     return await run_in_threadpool(store)

@@ -1,9 +1,10 @@
-"""Serialize wire models straight to JSON bytes (one pass, no re-validation)."""
+"""Serialize answers straight to JSON bytes (one pass, no re-validation)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi.responses import Response
 from pydantic import BaseModel
 
@@ -14,6 +15,11 @@ def json_response(model: BaseModel, status_code: int = 200, exclude: Any = None)
         status_code=status_code,
         media_type="application/json",
     )
+
+
+def json_body(body: Any) -> Response:
+    """Plain dicts and lists built column-wise (datapoints, last values) as JSON, by orjson."""
+    return Response(orjson.dumps(body), media_type="application/json")
 
 
 def exclude_nested(wanted: frozenset[str], nested: dict[str, str], in_page: bool = False) -> Any:

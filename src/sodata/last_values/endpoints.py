@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-import orjson
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa
 from sodata.kit.db import SessionDep
+from sodata.kit.responses import json_body
 from sodata.last_values import service
 from sodata.last_values.schemas import MAX_DEVICES, LastValuesAnswer, LastValuesQuery
 
@@ -32,7 +32,7 @@ def device_last_values(
     session: SessionDep, principal: PrincipalDep, ca: ReadableCa, device_uuid: DeviceUuid
 ):
     body = service.of_devices(session, principal, ca, [device_uuid])
-    return Response(orjson.dumps(body), media_type="application/json")
+    return json_body(body)
 
 
 @router.put(
@@ -45,4 +45,4 @@ def last_values(
     session: SessionDep, principal: PrincipalDep, ca: ReadableCa, body: LastValuesQuery
 ):
     answer = service.of_devices(session, principal, ca, body.device_uuids)
-    return Response(orjson.dumps(answer), media_type="application/json")
+    return json_body(answer)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
 from fastapi import FastAPI
 
 from sodata import __version__, docs
+from sodata.access.deps import Principals
 from sodata.access_groups.endpoints import router as access_groups_router
 from sodata.catalog.endpoints import router as catalog_router
 from sodata.clients.endpoints import router as clients_router
@@ -12,12 +17,14 @@ from sodata.config import Settings
 from sodata.corporate_accounts.endpoints import router as corporate_accounts_router
 from sodata.customers.endpoints import router as customers_router
 from sodata.datapoints.endpoints import router as datapoints_router
+from sodata.datapoints.schemas import MAX_INGEST_BYTES
 from sodata.devices.endpoints import router as devices_router
 from sodata.identity.endpoints import router as identity_router
 from sodata.identity.external import ExternalIssuer
 from sodata.identity.provider import Provider
 from sodata.items.endpoints import router as items_router
 from sodata.kit import errors
+from sodata.kit.admission import Admission, Turns
 from sodata.kit.db import make_engine, make_sessionmaker
 from sodata.last_values.endpoints import router as last_values_router
 from sodata.logs.endpoints import router as logs_router
@@ -75,9 +82,26 @@ ROUTERS = [
 ]
 
 
+# The spec's queries that are PUTs (a body of filters): they only read.
+READ_PUTS = ("/datapoints", "/last-values")
+
+
+def is_read(method: str, path: str) -> bool:
+    return method in ("GET", "HEAD", "OPTIONS") or (method == "PUT" and path.endswith(READ_PUTS))
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    turns = settings.max_reads + settings.max_writes
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # a thread for every admitted request, and a few for the hops around them
+        anyio.to_thread.current_default_thread_limiter().total_tokens = turns + 4
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="SoData API",
         version=__version__,
         description=(
@@ -90,7 +114,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_tags=TAGS,
     )
-    factory = make_sessionmaker(make_engine(settings.database_url))
+    # a connection for every admitted request, and two for the identity provider's key reloads
+    engine = make_engine(settings.database_url, turns + 2, settings.queue_seconds)
+    factory = make_sessionmaker(engine)
+    app.state.principals = Principals(settings.principal_cache_seconds)
+    app.state.principals.watch(factory)
     app.state.sessionmaker = factory
     app.state.provider = Provider.create(settings, factory)
     app.state.external_issuer = (
@@ -106,4 +134,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(identity_router)
         app.include_router(identity_router, prefix="/auth")
     docs.install(app)
+    app.add_middleware(
+        Admission,
+        reads=Turns("read", settings.max_reads, settings.queue_seconds, settings.queue_length),
+        writes=Turns("write", settings.max_writes, settings.queue_seconds, settings.queue_length),
+        is_read=is_read,
+        max_body=MAX_INGEST_BYTES,
+    )
     return app

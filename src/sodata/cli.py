@@ -145,6 +145,13 @@ def serve(
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes sharing the port (README, Concurrency): about one per core",
+        ),
+    ] = 1,
 ) -> None:
     """Run the HTTP server (migrates the database first)."""
     import uvicorn
@@ -174,8 +181,19 @@ def serve(
             f"-d client_id={DEMO_CLIENT_ID} -d client_secret={DEMO_CLIENT_SECRET} "
             f"-d username=demo@example.com -d password={DEMO_PASSWORD}"
         )
+    if workers == 1:
+        app = create_app(Settings(database_url=url, demo=demo))
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        return
+    # each process makes its own application from the environment (state lives in the database)
+    os.environ["SODATA_DATABASE_URL"], os.environ["SODATA_DEMO"] = url, str(demo).lower()
     uvicorn.run(
-        create_app(Settings(database_url=url, demo=demo)), host=host, port=port, log_level=log_level
+        "sodata.app:create_app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level=log_level,
     )
 
 

@@ -38,3 +38,17 @@ class Settings(BaseSettings):
     # The clients of that realm whose tokens are accepted, comma-separated, matched against
     # `azp` or `aud` (e.g. sodata-web,sodata-cli). Unset: any client of the realm.
     oidc_audience: str | None = None
+
+    # Load (README, "Concurrency"): how many requests of each kind run at once in one process,
+    # and how long a request may wait for its turn before it is answered 503 with Retry-After.
+    # The database pool holds max_reads + max_writes connections and the thread pool as many
+    # threads, so no request ever waits for either once admitted.
+    max_reads: int = Field(default=8, ge=1)  # GET and the query PUTs (datapoints, last values)
+    max_writes: int = Field(default=4, ge=1)  # every other request (SQLite: one commits at a time)
+    queue_seconds: float = Field(default=5.0, gt=0)  # the longest wait for a turn
+    queue_length: int = Field(
+        default=256, ge=0
+    )  # requests waiting per kind beyond which: 503 at once
+    # How long a verified access token's caller (user, roles, session) is reused without reading
+    # the database again; a change made by another process shows after at most this long.
+    principal_cache_seconds: float = Field(default=5.0, ge=0)

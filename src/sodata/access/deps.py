@@ -2,22 +2,30 @@
 
 Tokens of the embedded provider are checked against its keys and its live sessions (a
 token dies with its session at logout); with SODATA_OIDC_ISSUER set, tokens of that
-external Keycloak realm are checked against its JWKS and users are matched by email."""
+external Keycloak realm are checked against its JWKS and users are matched by email.
+
+The token is checked on every request; what it names (the user, their roles, their session)
+is read from the database once and then kept for SODATA_PRINCIPAL_CACHE_SECONDS, so that a
+request usually reads the database once, for its own answer. A change committed by this
+process (a logout, a role, a disabled user) empties the cache at once; one committed by
+another process shows after at most that many seconds."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from sodata.access.principal import Principal, Role
 from sodata.identity.external import audience_allowed
 from sodata.identity.service import active_session
 from sodata.identity.tokens import InvalidToken
-from sodata.kit.db import SessionDep
 from sodata.models import OAuthClient, User, UserLink
 
 _bearer = HTTPBearer(
@@ -51,21 +59,83 @@ def _claims(request: Request, token: str) -> dict[str, Any]:
         raise _unauthorized(str(exc)) from None
 
 
-def _roles(session: SessionDep, user_id: int) -> dict[int, Role]:
+class Principals:
+    """Callers by (access token, address it was sent to), each kept `seconds`, with the
+    token's expiry; all forgotten when this process commits a change made through the ORM
+    (point writes go around the ORM and keep the cache warm)."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.generation = 0  # bumped by every forgetting: a load that saw an older one is not kept
+        self._entries: dict[tuple[str, str], tuple[float, Principal, float]] = {}
+
+    def get(self, key: tuple[str, str]) -> tuple[Principal, float] | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1], entry[2]
+
+    def put(
+        self, key: tuple[str, str], principal: Principal, expires: float, generation: int
+    ) -> None:
+        if generation != self.generation or self.seconds <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.seconds, principal, expires)
+
+    def forget(self) -> None:
+        self.generation += 1
+        self._entries.clear()
+
+    def watch(self, factory: sessionmaker[Session]) -> None:
+        @event.listens_for(factory, "after_flush")
+        def _wrote(session: Session, _context: Any) -> None:
+            session.info["wrote"] = True
+
+        @event.listens_for(factory, "after_commit")
+        def _committed(session: Session) -> None:
+            if session.info.pop("wrote", False):
+                self.forget()
+
+
+def _roles(session: Session, user_id: int) -> dict[int, Role]:
     links = session.execute(
         select(UserLink.corporate_account_id, UserLink.role).where(UserLink.user_id == user_id)
     ).tuples()
     return {ca_id: Role(role) for ca_id, role in links}
 
 
-def current_principal(
+async def current_principal(
     request: Request,
-    session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise _unauthorized("Missing access token", error=None)
-    claims = _claims(request, credentials.credentials)
+    cache: Principals = request.app.state.principals
+    key = (credentials.credentials, str(request.base_url))  # the issuers accepted depend on it
+    hit = cache.get(key)
+    if hit is not None:  # no I/O: answered on the event loop
+        principal, expires = hit
+        if expires <= time.time():
+            raise _unauthorized("Token is not active")
+        return principal
+    generation = cache.generation
+    principal, expires = await run_in_threadpool(_load, request, credentials.credentials)
+    cache.put(key, principal, expires, generation)
+    return principal
+
+
+def _load(request: Request, token: str) -> tuple[Principal, float]:
+    """Checks the token (maybe reading keys or a JWKS) and reads whom it names."""
+    claims = _claims(request, token)
+    with request.app.state.sessionmaker() as session:
+        return _principal(request, session, claims), float(claims["exp"])
+
+
+def _principal(request: Request, session: Session, claims: dict[str, Any]) -> Principal:
     if request.app.state.external_issuer is not None:
         # Only a verified email names a user here: where the realm lets people sign up, anyone
         # could claim an email they do not own.

@@ -8,6 +8,7 @@ the OpenAPI document describes those responses rather than FastAPI's default 422
 from __future__ import annotations
 
 import logging
+import sqlite3
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -16,7 +17,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -34,6 +36,7 @@ class ErrorBody(BaseModel):
 
 class ApiError(Exception):
     status_code = 400
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -52,6 +55,43 @@ class NotFound(ApiError):
 
 class Conflict(ApiError):
     status_code = 409
+
+
+RETRY_AFTER_SECONDS = 1
+
+
+class Overloaded(ApiError):
+    """The server's turn did not come within its bounded wait (a request slot, a database
+    connection, the write lane or a lock), or the database is unavailable: 503, retry later."""
+
+    status_code = 503
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"The server is busy ({reason}); retry after {RETRY_AFTER_SECONDS} s")
+
+
+def overload_reason(exc: BaseException) -> str | None:
+    """Why a database error means "busy or unavailable, retry" (None: it does not)."""
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, PoolTimeout):
+        return "no database connection was free in time"
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, sqlite3.OperationalError):
+        text = str(orig)
+        return (
+            "the database was locked by another process"
+            if "locked" in text or "busy" in text
+            else None
+        )
+    if type(orig).__module__.startswith("psycopg"):  # only then is psycopg imported
+        import psycopg
+
+        if isinstance(orig, psycopg.OperationalError):  # down, restarting, a lock timeout
+            return "the database is busy or unavailable"
+    return None
 
 
 def not_found(kind: str, uuid: object) -> NotFound:
@@ -152,7 +192,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status_code, exc.message)
+        return error_response(exc.status_code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -187,6 +227,17 @@ def install(app: FastAPI) -> None:
             400,
             "A value is out of range or not accepted by the database: " + _database_reason(exc),
         )
+
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(sqlite3.OperationalError)
+    async def _database_busy(request: Request, exc: Exception) -> JSONResponse:
+        reason = overload_reason(exc)
+        if reason is None:
+            return await _unexpected(request, exc)
+        log.warning("503 on %s %s: %s", request.method, request.url.path, reason)
+        busy = Overloaded(reason)
+        return error_response(busy.status_code, busy.message, busy.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

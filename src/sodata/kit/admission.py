@@ -1,0 +1,124 @@
+"""Admission: how many requests run at once in one process, and a bounded wait for a turn.
+
+Reads (GET, HEAD, OPTIONS and the query PUTs) and writes (every other request) each have their
+own number of turns, so readers never wait behind writers. A request enters once its whole
+body has arrived, and leaves when its answer starts (its session has committed by then), so
+neither a slow upload nor a slow download holds a turn, a thread or a database connection.
+A request that finds `queue_length` others waiting, or waits `queue_seconds` in vain, is
+answered 503 with Retry-After at once. The database pool and the thread pool are sized to the
+turns (app.py), so an admitted request never waits for either.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sodata.kit.errors import ApiError, Overloaded, error_response
+
+
+class Turns:
+    """`size` requests at once; at most `queue_length` waiting, each at most `wait` seconds."""
+
+    def __init__(self, kind: str, size: int, wait: float, queue_length: int) -> None:
+        self.kind = kind
+        self.wait = wait
+        self.queue_length = queue_length
+        self._free = asyncio.Semaphore(size)
+        self.waiting = 0
+
+    async def enter(self) -> None:
+        if not self._free.locked():
+            await self._free.acquire()  # no wait: a free turn is taken at once
+            return
+        if self.waiting >= self.queue_length:
+            raise Overloaded(f"{self.waiting} {self.kind} requests are already waiting")
+        self.waiting += 1
+        try:
+            await asyncio.wait_for(self._free.acquire(), self.wait)
+        except TimeoutError:
+            raise Overloaded(f"no turn for a {self.kind} request within {self.wait:g} s") from None
+        finally:
+            self.waiting -= 1
+
+    def leave(self) -> None:
+        self._free.release()
+
+
+class Admission:
+    """ASGI middleware: the body first, then a turn, then the application."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        reads: Turns,
+        writes: Turns,
+        is_read: Callable[[str, str], bool],
+        max_body: int,
+    ) -> None:
+        self.app = app
+        self.reads = reads
+        self.writes = writes
+        self.is_read = is_read
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await self._body(scope, receive)
+            turns = self.reads if self.is_read(scope["method"], scope["path"]) else self.writes
+            await turns.enter()
+        except ApiError as exc:
+            await error_response(exc.status_code, exc.message, exc.headers)(scope, receive, send)
+            return
+        except ConnectionError:  # the client went away while sending its body
+            return
+        inside = True
+
+        def leave() -> None:
+            nonlocal inside
+            if inside:
+                inside = False
+                turns.leave()
+
+        async def replay() -> Message:
+            nonlocal body
+            if body is None:
+                return await receive()
+            message, body = {"type": "http.request", "body": body, "more_body": False}, None
+            return message
+
+        async def answer(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                leave()
+            await send(message)
+
+        try:
+            await self.app(scope, replay, answer)
+        finally:
+            leave()
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The whole body, or None for a request without one."""
+        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        chunked = any(k == b"transfer-encoding" for k, _ in scope["headers"])
+        if declared in (None, b"0") and not chunked:
+            return None
+        too_large = ApiError(f"body: larger than {self.max_body // 2**20} MiB; split it", 413)
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+            raise too_large
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ConnectionError
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                raise too_large
+            if not message.get("more_body", False):
+                return bytes(body)

@@ -245,9 +245,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 class Server:
     """`python -m sodata serve --demo` on a free port, on the database at `url`; by default
-    through bench.timed_server (the same command, plus a Server-Timing header on answers)."""
+    through bench.timed_server (the same command, plus a Server-Timing header on answers).
+    `workers`: passed on as `--workers N` (uvicorn worker processes) when given."""
 
-    def __init__(self, url: str, log: Path, plain: bool = False) -> None:
+    def __init__(
+        self, url: str, log: Path, plain: bool = False, workers: int | None = None
+    ) -> None:
         self.url = url
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -256,6 +259,8 @@ class Server:
         command = "sodata" if plain else "bench.timed_server"
         args = [sys.executable, "-m", command, "serve", "--demo", "--port", str(self.port)]
         args += ["--log-level", "warning"]
+        if workers is not None:
+            args += ["--workers", str(workers)]
         if url.startswith("sqlite"):
             env.pop("SODATA_DATABASE_URL", None)
             args += ["--db", url.removeprefix("sqlite:///")]
@@ -299,13 +304,17 @@ class Server:
 
 @contextmanager
 def running(
-    backend: str, workdir: Path | None = None, keep: bool = False, plain: bool = False
+    backend: str,
+    workdir: Path | None = None,
+    keep: bool = False,
+    plain: bool = False,
+    workers: int | None = None,
 ) -> Iterator[tuple[str, Server]]:
-    """A fresh database on `backend` and a demo server on it."""
+    """A fresh database on `backend` and a demo server on it (`--workers N` if given)."""
     with database(backend, workdir, keep) as url:
         log_dir = Path(tempfile.gettempdir())
         log = log_dir / f"sodata-bench-{backend}-{os.getpid()}-{uuid.uuid4().hex[:6]}.log"
-        server = Server(url, log, plain)
+        server = Server(url, log, plain, workers)
         try:
             yield url, server
         finally:
@@ -315,9 +324,9 @@ def running(
 class Api:
     """An HTTP client signed in as the demo's admin@example.com (Bearer token)."""
 
-    def __init__(self, base: str) -> None:
+    def __init__(self, base: str, timeout: float = 300) -> None:
         self.base = base
-        self.http = httpx.Client(base_url=base, timeout=300)
+        self.http = httpx.Client(base_url=base, timeout=timeout)
         answer = self.http.post(
             "/realms/sodata/protocol/openid-connect/token",
             data={

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -93,14 +93,22 @@ def _drop_postgres_database(name: str) -> None:
 
 
 class Server:
-    def __init__(self, backend: str, workdir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        backend: str,
+        workdir: Path,
+        env: dict[str, str] | None = None,
+        args: Sequence[str] = (),
+    ) -> None:
+        """`env`: variables added to the server's environment; `args`: extra arguments of
+        `sodata serve` (e.g. ["--workers", "2"])."""
         self.backend = backend
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"server-{backend}.log"
         self.pg_name: str | None = None
         env = {**os.environ, **(env or {})}
-        args = [
+        command = [
             sys.executable,
             "-m",
             "sodata",
@@ -115,9 +123,12 @@ class Server:
             env["SODATA_DATABASE_URL"], self.pg_name = _postgres_database()
         else:
             env.pop("SODATA_DATABASE_URL", None)
-            args += ["--db", str(workdir / "sodata-test.db")]
+            command += ["--db", str(workdir / "sodata-test.db")]
+        command += list(args)
         self._log = self.log_path.open("w")
-        self.process = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 120) -> None:

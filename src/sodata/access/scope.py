@@ -61,7 +61,7 @@ WritableCa = Annotated[CorporateAccount, Depends(_corporate_account(Right.write)
 AdminCa = Annotated[CorporateAccount, Depends(_corporate_account(Right.admin))]
 
 
-def _platform_admin(principal: PrincipalDep) -> Principal:
+async def _platform_admin(principal: PrincipalDep) -> Principal:
     """Platform-wide actions (creating accounts, disabling users): platform operators only."""
     if not principal.superuser:
         raise Forbidden("This action needs a platform administrator")

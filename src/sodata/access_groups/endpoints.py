@@ -19,13 +19,15 @@ from sodata.customers import service as customers
 from sodata.customers.schemas import NESTED as CUSTOMER_NESTED
 from sodata.customers.schemas import CustomerPublic
 from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep
+from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sorting import sort_by_query
 
 router = APIRouter(
-    prefix="/api/v1/ca/{corporateAccountUuid}/data-access-groups", tags=["Data Access Groups"]
+    route_class=SessionRoute,
+    prefix="/api/v1/ca/{corporateAccountUuid}/data-access-groups",
+    tags=["Data Access Groups"],
 )
 GroupSortBy = sort_by_query(service.SORT_FIELDS)
 CustomerSortBy = sort_by_query(customers.SORT_FIELDS)

@@ -9,14 +9,14 @@ from sqlalchemy import select
 from sodata.access.deps import PrincipalDep
 from sodata.catalog import data, service
 from sodata.catalog.schemas import DeviceTypePublic, ProfileEntryPublic, ServicePublic
-from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep
+from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
 from sodata.kit.lookup import public
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sorting import apply_sort, sort_by_query
 from sodata.models import DeviceType, Service
 
-router = APIRouter(prefix="/api/v1", tags=["Catalog"])
+router = APIRouter(route_class=SessionRoute, prefix="/api/v1", tags=["Catalog"])
 
 SERVICE_SORT_FIELDS = {"serviceId": Service.service_id, "name": Service.name}
 DEVICE_TYPE_SORT_FIELDS = {"name": DeviceType.name, "referenceId": DeviceType.reference_id}

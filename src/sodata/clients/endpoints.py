@@ -9,12 +9,16 @@ from sodata.access.deps import PrincipalDep
 from sodata.access.scope import AdminCa
 from sodata.clients import service
 from sodata.clients.schemas import ClientCreate, ClientPublic, ClientWithSecret
-from sodata.kit.db import SessionDep
+from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sorting import sort_by_query
 
-router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}/clients", tags=["API Clients"])
+router = APIRouter(
+    route_class=SessionRoute,
+    prefix="/api/v1/ca/{corporateAccountUuid}/clients",
+    tags=["API Clients"],
+)
 SortBy = sort_by_query(service.SORT_FIELDS, default="clientId")
 
 ClientUuid = Annotated[uuid.UUID, Path(alias="clientUuid", description="UUID of the API client")]

@@ -10,12 +10,12 @@ from sodata.corporate_accounts.schemas import (
     CorporateAccountPublic,
     CorporateAccountUpdate,
 )
-from sodata.kit.db import SessionDep
+from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sorting import sort_by_query
 
-router = APIRouter(prefix="/api/v1/ca", tags=["Corporate Accounts"])
+router = APIRouter(route_class=SessionRoute, prefix="/api/v1/ca", tags=["Corporate Accounts"])
 SortBy = sort_by_query(service.SORT_FIELDS)
 
 

@@ -10,14 +10,18 @@ from sodata.access.scope import ReadableCa, WritableCa
 from sodata.customers import service
 from sodata.customers.schemas import NESTED, CustomerCreate, CustomerPublic, CustomerUpdate
 from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import SessionDep
+from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.icons import ICON_RESPONSES, ICON_UPLOAD_OPENAPI, icon_response, read_icon_upload
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sorting import sort_by_query
 from sodata.models import Icon
 
-router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}/customers", tags=["Customers"])
+router = APIRouter(
+    route_class=SessionRoute,
+    prefix="/api/v1/ca/{corporateAccountUuid}/customers",
+    tags=["Customers"],
+)
 SortBy = sort_by_query(service.SORT_FIELDS)
 
 CustomerUuid = Annotated[uuid.UUID, Path(alias="customerUuid", description="UUID of the customer")]

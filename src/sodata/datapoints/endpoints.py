@@ -8,7 +8,6 @@ from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Path, Request, Response
-from starlette.concurrency import run_in_threadpool
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
@@ -22,11 +21,13 @@ from sodata.datapoints.schemas import (
     IngestAnswer,
     IngestBody,
 )
-from sodata.kit.db import SessionDep
+from sodata.kit.db import SessionDep, SessionRoute, in_thread
 from sodata.kit.errors import ApiError, BadRequest, body_schema
 from sodata.kit.responses import json_body
 
-router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}", tags=["Data Points"])
+router = APIRouter(
+    route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}", tags=["Data Points"]
+)
 
 DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of the device")]
 
@@ -120,4 +121,4 @@ async def send_datapoints(
         series = service.parse_ingest(_decode(body))
         return json_body(service.ingest(session, principal, ca, device_uuid, series))
 
-    return await run_in_threadpool(store)
+    return await in_thread(store)

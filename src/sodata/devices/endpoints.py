@@ -20,14 +20,16 @@ from sodata.devices.schemas import (
     DeviceUpdate,
 )
 from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep
+from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
 from sodata.kit.icons import ICON_RESPONSES, ICON_UPLOAD_OPENAPI, icon_response, read_icon_upload
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sorting import sort_by_query
 from sodata.models import Icon
 
-router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}/devices", tags=["Devices"])
+router = APIRouter(
+    route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}/devices", tags=["Devices"]
+)
 SortBy = sort_by_query(service.SORT_FIELDS)
 
 DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of the device")]
@@ -69,7 +71,6 @@ def list_devices(
 ):
     stmt = service.query(
         ca,
-        details,
         site_uuid=site_uuid,
         customer_uuid=customer_uuid,
         serial_number=serial_number,
@@ -79,7 +80,7 @@ def list_devices(
     total, rows = paginate(session, stmt, paging)
     page = Page[DevicePublic](
         total=total,
-        results=[service.to_public(d, icon, owned, details) for d, icon, owned in rows],
+        results=service.to_public(session, rows, details),
         take=paging.take,
     )
     return json_response(page, exclude=exclude_nested(details, NESTED, in_page=True))

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Boolean, Select, literal, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
-from sqlalchemy.orm import Session, joinedload, object_session, selectinload
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session, aliased, joinedload, object_session, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -37,11 +38,13 @@ from sodata.devices.schemas import (
 from sodata.kit.contacts import apply_address, apply_contact
 from sodata.kit.db import lock_row
 from sodata.kit.errors import BadRequest, Conflict, NotFound, not_found
-from sodata.kit.lookup import changed_fields, delete_icon, get_in_ca, public
+from sodata.kit.lookup import changed_fields, delete_icon, get_in_ca
 from sodata.kit.lookup import set_icon as replace_icon
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
 from sodata.models import (
+    Address,
+    Contact,
     CorporateAccount,
     Device,
     DeviceShare,
@@ -70,27 +73,37 @@ def _icon_uuid() -> ScalarSelect[uuid.UUID]:
     return select(Icon.uuid).where(Icon.id == Device.icon_id).correlate(Device).scalar_subquery()
 
 
+_SITE, _GATEWAY = aliased(Site), aliased(Device)  # aliases: filters' subqueries stay apart
+# DevicePublic's fields that are columns of the device itself
+_COLUMNS = [getattr(Device, f) for f in DevicePublic.model_fields if f in Device.__table__.c]
+
+
 def _select(owned: ColumnElement[bool] | None = None) -> Select:
-    """Rows (device, icon uuid, owned), with what `to_public` reads joined in: the type, and
-    the site and gateway (their own relationships stay unloaded)."""
+    """Rows of plain columns named as DevicePublic's fields (no ORM object per device): the
+    device's, its type's, its site's and gateway's uuids, its icon's uuid, and `owned`."""
     owned = literal(True, Boolean) if owned is None else owned
-    return select(Device, _icon_uuid().label("icon_uuid"), owned.label("owned")).options(
-        joinedload(Device.device_type), joinedload(Device.site), joinedload(Device.gateway)
+    return (
+        select(
+            *_COLUMNS,
+            DeviceType.uuid.label("device_type_uid"),
+            DeviceType.reference_id.label("device_type_reference_id"),
+            DeviceType.manufacturer,
+            DeviceType.model_name,
+            _SITE.uuid.label("site_uuid"),
+            _GATEWAY.uuid.label("gateway_uuid"),
+            _icon_uuid().label("icon_uuid"),
+            owned.label("owned"),
+            Device.contact_id,
+            Device.address_id,
+        )
+        .join(DeviceType, DeviceType.id == Device.device_type_id)
+        .outerjoin(_SITE, _SITE.id == Device.site_id)
+        .outerjoin(_GATEWAY, _GATEWAY.id == Device.gateway_id)
     )
-
-
-def _with_nested(stmt: Select, details: frozenset[str]) -> Select:
-    """Load the asked-for contacts and addresses in one query per kind, not one per device."""
-    if "contact" in details:
-        stmt = stmt.options(selectinload(Device.contact))
-    if "address" in details:
-        stmt = stmt.options(selectinload(Device.address))
-    return stmt
 
 
 def query(
     ca: CorporateAccount,
-    details: frozenset[str],
     *,
     site_uuid: uuid.UUID | None = None,
     customer_uuid: uuid.UUID | None = None,
@@ -120,27 +133,29 @@ def query(
         stmt = stmt.where(Device.serial_number == serial_number)
     if status is not None:
         stmt = stmt.where(Device.status == status)
-    return apply_sort(_with_nested(stmt, details), sort_by, SORT_FIELDS, Device.id)
+    return apply_sort(stmt, sort_by, SORT_FIELDS, Device.id)
 
 
 def to_public(
-    device: Device, icon_uuid: uuid.UUID | None, owned: bool, details: frozenset[str] = frozenset()
-) -> DevicePublic:
-    device_type = device.device_type
-    return public(
-        DevicePublic,
-        device,
-        device_type_uid=device_type.uuid,
-        device_type_reference_id=device_type.reference_id,
-        manufacturer=device_type.manufacturer,
-        model_name=device_type.model_name,
-        site_uuid=device.site.uuid if device.site_id is not None else None,
-        gateway_uuid=device.gateway.uuid if device.gateway_id is not None else None,
-        icon_uuid=icon_uuid,
-        contact=device.contact if "contact" in details else None,
-        address=device.address if "address" in details else None,
-        owned=bool(owned),
-    )
+    session: Session, rows: Sequence[Row[Any]], details: frozenset[str] = frozenset()
+) -> list[DevicePublic]:
+    """The wire models of rows of `_select()`, with the asked-for contacts and addresses (one
+    query per kind for all the rows)."""
+    nested: dict[str, dict[int, Any]] = {}
+    for name, model in (("contact", Contact), ("address", Address)):
+        ids = {row._mapping[f"{name}_id"] for row in rows} - {None}
+        found = session.scalars(select(model).where(model.id.in_(ids))) if name in details else ()
+        nested[name] = {obj.id: obj for obj in found}
+    return [
+        DevicePublic.model_validate(
+            {
+                **row._mapping,
+                "contact": nested["contact"].get(row.contact_id),
+                "address": nested["address"].get(row.address_id),
+            }
+        )
+        for row in rows
+    ]
 
 
 def get(
@@ -161,14 +176,11 @@ def get_public(
     details: frozenset[str] = ALL_DETAILS,
 ) -> DevicePublic:
     """The device as its own site sees it (owned); a change answers it with contact and address."""
-    stmt = _with_nested(_select(), details).where(
-        Device.corporate_account_id == ca.id, Device.uuid == device_uuid
-    )
+    stmt = _select().where(Device.corporate_account_id == ca.id, Device.uuid == device_uuid)
     row = session.execute(stmt).first()
     if row is None:
         raise not_found("Device", device_uuid)
-    device, icon_uuid, owned = row
-    return to_public(device, icon_uuid, owned, details)
+    return to_public(session, [row], details)[0]
 
 
 def _by_serial(session: Session, ca: CorporateAccount, serial_number: str) -> Device | None:

@@ -14,7 +14,6 @@ from urllib.parse import parse_qsl, urlencode
 from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.routing import APIRoute
 from jwt.algorithms import RSAAlgorithm
 
 from sodata.identity import service
@@ -22,7 +21,7 @@ from sodata.identity.login_page import message_page, sign_in_page
 from sodata.identity.provider import Provider, provider
 from sodata.identity.service import OAuthError
 from sodata.identity.tokens import InvalidToken
-from sodata.kit.db import SessionDep
+from sodata.kit.db import SessionDep, SessionRoute
 from sodata.models import OAuthClient
 
 OIDC = "/realms/{realm}/protocol/openid-connect"
@@ -39,7 +38,7 @@ MAX_FORM_BYTES = 64 * 1024  # a token request is a few hundred bytes
 MAX_FORM_FIELDS = 100
 
 
-class _OAuthRoute(APIRoute):
+class _OAuthRoute(SessionRoute):
     """Answers an OAuthError raised before the route runs (reading the form) in Keycloak's
     shape rather than the API's."""
 

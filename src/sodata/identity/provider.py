@@ -41,5 +41,5 @@ class Provider:
         return {f"{b}{p}/realms/{self.settings.realm}" for b in bases for p in ("", "/auth")}
 
 
-def provider(request: Request) -> Provider:
+async def provider(request: Request) -> Provider:
     return request.app.state.provider

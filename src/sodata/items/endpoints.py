@@ -9,11 +9,13 @@ from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
 from sodata.items import service
 from sodata.items.schemas import ItemCreate, ItemPublic, ItemsList, ItemUpdate
-from sodata.kit.db import SessionDep
+from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.responses import json_response
 
 router = APIRouter(
-    prefix="/api/v1/ca/{corporateAccountUuid}/devices/{deviceUuid}/items", tags=["Items"]
+    route_class=SessionRoute,
+    prefix="/api/v1/ca/{corporateAccountUuid}/devices/{deviceUuid}/items",
+    tags=["Items"],
 )
 
 DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of the device")]

@@ -12,11 +12,16 @@ turns (app.py), so an admitted request never waits for either.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sodata.kit.errors import ApiError, Overloaded, error_response
+
+log = logging.getLogger(__name__)
+REPORT_EVERY = 10.0  # seconds between two log lines about refused requests
 
 
 class Turns:
@@ -28,20 +33,31 @@ class Turns:
         self.queue_length = queue_length
         self._free = asyncio.Semaphore(size)
         self.waiting = 0
+        self._refused = 0  # since the last log line
+        self._reported = 0.0
 
     async def enter(self) -> None:
         if not self._free.locked():
             await self._free.acquire()  # no wait: a free turn is taken at once
             return
         if self.waiting >= self.queue_length:
-            raise Overloaded(f"{self.waiting} {self.kind} requests are already waiting")
+            self._refuse(f"{self.waiting} {self.kind} requests are already waiting")
         self.waiting += 1
         try:
             await asyncio.wait_for(self._free.acquire(), self.wait)
         except TimeoutError:
-            raise Overloaded(f"no turn for a {self.kind} request within {self.wait:g} s") from None
+            self._refuse(f"no turn for a {self.kind} request within {self.wait:g} s")
         finally:
             self.waiting -= 1
+
+    def _refuse(self, reason: str) -> None:
+        """Raises the 503; says so in the log, at most once every REPORT_EVERY seconds."""
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._reported >= REPORT_EVERY:
+            log.warning("%d %s requests answered 503 (%s)", self._refused, self.kind, reason)
+            self._refused, self._reported = 0, now
+        raise Overloaded(reason)
 
     def leave(self) -> None:
         self._free.release()

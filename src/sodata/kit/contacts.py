@@ -76,7 +76,7 @@ def apply_contact(current: Contact | None, data: ContactWrite | None) -> Contact
 DETAILS_LEVELS = ("DEFAULT", "ALL")
 
 
-def nested_details(
+async def nested_details(  # async: no I/O, so no trip through the thread pool
     details_level: Annotated[
         str | None,
         Query(

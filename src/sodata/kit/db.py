@@ -5,26 +5,39 @@ response is sent, so an acknowledged change is durable. Services never commit.
 
 Concurrency (README, "Concurrency"): a session takes a connection at its first query and gives
 it back at commit, so a request holds none while its body arrives or its answer leaves. On
-SQLite, readers never wait for writers (WAL), and writers of one process take turns in one
-lane: a connection's first write waits for the lane (at most `wait` seconds) and then for
-SQLite's write lock (BEGIN IMMEDIATE, the same bound, other processes), and keeps both until
-its commit or rollback. A wait that runs out raises `Overloaded`, answered 503.
+SQLite, readers never wait for writers (WAL), and writers take turns in one lane per database
+(`_Lane`: threads, then processes): a connection's first write waits for the lane and then for
+SQLite's write lock (BEGIN IMMEDIATE, against other programs), each at most `wait` seconds,
+and keeps both until its commit or rollback. A wait that runs out raises `Overloaded`,
+answered 503.
 """
 
 from __future__ import annotations
 
+import fcntl
+import functools
+import inspect
+import json
+import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
+from typing import Annotated, Any, TypeVar
 
+import orjson
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from sqlalchemy import MetaData, create_engine, event, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from sodata.kit.errors import Overloaded
+
+T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -46,11 +59,78 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class _Lane:
+    """The writers of one SQLite database take turns: the threads of a process through a
+    semaphore, the processes through an advisory lock on a file beside the database (flock),
+    tried every half millisecond. SQLite's own lock would do, but its waiters retry only every
+    100 ms, so a process whose writers follow each other closely would starve the others; here
+    a process that has just written steps aside for a millisecond when another one waits."""
+
+    POLL = 0.0005  # the longest pause between two tries for the lock file
+    STEP_ASIDE = 0.001  # longer than POLL: a waiting process tries at least once meanwhile
+
+    def __init__(self, path: str | None, wait: float) -> None:
+        self.wait = wait
+        self._turn = threading.Semaphore(1)
+        self._released = 0.0
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+        self._files = (
+            (os.open(f"{path}-lane", flags, 0o644), os.open(f"{path}-lane-waiting", flags, 0o644))
+            if path
+            else None
+        )
+        for fd in self._files or ():
+            weakref.finalize(self, os.close, fd)
+
+    def acquire(self) -> bool:
+        deadline = time.monotonic() + self.wait
+        if not self._turn.acquire(timeout=self.wait):
+            return False
+        if self._files is None:
+            return True
+        lane, waiting = self._files
+        if time.monotonic() - self._released < self.STEP_ASIDE and self._others_wait():
+            time.sleep(self.STEP_ASIDE)
+        pause, marked = self.POLL / 8, False
+        try:
+            while True:
+                try:
+                    fcntl.flock(lane, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    pass
+                if not marked:  # another process holds it: say that this one waits
+                    fcntl.flock(waiting, fcntl.LOCK_SH)
+                    marked = True
+                if time.monotonic() + pause > deadline:
+                    self._turn.release()
+                    return False
+                time.sleep(pause)
+                pause = min(2 * pause, self.POLL)
+        finally:
+            if marked:
+                fcntl.flock(waiting, fcntl.LOCK_UN)
+
+    def _others_wait(self) -> bool:
+        waiting = self._files[1]  # type: ignore[index]
+        try:
+            fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True  # another process holds it shared while it waits
+        fcntl.flock(waiting, fcntl.LOCK_UN)
+        return False
+
+    def release(self) -> None:
+        if self._files is not None:
+            fcntl.flock(self._files[0], fcntl.LOCK_UN)
+        self._released = time.monotonic()
+        self._turn.release()
+
+
 class _LaneConnection(sqlite3.Connection):
     """A pysqlite connection whose write transactions take the engine's lane first."""
 
-    lane: threading.Semaphore
-    wait: float
+    lane: _Lane
     _holds = False
 
     def cursor(self, factory: Any = None) -> sqlite3.Cursor:
@@ -59,8 +139,8 @@ class _LaneConnection(sqlite3.Connection):
     def before(self, sql: str) -> None:
         if self._holds or not sql.lstrip()[:15].upper().startswith(_WRITES):
             return
-        if not self.lane.acquire(timeout=self.wait):
-            raise Overloaded(f"another write held the database for over {self.wait:g} s")
+        if not self.lane.acquire():
+            raise Overloaded(f"other writes held the database for over {self.lane.wait:g} s")
         self._holds = True
         if not self.in_transaction and not sql.lstrip().upper().startswith("BEGIN"):
             try:  # take SQLite's write lock now: a deferred BEGIN could meet a newer snapshot
@@ -103,20 +183,29 @@ class _LaneCursor(sqlite3.Cursor):
         return super().executemany(sql, parameters)
 
 
+def _json_loads(text: str | bytes) -> Any:
+    """JSON columns read by orjson (several times faster on list pages); stdlib json for what
+    orjson refuses (NaN, numbers beyond a double), which stdlib json may have written."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
 def make_engine(url: str, connections: int | None = None, wait: float = 30.0) -> Engine:
     """`connections`: the pool's size (None: SQLAlchemy's default, for tools and tests);
     `wait`: the longest wait for a connection, the write lane or a lock, in seconds."""
-    pool: dict[str, Any] = {"pool_timeout": wait}
-    if connections is not None:
-        pool |= {"pool_size": connections, "max_overflow": 0}
+    options: dict[str, Any] = {"json_deserializer": _json_loads}
+    if not url.startswith("sqlite") or make_url(url).database not in (None, "", ":memory:"):
+        options["pool_timeout"] = wait  # (in-memory SQLite: one connection per thread, no pool)
+        if connections is not None:
+            options |= {"pool_size": connections, "max_overflow": 0}
     if url.startswith("sqlite"):
-        if make_url(url).database in (None, "", ":memory:"):  # one connection per thread
-            pool = {}
-        lane = type(
-            "LaneConnection", (_LaneConnection,), {"lane": threading.Semaphore(1), "wait": wait}
-        )
-        connect = {"check_same_thread": False, "timeout": wait, "factory": lane}
-        engine = create_engine(url, connect_args=connect, **pool)
+        path = make_url(url).database
+        lane = _Lane(path if path not in (None, "", ":memory:") else None, wait)
+        factory = type("LaneConnection", (_LaneConnection,), {"lane": lane})
+        connect = {"check_same_thread": False, "timeout": wait, "factory": factory}
+        engine = create_engine(url, connect_args=connect, **options)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -129,10 +218,10 @@ def make_engine(url: str, connections: int | None = None, wait: float = 30.0) ->
 
         return engine
     if connections is None:
-        pool |= {"pool_size": 10, "max_overflow": 20}
+        options |= {"pool_size": 10, "max_overflow": 20}
     # a wait for a row lock is bounded too (answered 503, as a wait for a connection)
     connect = {"options": f"-c lock_timeout={int(wait * 1000)}"}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect, **pool)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect, **options)
 
 
 def lock_row(session: Session, key: InstrumentedAttribute[int], row_id: int) -> None:
@@ -161,11 +250,16 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+_request_session: ContextVar[Session | None] = ContextVar("request_session", default=None)
+
+
 async def _session(request: Request) -> AsyncIterator[Session]:
     """The request's session, made on the event loop (it holds no connection until its first
-    query); the commit, where there is one, takes one thread hop."""
+    query). A sync endpoint (SessionRoute) or `in_thread` commits it in the thread that did the
+    work; what is left (an async endpoint's, a failed request's) is ended here."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     session = factory()
+    reset = _request_session.set(session)
     try:
         yield session
         if session.in_transaction():
@@ -175,7 +269,47 @@ async def _session(request: Request) -> AsyncIterator[Session]:
             await run_in_threadpool(session.rollback)
         raise
     finally:
+        _request_session.reset(reset)
         session.close()  # nothing left to give back: no I/O
+
+
+def _commit_request_session() -> None:
+    session = _request_session.get()
+    if session is not None and session.in_transaction():
+        session.commit()
+
+
+def _committing(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        answer = endpoint(*args, **kwargs)
+        _commit_request_session()
+        return answer
+
+    return run
+
+
+class SessionRoute(APIRoute):
+    """A route whose sync endpoint commits the request's session before it returns, in the same
+    thread hop: the connection goes back to the pool without another trip through the thread
+    pool, and the answer still leaves only after the commit."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if not inspect.iscoroutinefunction(endpoint):
+            endpoint = _committing(endpoint)
+        super().__init__(path, endpoint, **kwargs)
+
+
+async def in_thread(work: Callable[[], T]) -> T:
+    """`work` in the thread pool, then the request's commit in the same hop (for the async
+    endpoints that read their body themselves)."""
+
+    def run() -> T:
+        answer = work()
+        _commit_request_session()
+        return answer
+
+    return await run_in_threadpool(run)
 
 
 SessionDep = Annotated[Session, Depends(_session, scope="function")]

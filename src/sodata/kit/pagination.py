@@ -29,7 +29,7 @@ class Paging:
     skip: int
 
 
-def _paging(
+async def _paging(  # async: no I/O, so no trip through the thread pool
     take: Annotated[
         int,
         Query(

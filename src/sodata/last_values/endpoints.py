@@ -9,12 +9,14 @@ from fastapi import APIRouter, Path
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa
-from sodata.kit.db import SessionDep
+from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.responses import json_body
 from sodata.last_values import service
 from sodata.last_values.schemas import MAX_DEVICES, LastValuesAnswer, LastValuesQuery
 
-router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}", tags=["Data Points"])
+router = APIRouter(
+    route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}", tags=["Data Points"]
+)
 
 DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of the device")]
 DESCRIPTION = """Each variable's latest point (by time, not by arrival): `value` as text,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from sodata.access.scope import ReadableCa
-from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep
+from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
 from sodata.kit.errors import BadRequest
 from sodata.kit.lookup import public
 from sodata.kit.pagination import Page, PagingDep, paginate
@@ -17,7 +17,9 @@ from sodata.logs import service
 from sodata.logs.schemas import LogPublic
 from sodata.models import CorporateAccount, LogEntry
 
-router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}/logs", tags=["Logs"])
+router = APIRouter(
+    route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}/logs", tags=["Logs"]
+)
 SortBy = sort_by_query(service.SORT_FIELDS, default="-createdAt")
 
 LogUuid = Annotated[uuid.UUID, Path(alias="logUuid", description="UUID of the log entry")]

@@ -8,14 +8,16 @@ from fastapi import APIRouter, Path, Query, Response
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
 from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import SessionDep
+from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sorting import sort_by_query
 from sodata.sites import service
 from sodata.sites.schemas import NESTED, SiteCreate, SitePublic, SitesCount, SiteUpdate
 
-router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}/sites", tags=["Sites"])
+router = APIRouter(
+    route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}/sites", tags=["Sites"]
+)
 SortBy = sort_by_query(service.SORT_FIELDS)
 
 SiteUuid = Annotated[uuid.UUID, Path(alias="siteUuid", description="UUID of the site")]

@@ -7,14 +7,16 @@ from fastapi import APIRouter, Path, Response
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import AdminCa, PlatformAdmin, ReadableCa
-from sodata.kit.db import SessionDep
+from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sorting import sort_by_query
 from sodata.users import service
 from sodata.users.schemas import UserCreate, UserPublic, UserUpdate
 
-router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}/users", tags=["Users"])
+router = APIRouter(
+    route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}/users", tags=["Users"]
+)
 SortBy = sort_by_query(service.SORT_FIELDS, default="email")
 
 UserUuid = Annotated[uuid.UUID, Path(alias="userUuid", description="UUID of the user")]

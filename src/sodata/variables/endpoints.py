@@ -10,7 +10,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
 from sodata.items.schemas import ItemType
-from sodata.kit.db import SessionDep
+from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.errors import BadRequest, describe_validation_errors
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
@@ -26,7 +26,9 @@ from sodata.variables.schemas import (
     VariableUpdate,
 )
 
-router = APIRouter(prefix="/api/v1/ca/{corporateAccountUuid}", tags=["Variables"])
+router = APIRouter(
+    route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}", tags=["Variables"]
+)
 SortBy = sort_by_query(service.SORT_FIELDS, default=None)
 
 DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of the device")]

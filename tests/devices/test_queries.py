@@ -74,15 +74,23 @@ def solink(session: Session) -> CorporateAccount:
 
 # name -> (the list statement of an account, what makes an answer of one row, the most
 # statements a page may take: the total, the page, and one per kind of nested object shown)
-LISTS = {
+LISTS = {  # the statement of a page, its answers from its rows, the most statements allowed
     "devices": (
-        lambda ca: devices.query(ca, ALL),
-        lambda row: devices.to_public(*row, ALL),
+        lambda ca: devices.query(ca),
+        lambda session, rows: devices.to_public(session, rows, ALL),
         4,  # contacts, addresses
     ),
-    "customers": (customers.query, lambda row: customers.to_public(*row), 5),  # + icons
-    "sites": (sites.query, lambda row: sites.to_public(*row), 4),
-    "device types": (lambda _ca: catalog.device_types(), device_type_public, 3),  # profiles
+    "customers": (
+        customers.query,
+        lambda _session, rows: [customers.to_public(*row) for row in rows],
+        5,  # + icons
+    ),
+    "sites": (sites.query, lambda _session, rows: [sites.to_public(*row) for row in rows], 4),
+    "device types": (
+        lambda _ca: catalog.device_types(),
+        lambda _session, rows: [device_type_public(row) for row in rows],
+        3,  # profiles
+    ),
 }
 
 
@@ -94,7 +102,7 @@ def page_cost(session: Session, name: str, take: int) -> tuple[int, int]:
     ca = solink(session)
     with statements(session) as sent:
         _, rows = paginate(session, stmt_of(ca), Paging(take=take, skip=0))
-        results = [to_public(row) for row in rows]
+        results = to_public(session, rows)
     return len(sent), len(results)
 
 

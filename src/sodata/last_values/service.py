@@ -21,52 +21,78 @@ def text(value: float) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
 
 
-def title(service: Service) -> str:
-    english = (service.translations or {}).get("en") or {}
-    return english.get("title") or service.name
+def title(translations: dict[str, Any] | None, name: str) -> str:
+    """A service's English title, else its name."""
+    english = (translations or {}).get("en") or {}
+    return english.get("title") or name
 
 
 def of_devices(
     session: Session, principal: Principal, ca: CorporateAccount, device_uuids: Sequence[uuid.UUID]
 ) -> dict[str, Any]:
     """{"devices": [{"deviceUuid", "values": [...]}]} in the order asked (404 for a device the
-    caller may not read)."""
+    caller may not read). Plain columns, no ORM object per value."""
     wanted = list(dict.fromkeys(device_uuids))
-    devices = {
-        d.uuid: d
-        for d in session.scalars(
-            select(Device).where(Device.uuid.in_(wanted), readable_devices(principal, ca))
-        )
-    }
+    readable = select(Device.uuid, Device.name).where(
+        Device.uuid.in_(wanted), readable_devices(principal, ca)
+    )
+    names = {device_uuid: name for device_uuid, name in session.execute(readable)}
     for device_uuid in wanted:
-        if device_uuid not in devices:
+        if device_uuid not in names:
             raise not_found("Device", device_uuid)
     rows = session.execute(
-        select(LastValue.at, LastValue.value, Variable.unit, Item, Service, Device.uuid)
+        select(
+            Device.uuid,
+            LastValue.at,
+            LastValue.value,
+            Variable.unit,
+            Item.item_type,
+            Item.index,
+            Item.name,
+            Service.service_id,
+            Service.name,
+            Service.translations,
+            Service.unit,
+            Service.group,
+            Service.type,
+        )
         .join(Variable, LastValue.variable_id == Variable.id)
         .join(Item, Variable.item_id == Item.id)
         .join(Service, Variable.service_id == Service.id)
         .join(Device, Variable.device_id == Device.id)
-        .where(Device.id.in_([d.id for d in devices.values()]))
+        .where(Device.uuid.in_(wanted), Device.corporate_account_id == ca.id)
         .order_by(Device.id, Item.item_type, Item.index, Service.service_id)
     ).tuples()
     values: dict[uuid.UUID, list[dict[str, Any]]] = {u: [] for u in wanted}
-    for at, value, unit, item, service, device_uuid in rows:
-        device = devices[device_uuid]
+    for (
+        device_uuid,
+        at,
+        value,
+        unit,
+        item_type,
+        index,
+        item_name,
+        service_id,
+        service_name,
+        translations,
+        service_unit,
+        group,
+        kind,
+    ) in rows:
         values[device_uuid].append(
             {
-                "serviceId": service.service_id,
-                "itemType": item.item_type,
-                "itemIndex": str(item.index),
+                "serviceId": service_id,
+                "itemType": item_type,
+                "itemIndex": str(index),
                 "deviceUuid": str(device_uuid),
                 "value": text(value),
                 "date": iso_ms(at),
-                "title": title(service),
-                "unit": unit or service.unit,
-                "deviceName": device.name,
-                "itemName": item.name or item.item_type,
-                "serviceGroup": service.group,
-                "serviceType": service.type,
+                "title": title(translations, service_name),
+                "unit": unit or service_unit,
+                "deviceName": names[device_uuid],
+                "itemName": item_name or item_type,
+                "serviceGroup": group,
+                "serviceType": kind,
             }
         )
     return {"devices": [{"deviceUuid": str(u), "values": values[u]} for u in wanted]}

@@ -29,6 +29,7 @@ from sodata.datapoints.schemas import (
     SeriesQuery,
     VariableRef,
 )
+from sodata.kit.db import commit_writes
 from sodata.kit.errors import BadRequest, describe_validation_errors, not_found
 from sodata.models import CorporateAccount, Device, Item, Service, Variable
 from sodata.timeseries import query, store
@@ -392,7 +393,7 @@ def ingest(
         if previous is not None:  # the same variable twice in one call: later points win
             t, v = np.r_[previous.t, t], np.r_[previous.v, v]
         batches[variable.id] = store.SeriesPoints.of(variable.id, t, v)
-    store.write(session, list(batches.values()))
+    commit_writes(session, lambda writer: store.write(writer, list(batches.values())))
     return {"accepted": accepted, "rejected": rejections.count, "errors": rejections.errors}
 
 

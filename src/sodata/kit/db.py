@@ -31,7 +31,7 @@ import orjson
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy import MetaData, create_engine, event, select
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -206,6 +206,7 @@ def make_engine(url: str, connections: int | None = None, wait: float = 30.0) ->
         factory = type("LaneConnection", (_LaneConnection,), {"lane": lane})
         connect = {"check_same_thread": False, "timeout": wait, "factory": factory}
         engine = create_engine(url, connect_args=connect, **options)
+        _GROUPS[engine] = _Group(wait)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -235,15 +236,109 @@ def lock_rows(session: Session, key: InstrumentedAttribute[int], row_ids: list[i
     PostgreSQL: SELECT ... FOR NO KEY UPDATE on the rows, in key order (other writers of them wait; foreign key
     checks of inserts referencing it do not). SQLite locks the whole database for writing
     anyway, but pysqlite starts the transaction only at the first INSERT/UPDATE/DELETE, so
-    checks made before it read outside any lock: BEGIN IMMEDIATE takes the write lock first
-    (waiting busy_timeout). Rows read before this call may be stale: read again after it."""
+    checks made before it read outside any lock: BEGIN IMMEDIATE takes the lane and the write
+    lock first (bounded waits). Rows read before this call may be stale: read again after it."""
     with session.no_autoflush:  # take the lock before writing anything, or writers deadlock
         connection = session.connection()
         if connection.dialect.name != "sqlite":
             ordered = select(key).where(key.in_(sorted(row_ids))).order_by(key)  # no deadlock
             session.execute(ordered.with_for_update(key_share=True))
-        elif not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            _begin_immediate(connection)
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """SQLite: start the transaction as a writer (the lane, then SQLite's write lock)."""
+    if not connection.connection.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class _Job:
+    def __init__(self, work: Callable[[Session], None]) -> None:
+        self.work = work
+        self.taken = False  # by a leader: it will be written, whatever happens to its caller
+        self.done = False
+        self.error: BaseException | None = None
+
+
+class _Group:
+    """Group commit on SQLite: a writer that finds another one committing waits; the next one
+    to lead writes everything that waits, each job in a savepoint of its own, and commits once
+    (one flush to disk for many small batches). Every caller returns once its job is durable,
+    or raises its own error (its savepoint rolled back) or the commit's."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+        self._changed = threading.Condition()
+        self._queue: list[_Job] = []
+        self._leading = False
+
+    def run(self, session: Session, work: Callable[[Session], None]) -> None:
+        job, deadline = _Job(work), time.monotonic() + self.wait
+        with self._changed:
+            self._queue.append(job)
+            while self._leading and not job.done:
+                left = deadline - time.monotonic()
+                if job.taken:  # the leader writing it answers within its own bounded waits
+                    self._changed.wait()
+                elif left > 0:
+                    self._changed.wait(left)
+                else:
+                    self._queue.remove(job)
+                    raise Overloaded(f"other writes held the database for over {self.wait:g} s")
+            if not job.done:
+                self._leading = True
+                jobs, self._queue = self._queue, []
+                for queued in jobs:
+                    queued.taken = True
+        if not job.done:
+            try:
+                self._lead(session, jobs)
+            finally:
+                with self._changed:
+                    self._leading = False
+                    for queued in jobs:
+                        queued.done = True
+                    self._changed.notify_all()
+        if job.error is not None:
+            raise job.error
+
+    @staticmethod
+    def _lead(session: Session, jobs: list[_Job]) -> None:
+        connection = session.connection()
+        try:
+            _begin_immediate(connection)  # the lane and the write lock before the savepoints
+            for job in jobs:
+                if len(jobs) == 1:
+                    job.work(session)
+                    break
+                connection.exec_driver_sql("SAVEPOINT job")
+                try:
+                    job.work(session)
+                except Exception as exc:  # noqa: BLE001 - this job's answer, not the others'
+                    connection.exec_driver_sql("ROLLBACK TO job")
+                    job.error = exc
+                connection.exec_driver_sql("RELEASE job")
+            session.commit()
+        except BaseException as exc:
+            session.rollback()
+            for job in jobs:
+                job.error = job.error or exc
+
+
+_GROUPS: weakref.WeakKeyDictionary[Engine, _Group] = weakref.WeakKeyDictionary()
+
+
+def commit_writes(session: Session, work: Callable[[Session], None]) -> None:
+    """work(session), then commit: the caller's points are durable when this returns. On SQLite
+    the writes of concurrent callers are committed together (`_Group`): `work` may then run in
+    another caller's session and thread, so it must only write (what it read, it read before)."""
+    group = _GROUPS.get(session.get_bind())  # type: ignore[arg-type]
+    if group is None:  # PostgreSQL: writers of other variables do not wait for each other
+        work(session)
+        session.commit()
+    else:
+        group.run(session, work)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -1,7 +1,8 @@
 """Engine, sessions and the declarative base. SQLite (embedded default) and PostgreSQL.
 
 A request gets one session; it commits once the endpoint has returned and before the
-response is sent, so an acknowledged change is durable. Services never commit.
+response is sent, so an acknowledged change is durable. Services never commit, but for
+ingestion, whose points `commit_writes` commits together with those of concurrent requests.
 
 Concurrency (README, "Concurrency"): a session takes a connection at its first query and gives
 it back at commit, so a request holds none while its body arrives or its answer leaves. On

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -58,6 +58,10 @@ class Conflict(ApiError):
 
 
 RETRY_AFTER_SECONDS = 1
+RETRY_AFTER_HEADER = {
+    "description": "Seconds to wait before sending the request again",
+    "schema": {"type": "integer"},
+}
 
 
 class Overloaded(ApiError):
@@ -73,9 +77,6 @@ class Overloaded(ApiError):
 
 def overload_reason(exc: BaseException) -> str | None:
     """Why a database error means "busy or unavailable, retry" (None: it does not)."""
-    from sqlalchemy.exc import DBAPIError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-
     if isinstance(exc, PoolTimeout):
         return "no database connection was free in time"
     orig = exc.orig if isinstance(exc, DBAPIError) else exc
@@ -255,6 +256,8 @@ ERROR_RESPONSES = {
     "meanwhile",
     "413": "The upload is larger than the limit",
     "415": "The upload is not a supported image",
+    "503": "The server is busy (no turn within SODATA_QUEUE_SECONDS) or its database is "
+    "unavailable; nothing was changed: retry after the Retry-After header's seconds",
 }
 WRITE_METHODS = ("put", "patch", "delete")
 API_PREFIX = "/api/v1/"
@@ -271,7 +274,7 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
         statuses.append("409")
     if "multipart/form-data" in operation.get("requestBody", {}).get("content", {}):
         statuses += ["413", "415"]
-    return statuses
+    return [*statuses, "503"]
 
 
 def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
@@ -292,9 +295,10 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
             if not path.startswith("/api/"):
                 continue
             for status in _statuses(path, method, operation):
-                responses.setdefault(
-                    status, {"description": ERROR_RESPONSES[status], "content": content}
-                )
+                documented = {"description": ERROR_RESPONSES[status], "content": content}
+                if status == "503":
+                    documented["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
+                responses.setdefault(status, documented)
     return schema
 
 

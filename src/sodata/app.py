@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -84,12 +85,25 @@ ROUTERS = [
 
 
 GC_YOUNG_THRESHOLD = 20_000  # allocations between two collections of the youngest objects (700)
-# The spec's queries that are PUTs (a body of filters): they only read.
-READ_PUTS = ("/datapoints", "/last-values")
+# The spec's queries with a body of filters (PUT datapoints and last-values, POST variables):
+# they only read.
+QUERIES = re.compile(r"/api/v1/ca/[^/]+/(datapoints|last-values|variables)")
+
+
+# The largest body of any other request (a sign-in form: 64 KiB, an icon: 1 MiB, checked by
+# their endpoints); a batch of points may be far larger.
+MAX_BODY_BYTES = 4 * 2**20
 
 
 def is_read(method: str, path: str) -> bool:
-    return method in ("GET", "HEAD", "OPTIONS") or (method == "PUT" and path.endswith(READ_PUTS))
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return True
+    return method in ("PUT", "POST") and QUERIES.fullmatch(path) is not None
+
+
+def max_body(method: str, path: str) -> int:
+    """Bodies are read whole before a request gets its turn: only ingestion's may be large."""
+    return MAX_INGEST_BYTES if method == "POST" and path.endswith("/datapoints") else MAX_BODY_BYTES
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -146,6 +160,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reads=Turns("read", settings.max_reads, settings.queue_seconds, settings.queue_length),
         writes=Turns("write", settings.max_writes, settings.queue_seconds, settings.queue_length),
         is_read=is_read,
-        max_body=MAX_INGEST_BYTES,
+        max_body=max_body,
     )
     return app

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import event, func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from sodata.access.principal import Principal, Role
@@ -68,23 +68,25 @@ class Principals:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.generation = 0  # bumped by every forgetting: a load that saw an older one is not kept
-        self._entries: dict[tuple[str, str], tuple[float, Principal, float]] = {}
+        self.generation = 0  # bumped by every forgetting: an entry of an older one is stale
+        self._entries: dict[tuple[str, str], tuple[float, int, Principal, float]] = {}
 
     def get(self, key: tuple[str, str]) -> tuple[Principal, float] | None:
         entry = self._entries.get(key)
-        if entry is None or entry[0] <= time.monotonic():
+        if entry is None or entry[0] <= time.monotonic() or entry[1] != self.generation:
             return None
-        return entry[1], entry[2]
+        return entry[2], entry[3]
 
     def put(
         self, key: tuple[str, str], principal: Principal, expires: float, generation: int
     ) -> None:
-        if generation != self.generation or self.seconds <= 0:
+        """`generation`: the one seen before the principal was read (a forgetting meanwhile,
+        even one that races this call, leaves the entry stale)."""
+        if self.seconds <= 0:
             return
         if len(self._entries) >= self.MAX_ENTRIES:
             self._entries.clear()
-        self._entries[key] = (time.monotonic() + self.seconds, principal, expires)
+        self._entries[key] = (time.monotonic() + self.seconds, generation, principal, expires)
 
     def forget(self) -> None:
         self.generation += 1
@@ -92,8 +94,13 @@ class Principals:
 
     def watch(self, factory: sessionmaker[Session]) -> None:
         @event.listens_for(factory, "after_flush")
-        def _wrote(session: Session, _context: Any) -> None:
+        def _flushed(session: Session, _context: Any) -> None:
             session.info["wrote"] = True
+
+        @event.listens_for(factory, "do_orm_execute")
+        def _bulk(state: ORMExecuteState) -> None:  # UPDATE/DELETE statements flush nothing
+            if state.is_update or state.is_delete:
+                state.session.info["wrote"] = True
 
         @event.listens_for(factory, "after_commit")
         def _committed(session: Session) -> None:

@@ -393,7 +393,8 @@ def ingest(
         if previous is not None:  # the same variable twice in one call: later points win
             t, v = np.r_[previous.t, t], np.r_[previous.v, v]
         batches[variable.id] = store.SeriesPoints.of(variable.id, t, v)
-    commit_writes(session, lambda writer: store.write(writer, list(batches.values())))
+    if batches:  # nothing accepted: nothing to write, no turn to wait for
+        commit_writes(session, lambda writer: store.write(writer, list(batches.values())))
     return {"accepted": accepted, "rejected": rejections.count, "errors": rejections.errors}
 
 

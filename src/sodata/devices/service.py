@@ -111,7 +111,7 @@ def query(
     status: str | None = None,
     sort_by: str | None = None,
 ) -> Select:
-    """Rows (device, icon uuid, owned). With a site: its own devices and those shared with it.
+    """Rows of `_select()`. With a site: its own devices and those shared with it.
     A site or customer filter naming nothing in the account is a 400 naming the parameter."""
     # the account was loaded by the request's session: resolve the filters in it
     session = object_session(ca)

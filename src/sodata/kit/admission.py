@@ -1,9 +1,10 @@
 """Admission: how many requests run at once in one process, and a bounded wait for a turn.
 
-Reads (GET, HEAD, OPTIONS and the query PUTs) and writes (every other request) each have their
-own number of turns, so readers never wait behind writers. A request enters once its whole
-body has arrived, and leaves when its answer starts (its session has committed by then), so
-neither a slow upload nor a slow download holds a turn, a thread or a database connection.
+Reads (GET, HEAD, OPTIONS and the queries with a body) and writes (every other request) each
+have their own number of turns, so readers never wait behind writers. A request enters once its
+whole body has arrived (at most `max_body(method, path)` bytes, else 413), and leaves when its
+answer starts (its session has committed by then), so neither a slow upload nor a slow download
+holds a turn, a thread or a database connection.
 A request that finds `queue_length` others waiting, or waits `queue_seconds` in vain, is
 answered 503 with Retry-After at once. The database pool and the thread pool are sized to the
 turns (app.py), so an admitted request never waits for either.
@@ -73,7 +74,7 @@ class Admission:
         reads: Turns,
         writes: Turns,
         is_read: Callable[[str, str], bool],
-        max_body: int,
+        max_body: Callable[[str, str], int],
     ) -> None:
         self.app = app
         self.reads = reads
@@ -125,8 +126,9 @@ class Admission:
         chunked = any(k == b"transfer-encoding" for k, _ in scope["headers"])
         if declared in (None, b"0") and not chunked:
             return None
-        too_large = ApiError(f"body: larger than {self.max_body // 2**20} MiB; split it", 413)
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
+        limit = self.max_body(scope["method"], scope["path"])
+        too_large = ApiError(f"body: larger than {limit // 2**20} MiB; split it", 413)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise too_large
         body = bytearray()
         while True:
@@ -134,7 +136,7 @@ class Admission:
             if message["type"] == "http.disconnect":
                 raise ConnectionError
             body += message.get("body", b"")
-            if len(body) > self.max_body:
+            if len(body) > limit:
                 raise too_large
             if not message.get("more_body", False):
                 return bytes(body)

@@ -89,7 +89,17 @@ class _Lane:
             return False
         if self._files is None:
             return True
-        lane, waiting = self._files
+        try:
+            if self._lock_file(deadline):
+                return True
+        except BaseException:
+            self._turn.release()  # a failing flock (a file system without locks) loses no turn
+            raise
+        self._turn.release()
+        return False
+
+    def _lock_file(self, deadline: float) -> bool:
+        lane, waiting = self._files  # type: ignore[misc]
         if time.monotonic() - self._released < self.STEP_ASIDE and self._others_wait():
             time.sleep(self.STEP_ASIDE)
         pause, marked = self.POLL / 8, False
@@ -104,7 +114,6 @@ class _Lane:
                     fcntl.flock(waiting, fcntl.LOCK_SH)
                     marked = True
                 if time.monotonic() + pause > deadline:
-                    self._turn.release()
                     return False
                 time.sleep(pause)
                 pause = min(2 * pause, self.POLL)
@@ -295,6 +304,10 @@ class _Group:
         if not job.done:
             try:
                 self._lead(session, jobs)
+            except BaseException as exc:  # whatever failed, no job of this group was stored
+                for queued in jobs:
+                    queued.error = queued.error or exc
+                raise
             finally:
                 with self._changed:
                     self._leading = False
@@ -306,8 +319,8 @@ class _Group:
 
     @staticmethod
     def _lead(session: Session, jobs: list[_Job]) -> None:
-        connection = session.connection()
         try:
+            connection = session.connection()
             _begin_immediate(connection)  # the lane and the write lock before the savepoints
             for job in jobs:
                 if len(jobs) == 1:
@@ -322,9 +335,9 @@ class _Group:
                 connection.exec_driver_sql("RELEASE job")
             session.commit()
         except BaseException as exc:
-            session.rollback()
             for job in jobs:
                 job.error = job.error or exc
+            session.rollback()
 
 
 _GROUPS: weakref.WeakKeyDictionary[Engine, _Group] = weakref.WeakKeyDictionary()
@@ -333,7 +346,8 @@ _GROUPS: weakref.WeakKeyDictionary[Engine, _Group] = weakref.WeakKeyDictionary()
 def commit_writes(session: Session, work: Callable[[Session], None]) -> None:
     """work(session), then commit: the caller's points are durable when this returns. On SQLite
     the writes of concurrent callers are committed together (`_Group`): `work` may then run in
-    another caller's session and thread, so it must only write (what it read, it read before)."""
+    another caller's session and thread, so it must only write (what it read, it read before),
+    and the caller must not have written before (it would hold the lane its leader waits for)."""
     group = _GROUPS.get(session.get_bind())  # type: ignore[arg-type]
     if group is None:  # PostgreSQL: writers of other variables do not wait for each other
         work(session)
@@ -369,18 +383,24 @@ async def _session(request: Request) -> AsyncIterator[Session]:
         session.close()  # nothing left to give back: no I/O
 
 
-def _commit_request_session() -> None:
+def _ending_request_session(work: Callable[[], T]) -> T:
+    """work(), then the request's commit (its rollback if work failed), in this thread."""
     session = _request_session.get()
+    try:
+        answer = work()
+    except BaseException:
+        if session is not None and session.in_transaction():
+            session.rollback()
+        raise
     if session is not None and session.in_transaction():
         session.commit()
+    return answer
 
 
 def _committing(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(endpoint)
     def run(*args: Any, **kwargs: Any) -> Any:
-        answer = endpoint(*args, **kwargs)
-        _commit_request_session()
-        return answer
+        return _ending_request_session(lambda: endpoint(*args, **kwargs))
 
     return run
 
@@ -397,15 +417,10 @@ class SessionRoute(APIRoute):
 
 
 async def in_thread(work: Callable[[], T]) -> T:
-    """`work` in the thread pool, then the request's commit in the same hop (for the async
-    endpoints that read their body themselves)."""
+    """`work` in the thread pool, then the request's commit (or rollback) in the same hop (for
+    the async endpoints that read their body themselves)."""
 
-    def run() -> T:
-        answer = work()
-        _commit_request_session()
-        return answer
-
-    return await run_in_threadpool(run)
+    return await run_in_threadpool(_ending_request_session, work)
 
 
 SessionDep = Annotated[Session, Depends(_session, scope="function")]

@@ -144,7 +144,8 @@ def to_public(
     nested: dict[str, dict[int, Any]] = {}
     for name, model in (("contact", Contact), ("address", Address)):
         ids = {row._mapping[f"{name}_id"] for row in rows} - {None}
-        found = session.scalars(select(model).where(model.id.in_(ids))) if name in details else ()
+        wanted = ids if name in details else set()
+        found = session.scalars(select(model).where(model.id.in_(wanted))) if wanted else ()
         nested[name] = {obj.id: obj for obj in found}
     return [
         DevicePublic.model_validate(

@@ -101,7 +101,9 @@ def page_cost(session: Session, name: str, take: int) -> tuple[int, int]:
     session.expunge_all()
     ca = solink(session)
     with statements(session) as sent:
-        _, rows = paginate(session, stmt_of(ca), Paging(take=take, skip=0))
+        listing = stmt_of(ca)  # a statement, or a statement and its bind parameters
+        stmt, params = listing if isinstance(listing, tuple) else (listing, None)
+        _, rows = paginate(session, stmt, Paging(take=take, skip=0), params)
         results = to_public(session, rows)
     return len(sent), len(results)
 

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, literal, select
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
@@ -26,7 +26,7 @@ from sodata.access.principal import Principal, Role
 from sodata.identity.external import audience_allowed
 from sodata.identity.service import active_session
 from sodata.identity.tokens import InvalidToken
-from sodata.models import OAuthClient, User, UserLink
+from sodata.models import CorporateAccount, OAuthClient, User, UserLink
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -108,11 +108,16 @@ class Principals:
                 self.forget()
 
 
-def _roles(session: Session, user_id: int) -> dict[int, Role]:
-    links = session.execute(
-        select(UserLink.corporate_account_id, UserLink.role).where(UserLink.user_id == user_id)
-    ).tuples()
-    return {ca_id: Role(role) for ca_id, role in links}
+def _memberships(session: Session, where: Any) -> dict[str, Any]:
+    """The Principal's `roles` and `accounts` of the links (or client) `where` selects."""
+    rows = session.execute(where).tuples().all()
+    return {
+        "roles": {ca_id: Role(role) for ca_id, _, _, role in rows},
+        "accounts": {ca_uuid: (ca_id, name) for ca_id, ca_uuid, name, role in rows},
+    }
+
+
+_ACCOUNT = (CorporateAccount.id, CorporateAccount.uuid, CorporateAccount.name)
 
 
 async def current_principal(
@@ -164,16 +169,15 @@ def _principal(request: Request, session: Session, claims: dict[str, Any]) -> Pr
             client = session.scalar(select(OAuthClient).where(OAuthClient.uuid == subject))
             if client is None or not client.enabled:
                 raise _unauthorized("Unknown subject")
-            roles = (
-                {client.corporate_account_id: Role(client.role)}
-                if client.corporate_account_id and client.role
-                else {}
+            bound = client.corporate_account_id is not None and client.role
+            account = select(*_ACCOUNT, literal(client.role)).where(
+                CorporateAccount.id == client.corporate_account_id
             )
             return Principal(
                 user_id=None,
                 client_id=client.client_id,
-                roles=roles,
                 gateway_device_id=client.gateway_device_id,
+                **(_memberships(session, account) if bound else {}),
             )
     if not user.enabled:
         raise _unauthorized("Account disabled")
@@ -181,7 +185,12 @@ def _principal(request: Request, session: Session, claims: dict[str, Any]) -> Pr
         user_id=user.id,
         email=user.email,
         superuser=user.is_superuser,
-        roles=_roles(session, user.id),
+        **_memberships(
+            session,
+            select(*_ACCOUNT, UserLink.role)
+            .join(UserLink, UserLink.corporate_account_id == CorporateAccount.id)
+            .where(UserLink.user_id == user.id),
+        ),
     )
 
 

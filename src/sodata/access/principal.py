@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from uuid import UUID
 
 
 class Role(StrEnum):
@@ -30,6 +31,8 @@ class Principal:
     email: str | None = None
     superuser: bool = False  # a platform operator: admin of every corporate account
     roles: Mapping[int, Role] = field(default_factory=dict)  # corporate account id -> role
+    # the accounts of `roles` by uuid -> (id, name): a request's account is checked without I/O
+    accounts: Mapping[UUID, tuple[int, str]] = field(default_factory=dict)
     client_id: str | None = None  # an API client acting through its service account
     gateway_device_id: int | None = None  # the gateway such a client may send data for
 

@@ -6,12 +6,12 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Path
-from sqlalchemy import select, true
+from sqlalchemy import bindparam, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.principal import Principal, Right
-from sodata.kit.db import SessionDep
+from sodata.kit.db import InHop, SessionDep
 from sodata.kit.errors import ApiError, not_found
 from sodata.models import CorporateAccount
 
@@ -27,31 +27,43 @@ def visible_corporate_accounts(principal: Principal) -> ColumnElement[bool]:
 
 
 RIGHT_NAMES = {Right.read: "viewer", Right.write: "manager", Right.admin: "admin"}
+_BY_UUID = select(CorporateAccount).where(CorporateAccount.uuid == bindparam("uuid"))
 
 
 def _corporate_account(right: Right):
-    def dependency(
+    async def dependency(
         session: SessionDep,
         principal: PrincipalDep,
         corporate_account_uuid: Annotated[
             uuid.UUID,
             Path(alias="corporateAccountUuid", description="UUID of the corporate account"),
         ],
-    ) -> CorporateAccount:
-        ca = session.scalar(
-            select(CorporateAccount).where(
-                CorporateAccount.uuid == corporate_account_uuid,
-                visible_corporate_accounts(principal),
-            )
-        )
-        if ca is None:
-            raise not_found("Corporate account", corporate_account_uuid)
-        held = principal.right_in(ca.id)
-        if held is None or held < right:
-            raise Forbidden(
-                f"This action needs the {RIGHT_NAMES[right]} role in corporate account {ca.name}"
-            )
-        return ca
+    ) -> InHop[CorporateAccount]:
+        """The caller's own accounts are checked here without I/O (so a caller without the
+        right gets 404 or 403 before anything else, such as their body, is looked at); a
+        platform operator's is looked up with the rest of the request's work."""
+        if principal.superuser:
+            ca_id = None
+        else:
+            ca_id, name = principal.accounts.get(corporate_account_uuid, (None, ""))
+            held = principal.right_in(ca_id) if ca_id is not None else None
+            if held is None:
+                raise not_found("Corporate account", corporate_account_uuid)
+            if held < right:
+                raise Forbidden(
+                    f"This action needs the {RIGHT_NAMES[right]} role in corporate account {name}"
+                )
+
+        def load() -> CorporateAccount:
+            if ca_id is None:
+                ca = session.scalar(_BY_UUID, {"uuid": corporate_account_uuid})
+            else:
+                ca = session.get(CorporateAccount, ca_id)
+            if ca is None:  # gone since the caller's rights were read
+                raise not_found("Corporate account", corporate_account_uuid)
+            return ca
+
+        return InHop(load)
 
     return dependency
 

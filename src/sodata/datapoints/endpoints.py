@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
@@ -20,7 +20,8 @@ from sodata.datapoints.schemas import (
     IngestAnswer,
     IngestBody,
 )
-from sodata.kit.db import SessionDep, SessionRoute, in_thread
+from sodata.kit.admission import RawBody
+from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.errors import BadRequest, body_schema
 from sodata.kit.responses import json_body
 
@@ -93,17 +94,12 @@ devices: set `deviceUuid` on their series). At most {MAX_POINTS:,} points per ca
 - Needs the manager role and the device's data; an API client bound to a gateway sends for
   that gateway and its child devices.""",
 )
-async def send_datapoints(
-    request: Request,
+def send_datapoints(
+    body: RawBody,
     session: SessionDep,
     principal: PrincipalDep,
     ca: WritableCa,
     device_uuid: DeviceUuid,
 ):
-    body = await request.body()  # at most MAX_INGEST_BYTES: the admission answers 413 beyond
-
-    def store() -> Response:  # off the event loop: decoding and checking a batch takes time
-        series = service.parse_ingest(_decode(body))
-        return json_body(service.ingest(session, principal, ca, device_uuid, series))
-
-    return await in_thread(store)
+    series = service.parse_ingest(_decode(body))  # at most MAX_INGEST_BYTES: else 413
+    return json_body(service.ingest(session, principal, ca, device_uuid, series))

@@ -69,7 +69,7 @@ def list_devices(
     ] = None,
     sort_by: SortBy = None,
 ):
-    stmt = service.query(
+    stmt, params = service.query(
         ca,
         site_uuid=site_uuid,
         customer_uuid=customer_uuid,
@@ -77,7 +77,7 @@ def list_devices(
         status=status,
         sort_by=sort_by,
     )
-    total, rows = paginate(session, stmt, paging)
+    total, rows = paginate(session, stmt, paging, params)
     page = Page[DevicePublic](
         total=total,
         results=service.to_public(session, rows, details),

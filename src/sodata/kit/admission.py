@@ -16,7 +16,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from typing import Annotated
 
+from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sodata.kit.errors import ApiError, Overloaded, error_response
@@ -140,3 +142,11 @@ class Admission:
                 raise too_large
             if not message.get("more_body", False):
                 return bytes(body)
+
+
+async def _body(request: Request) -> bytes:
+    return await request.body()  # no wait: the admission let the request in with all of it
+
+
+RawBody = Annotated[bytes, Depends(_body)]
+"""The request's body as sent, for a sync endpoint that decodes it itself."""

@@ -24,9 +24,9 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 from fastapi import Depends, Request
@@ -34,7 +34,6 @@ from fastapi.routing import APIRoute
 from sqlalchemy import MetaData, create_engine, event, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
-from starlette.concurrency import run_in_threadpool
 
 from sodata.kit.errors import Overloaded
 
@@ -363,52 +362,66 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 _request_session: ContextVar[Session | None] = ContextVar("request_session", default=None)
 
 
-async def _session(request: Request) -> AsyncIterator[Session]:
+async def _session(request: Request) -> Session:
     """The request's session, made on the event loop (it holds no connection until its first
-    query). A sync endpoint (SessionRoute) or `in_thread` commits it in the thread that did the
-    work; what is left (an async endpoint's, a failed request's) is ended here."""
-    factory: sessionmaker[Session] = request.app.state.sessionmaker
-    session = factory()
-    reset = _request_session.set(session)
-    try:
-        yield session
-        if session.in_transaction():
-            await run_in_threadpool(session.commit)
-    except BaseException:
-        if session.in_transaction():
-            await run_in_threadpool(session.rollback)
-        raise
-    finally:
-        _request_session.reset(reset)
-        session.close()  # nothing left to give back: no I/O
+    query) and ended (committed, or rolled back if the work failed, then closed) by the
+    endpoint's own thread hop (SessionRoute): only a sync endpoint of a SessionRoute may use it."""
+    route = request.scope.get("route")
+    if not isinstance(route, SessionRoute) or inspect.iscoroutinefunction(route.endpoint):
+        raise RuntimeError(f"{request.url.path}: SessionDep needs a sync SessionRoute endpoint")
+    session: Session = request.app.state.sessionmaker()
+    _request_session.set(session)  # seen by the endpoint's hop (it copies this task's context)
+    return session
 
 
 def _ending_request_session(work: Callable[[], T]) -> T:
-    """work(), then the request's commit (its rollback if work failed), in this thread."""
+    """work(), then the request's commit (its rollback if work failed) and close, in this
+    thread."""
     session = _request_session.get()
+    if session is None:
+        return work()
     try:
         answer = work()
+        if session.in_transaction():
+            session.commit()
+        return answer
     except BaseException:
-        if session is not None and session.in_transaction():
+        if session.in_transaction():
             session.rollback()
         raise
-    if session is not None and session.in_transaction():
-        session.commit()
-    return answer
+    finally:
+        session.close()
+
+
+class InHop(Generic[T]):
+    """The value of a dependency that needs the database, returned by an async dependency and
+    computed by `load()` in the endpoint's own thread hop, just before the endpoint runs
+    (SessionRoute), rather than in a hop of its own: what the dependency can check without I/O
+    it checks at once, on the event loop."""
+
+    __slots__ = ("load",)
+
+    def __init__(self, load: Callable[[], T]) -> None:
+        self.load = load
 
 
 def _committing(endpoint: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(endpoint)
     def run(*args: Any, **kwargs: Any) -> Any:
-        return _ending_request_session(lambda: endpoint(*args, **kwargs))
+        def work() -> Any:
+            loaded = {k: v.load() for k, v in kwargs.items() if isinstance(v, InHop)}
+            return endpoint(*args, **{**kwargs, **loaded})
+
+        return _ending_request_session(work)
 
     return run
 
 
 class SessionRoute(APIRoute):
-    """A route whose sync endpoint commits the request's session before it returns, in the same
-    thread hop: the connection goes back to the pool without another trip through the thread
-    pool, and the answer still leaves only after the commit."""
+    """A route whose sync endpoint runs in one thread hop with what it needs of the database:
+    its InHop dependencies loaded first, the request's session committed last. The connection
+    goes back to the pool without another trip through the thread pool, and the answer still
+    leaves only after the commit. Its endpoints are sync: an InHop reaches an async one as is."""
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         if not inspect.iscoroutinefunction(endpoint):
@@ -416,11 +429,4 @@ class SessionRoute(APIRoute):
         super().__init__(path, endpoint, **kwargs)
 
 
-async def in_thread(work: Callable[[], T]) -> T:
-    """`work` in the thread pool, then the request's commit (or rollback) in the same hop (for
-    the async endpoints that read their body themselves)."""
-
-    return await run_in_threadpool(_ending_request_session, work)
-
-
-SessionDep = Annotated[Session, Depends(_session, scope="function")]
+SessionDep = Annotated[Session, Depends(_session)]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
@@ -48,14 +50,33 @@ async def _paging(  # async: no I/O, so no trip through the thread pool
 PagingDep = Annotated[Paging, Depends(_paging)]
 
 
-def count(session: Session, stmt: Select) -> int:
-    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+_DERIVED: weakref.WeakKeyDictionary[Select, tuple[Select, Select]] = weakref.WeakKeyDictionary()
 
 
-def paginate(session: Session, stmt: Select, paging: Paging) -> tuple[int, list]:
-    """Total of the filtered query and one page of its rows."""
-    total = count(session, stmt)
+def _derived(stmt: Select) -> tuple[Select, Select]:
+    """The count and page statements of `stmt`, derived once per statement object: a listing
+    built once per shape (bind parameters for its values) is never built nor keyed again."""
+    found = _DERIVED.get(stmt)
+    if found is None:
+        counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+        paged = stmt.limit(bindparam("_take", type_=Integer)).offset(
+            bindparam("_skip", type_=Integer)
+        )
+        found = _DERIVED[stmt] = (counted, paged)
+    return found
+
+
+def count(session: Session, stmt: Select, params: Mapping[str, Any] | None = None) -> int:
+    return session.scalar(_derived(stmt)[0], params) or 0
+
+
+def paginate(
+    session: Session, stmt: Select, paging: Paging, params: Mapping[str, Any] | None = None
+) -> tuple[int, list]:
+    """Total of the filtered query and one page of its rows (`params`: its bind parameters)."""
+    total = count(session, stmt, params)
     if paging.take == 0:
         return total, []
-    rows = session.execute(stmt.limit(paging.take).offset(paging.skip)).all()
+    page = {**(params or {}), "_take": paging.take, "_skip": paging.skip}
+    rows = session.execute(_derived(stmt)[1], page).all()
     return total, [r[0] if len(r) == 1 else r for r in rows]

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from sodata.access.data import readable_devices
@@ -27,6 +27,35 @@ def title(translations: dict[str, Any] | None, name: str) -> str:
     return english.get("title") or name
 
 
+# built once (building it took longer than running it): the values of some devices of an account
+_VALUES = (
+    select(
+        Device.uuid,
+        LastValue.at,
+        LastValue.value,
+        Variable.unit,
+        Item.item_type,
+        Item.index,
+        Item.name,
+        Service.service_id,
+        Service.name,
+        Service.translations,
+        Service.unit,
+        Service.group,
+        Service.type,
+    )
+    .join(Variable, LastValue.variable_id == Variable.id)
+    .join(Item, Variable.item_id == Item.id)
+    .join(Service, Variable.service_id == Service.id)
+    .join(Device, Variable.device_id == Device.id)
+    .where(
+        Device.uuid.in_(bindparam("devices", expanding=True)),
+        Device.corporate_account_id == bindparam("ca"),
+    )
+    .order_by(Device.id, Item.item_type, Item.index, Service.service_id)
+)
+
+
 def of_devices(
     session: Session, principal: Principal, ca: CorporateAccount, device_uuids: Sequence[uuid.UUID]
 ) -> dict[str, Any]:
@@ -40,29 +69,7 @@ def of_devices(
     for device_uuid in wanted:
         if device_uuid not in names:
             raise not_found("Device", device_uuid)
-    rows = session.execute(
-        select(
-            Device.uuid,
-            LastValue.at,
-            LastValue.value,
-            Variable.unit,
-            Item.item_type,
-            Item.index,
-            Item.name,
-            Service.service_id,
-            Service.name,
-            Service.translations,
-            Service.unit,
-            Service.group,
-            Service.type,
-        )
-        .join(Variable, LastValue.variable_id == Variable.id)
-        .join(Item, Variable.item_id == Item.id)
-        .join(Service, Variable.service_id == Service.id)
-        .join(Device, Variable.device_id == Device.id)
-        .where(Device.uuid.in_(wanted), Device.corporate_account_id == ca.id)
-        .order_by(Device.id, Item.item_type, Item.index, Service.service_id)
-    ).tuples()
+    rows = session.execute(_VALUES, {"devices": wanted, "ca": ca.id}).tuples()
     values: dict[uuid.UUID, list[dict[str, Any]]] = {u: [] for u in wanted}
     for (
         device_uuid,

@@ -185,16 +185,11 @@ def serve(
         app = create_app(Settings(database_url=url, demo=demo))
         uvicorn.run(app, host=host, port=port, log_level=log_level)
         return
+    from sodata.kit import workers as processes
+
     # each process makes its own application from the environment (state lives in the database)
     os.environ["SODATA_DATABASE_URL"], os.environ["SODATA_DEMO"] = url, str(demo).lower()
-    uvicorn.run(
-        "sodata.app:create_app",
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        log_level=log_level,
-    )
+    processes.serve(host, port, workers, log_level)
 
 
 def _redact(url: str) -> str:

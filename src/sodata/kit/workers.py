@@ -63,7 +63,7 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
     stop = threading.Event()
 
     def start() -> tuple[Any, float]:
-        process = context.Process(target=_worker, args=(host, port, log_level), daemon=False)
+        process = context.Process(target=_worker, args=(host, port, log_level))
         process.start()
         return process, time.monotonic()
 

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     # and how long a request may wait for its turn before it is answered 503 with Retry-After.
     # The database pool holds max_reads + max_writes connections and the thread pool as many
     # threads, so no request ever waits for either once admitted.
-    max_reads: int = Field(default=4, ge=1)  # GET and the query PUTs (datapoints, last values)
+    max_reads: int = Field(default=2, ge=1)  # GET and the query PUTs (datapoints, last values)
     max_writes: int = Field(default=4, ge=1)  # every other request (SQLite: one commits at a time)
     queue_seconds: float = Field(default=5.0, gt=0)  # the longest wait for a turn
     queue_length: int = Field(

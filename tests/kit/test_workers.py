@@ -1,9 +1,11 @@
-"""`sodata serve --workers N` (kit/workers.py): every process takes its share of the
-connections, and a process that dies is replaced while the others go on answering."""
+"""`sodata serve --workers N` (kit/workers.py): the connections are dealt to the processes in
+turn, and a process that dies is replaced while the others go on answering."""
 
 from __future__ import annotations
 
+import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,84 +17,79 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sodata.kit.workers import balanced
+from sodata.kit.workers import dispatching
 from tests.conftest import Server
 
 SODATA = [sys.executable, "-m", "sodata"]
 
 pytestmark = pytest.mark.skipif(
-    not balanced(), reason="one socket per process (SO_REUSEPORT) balances only on Linux"
+    not dispatching(), reason="connections are handed to the processes only where sockets pass"
 )
 
 
-def _children(pid: int) -> set[int]:
-    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return {int(p) for p in found.split()}
-
-
-def _workers(server: Server, count: int, timeout: float = 60) -> set[int]:
-    """The server's worker processes, once `count` of them answer."""
+def _ready(server: Server, count: int, timeout: float = 60) -> list[int]:
+    """The pids of the workers the parent has said ready, once `count` of them are alive."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        # spawned workers: children of the parent other than multiprocessing's resource tracker
-        found = {
-            p
-            for p in _children(server.process.pid)
-            if "resource_tracker" not in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
-        }
-        if len(found) == count and all(_listens(p, server.port) for p in found):
-            return found
+        said = re.findall(r"worker (\d+) ready", server.log_path.read_text())
+        alive = [int(pid) for pid in dict.fromkeys(said) if Path(f"/proc/{pid}").exists()]
+        if len(alive) == count:
+            return alive
         time.sleep(0.2)
-    raise AssertionError(f"not {count} workers listening:\n{server.log_tail()}")
-
-
-def _listens(pid: int, port: int) -> bool:
-    out = subprocess.run(
-        ["ss", "-tlnpH", f"( sport = :{port} )"], capture_output=True, text=True
-    ).stdout
-    return f"pid={pid}," in out
+    raise AssertionError(f"not {count} workers ready:\n{server.log_tail()}")
 
 
 def _owners(port: int) -> list[int]:
-    """The pid of the server process holding each established connection to `port`."""
+    """The pids holding each established connection to `port` (one line per connection)."""
     out = subprocess.run(
         ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
         capture_output=True,
         text=True,
     ).stdout
-    return [int(line.split("pid=")[1].split(",")[0]) for line in out.splitlines() if "pid=" in line]
+    return [int(pid) for line in out.splitlines() for pid in re.findall(r"pid=(\d+)", line)]
 
 
 @pytest.mark.skipif(shutil.which("ss") is None, reason="needs ss (iproute2)")
-def test_connections_spread_over_the_workers_and_a_dead_worker_is_replaced(
-    tmp_path: Path,
-) -> None:
-    server = Server("sqlite", tmp_path, args=["--workers", "2"])
+def test_connections_are_dealt_in_turn_and_a_dead_worker_is_replaced(tmp_path: Path) -> None:
+    server = Server("sqlite", tmp_path, args=["--workers", "2", "--log-level", "info"])
     try:
-        workers = _workers(server, 2)
-        # a burst of keep-alive connections, as a load generator opens them
-        clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(40)]
+        workers = _ready(server, 2)
+        # a burst of keep-alive connections, as a load generator or a proxy opens them
+        clients = [http.client.HTTPConnection("127.0.0.1", server.port) for _ in range(40)]
         try:
+            for client in clients:
+                client.request("GET", "/realms/sodata")
+            for client in clients:
+                assert client.getresponse().read()
             deadline = time.monotonic() + 10
-            while len(owners := _owners(server.port)) < 40 and time.monotonic() < deadline:
+            # once the parent has let go of its copy of each: one worker per connection
+            while len(owners := _owners(server.port)) != 40 or not set(owners) <= set(workers):
+                assert time.monotonic() < deadline, owners
                 time.sleep(0.1)
-            shares = {pid: owners.count(pid) for pid in workers}
-            assert sum(shares.values()) == 40, (shares, owners)
-            # the kernel hashes each connection to one socket: about 20 each, never all on one
-            assert min(shares.values()) >= 8, shares
+            assert sorted(owners.count(pid) for pid in workers) == [20, 20], owners
         finally:
             for client in clients:
                 client.close()
 
-        victim = min(workers)
+        victim = workers[0]
         os.kill(victim, signal.SIGKILL)
         # the other worker answers meanwhile
         for _ in range(20):
             assert httpx.get(server.url + "/realms/sodata", timeout=10).status_code == 200
-        replaced = _workers(server, 2)
-        assert victim not in replaced and len(replaced & workers) == 1
-        assert httpx.get(server.url + "/realms/sodata", timeout=10).status_code == 200
+        replaced = _ready(server, 2)
+        assert victim not in replaced and workers[1] in replaced
         assert "starting another" in server.log_path.read_text()
+        # and the new one takes its turn
+        time.sleep(0.5)
+        clients = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
+        try:
+            deadline = time.monotonic() + 10
+            while sorted(owners := _owners(server.port)) != sorted(replaced):
+                assert time.monotonic() < deadline, (owners, replaced)
+                time.sleep(0.1)
+        finally:
+            for client in clients:
+                client.close()
     finally:
         server.stop()
     assert server.process.returncode == 0, server.log_tail()

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 from sqlalchemy import bindparam, select, true
+from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.elements import ColumnElement
 
 from sodata.access.deps import PrincipalDep
@@ -28,9 +29,10 @@ def visible_corporate_accounts(principal: Principal) -> ColumnElement[bool]:
 
 RIGHT_NAMES = {Right.read: "viewer", Right.write: "manager", Right.admin: "admin"}
 _BY_UUID = select(CorporateAccount).where(CorporateAccount.uuid == bindparam("uuid"))
+_WITH_LINKS = _BY_UUID.options(joinedload(CorporateAccount.user_links))
 
 
-def _corporate_account(right: Right):
+def _corporate_account(right: Right, with_links: bool = False):
     async def dependency(
         session: SessionDep,
         principal: PrincipalDep,
@@ -55,10 +57,10 @@ def _corporate_account(right: Right):
                 )
 
         def load() -> CorporateAccount:
-            if ca_id is None:
-                ca = session.scalar(_BY_UUID, {"uuid": corporate_account_uuid})
-            else:
-                ca = session.get(CorporateAccount, ca_id)
+            found = session.execute(
+                _WITH_LINKS if with_links else _BY_UUID, {"uuid": corporate_account_uuid}
+            )
+            ca = found.unique().scalar_one_or_none()
             if ca is None:  # gone since the caller's rights were read
                 raise not_found("Corporate account", corporate_account_uuid)
             return ca
@@ -71,6 +73,13 @@ def _corporate_account(right: Right):
 ReadableCa = Annotated[CorporateAccount, Depends(_corporate_account(Right.read))]
 WritableCa = Annotated[CorporateAccount, Depends(_corporate_account(Right.write))]
 AdminCa = Annotated[CorporateAccount, Depends(_corporate_account(Right.admin))]
+# the same, with the account's user links loaded in the same query (the account's own endpoints)
+ReadableCaWithLinks = Annotated[
+    CorporateAccount, Depends(_corporate_account(Right.read, with_links=True))
+]
+AdminCaWithLinks = Annotated[
+    CorporateAccount, Depends(_corporate_account(Right.admin, with_links=True))
+]
 
 
 async def _platform_admin(principal: PrincipalDep) -> Principal:

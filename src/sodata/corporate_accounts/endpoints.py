@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from sodata.access.deps import PrincipalDep
-from sodata.access.scope import AdminCa, PlatformAdmin, ReadableCa
+from sodata.access.scope import AdminCaWithLinks, PlatformAdmin, ReadableCaWithLinks
 from sodata.corporate_accounts import service
 from sodata.corporate_accounts.schemas import (
     CorporateAccountCreate,
@@ -40,7 +40,7 @@ def list_corporate_accounts(
     summary="Get corporate account by UUID",
     response_model=CorporateAccountPublic,
 )
-def get_corporate_account(principal: PrincipalDep, ca: ReadableCa):
+def get_corporate_account(principal: PrincipalDep, ca: ReadableCaWithLinks):
     return json_response(service.to_public(ca, principal))
 
 
@@ -64,6 +64,6 @@ def create_corporate_account(
     response_model=CorporateAccountPublic,
 )
 def update_corporate_account(
-    session: SessionDep, principal: PrincipalDep, ca: AdminCa, body: CorporateAccountUpdate
+    session: SessionDep, principal: PrincipalDep, ca: AdminCaWithLinks, body: CorporateAccountUpdate
 ):
     return json_response(service.to_public(service.update(session, principal, ca, body), principal))

@@ -81,6 +81,7 @@ _CATALOG = (
     .join(Service, Variable.service_id == Service.id)
     .where(Variable.device_id.in_(bindparam("devices", expanding=True)))
 )
+_CATALOG_OF_SERVICES = _CATALOG.where(Service.service_id.in_(bindparam("services", expanding=True)))
 
 
 @dataclass
@@ -91,15 +92,23 @@ class Catalog:
     by_uuid: dict[uuid.UUID, SeriesVariable]
 
     @staticmethod
-    def of(session: Session, device_ids: Sequence[int]) -> Catalog:
-        rows = session.execute(_CATALOG, {"devices": sorted(set(device_ids))}).tuples()
+    def of(
+        session: Session, device_ids: Sequence[int], services: set[str] | None = None
+    ) -> Catalog:
+        """The variables of the devices (only those of `services` if given), read as plain
+        rows: no ORM object per variable."""
+        params: dict[str, Any] = {"devices": sorted(set(device_ids))}
+        stmt = _CATALOG
+        if services is not None:
+            stmt, params["services"] = _CATALOG_OF_SERVICES, sorted(services)
+        rows = session.connection().execute(stmt, params).tuples()
         variables = [SeriesVariable(*row) for row in rows]
         return Catalog(
             {(v.device_id, v.item_type, v.index, v.service_id): v for v in variables},
             {v.uuid: v for v in variables},
         )
 
-    def find(self, device: Device, ref: VariableRef, field: str) -> SeriesVariable | None:
+    def find(self, device: DeviceRow, ref: VariableRef, field: str) -> SeriesVariable | None:
         """The device's variable that `ref` names (None if it has none; 400 if `ref` is
         incomplete or malformed)."""
         if ref.variable_uuid is not None:
@@ -131,13 +140,26 @@ def describe(ref: VariableRef) -> str:
     return f"{ref.item_type}|{ref.item_index}|{ref.service_id}"
 
 
+class DeviceRow(NamedTuple):
+    """What reading and writing data need of a device."""
+
+    id: int
+    uuid: uuid.UUID
+    time_zone: str
+    gateway_id: int | None
+    status: str
+
+
+_DEVICE_ROW = (Device.id, Device.uuid, Device.time_zone, Device.gateway_id, Device.status)
+
+
 def _devices(
     session: Session, ca: CorporateAccount, uuids: set[uuid.UUID], allowed: ColumnElement[bool]
-) -> dict[uuid.UUID, Device]:
+) -> dict[uuid.UUID, DeviceRow]:
     if not uuids:
         return {}
-    rows = session.scalars(select(Device).where(Device.uuid.in_(uuids), allowed)).all()
-    return {d.uuid: d for d in rows}
+    rows = session.execute(select(*_DEVICE_ROW).where(Device.uuid.in_(uuids), allowed))
+    return {row.uuid: DeviceRow(*row) for row in rows}
 
 
 # --- the query (PUT /datapoints) ------------------------------------------------------------
@@ -247,17 +269,17 @@ def run_query(
 
 def _resolve_query(
     session: Session, principal: Principal, ca: CorporateAccount, series: list[SeriesQuery]
-) -> tuple[list[Device], list[SeriesVariable]]:
+) -> tuple[list[DeviceRow], list[SeriesVariable]]:
     readable = readable_devices(principal, ca)
-    by_variable: dict[uuid.UUID, Device] = {}
+    by_variable: dict[uuid.UUID, DeviceRow] = {}
     wanted_variables = {s.variable_uuid for s in series if s.device_uuid is None}
     if wanted_variables:
         rows = session.execute(
-            select(Variable.uuid, Device)
+            select(Variable.uuid, *_DEVICE_ROW)
             .join(Device, Variable.device_id == Device.id)
             .where(Variable.uuid.in_(wanted_variables), readable)
-        ).tuples()
-        by_variable = dict(rows.all())
+        )
+        by_variable = {variable: DeviceRow(*device) for variable, *device in rows}
     devices_by_uuid = _devices(
         session, ca, {s.device_uuid for s in series if s.device_uuid is not None}, readable
     )
@@ -272,7 +294,14 @@ def _resolve_query(
             if device is None:
                 raise not_found("Device", s.device_uuid)
         devices.append(device)
-    catalog = Catalog.of(session, [d.id for d in devices])
+    services = None  # only the variables of the services named, when no series names a uuid
+    if all(s.variable_uuid is None for s in series):
+        named = (
+            s.mapping_config.rpartition("|")[2] if s.mapping_config else s.service_id
+            for s in series
+        )
+        services = {service for service in named if service}
+    catalog = Catalog.of(session, [d.id for d in devices], services)
     variables = []
     for i, (s, device) in enumerate(zip(series, devices, strict=True)):
         variable = catalog.find(device, s, f"series[{i}]")

@@ -4,7 +4,7 @@ of a SoData API client (login, ca, customers, sites, devices, variables, last-va
 datapoints, ingest; in sodata/client/cli.py).
 
 Only the client's dependencies are imported here: the server's commands import theirs when
-they run, and say to install `sodata[server]` when they are missing."""
+they run, and say to install `open-sodata[server]` when they are missing."""
 
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ def _require_server() -> None:
     if missing:
         console.print(
             f"[red]Error:[/] this command runs the server, whose dependencies are not installed "
-            f"({', '.join(missing)} missing): pip install 'sodata\\[server]'"
+            f"({', '.join(missing)} missing): pip install 'open-sodata\\[server]' (from a clone: "
+            "pip install -e '.\\[server]')"
         )
         raise typer.Exit(EXIT_MISSING_EXTRA)
 

@@ -84,7 +84,7 @@ def test_the_client_and_user_commands_need_no_server_dependency(server: Server) 
     assert report["find"] == 0, done.stderr
     assert str(ids.DELPHYS_GP2) in done.stdout
     assert report["serve"] == 8
-    assert "pip install 'sodata[server]'" in done.stderr
+    assert "pip install 'open-sodata[server]'" in done.stderr
 
 
 def test_the_command_line_roles_are_the_servers() -> None:

@@ -41,6 +41,16 @@ def test_the_document_names_the_realm_flow_and_the_bearer_scheme(openapi: dict) 
     assert set(flow["scopes"]) == {"openid", "email", "profile"}
 
 
+def test_the_authorize_dialog_offers_the_sign_in_first(
+    openapi: dict, anonymous: httpx.Client
+) -> None:
+    # Swagger UI lists the schemes in the document's order: the code flow, then the token box
+    assert list(openapi["components"]["securitySchemes"]) == ["oauth2", "HTTPBearer"]
+    initializer = anonymous.get("/docs/swagger-ui/swagger-initializer.js").text
+    assert 'clientId: "sodata-swagger"' in initializer
+    assert "usePkceWithAuthorizationCodeGrant: true" in initializer
+
+
 def test_every_api_operation_takes_either_scheme_and_documents_401_and_403(openapi: dict) -> None:
     error_body = {"$ref": "#/components/schemas/ErrorBody"}
     operations = [

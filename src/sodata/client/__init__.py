@@ -15,7 +15,7 @@ SODATA_CLIENT_SECRET, SODATA_USERNAME and SODATA_PASSWORD; `Client.from_login()`
 login stored by `sodata login`. `AsyncClient` has the same resources, awaited.
 
 This package needs only httpx and pydantic; pandas and pyarrow are optional
-(`sodata[pandas]`, `sodata[parquet]`), imported when a DataFrame or a Parquet file is made.
+(`open-sodata[pandas]`, `open-sodata[parquet]`), imported when a DataFrame or a Parquet file is made.
 """
 
 from sodata.client._async import AsyncClient, AsyncPager

@@ -222,7 +222,7 @@ class Datapoints:
 
     def to_pandas(self, tz: str | None = None):
         """A DataFrame: a timezone-aware DatetimeIndex named "at" (millisecond unit, in
-        `tz`, default `self.zone`) and one float column per series. Needs pandas (`sodata[pandas]`)."""
+        `tz`, default `self.zone`) and one float column per series. Needs pandas (`open-sodata[pandas]`)."""
         pd = require("pandas", "pandas")
         frame = {}
         for s in self.series:
@@ -279,7 +279,7 @@ class Datapoints:
         return table.replace_schema_metadata({"sodata": json.dumps(meta, default=str)})
 
     def to_parquet(self, path: str | os.PathLike[str]) -> None:
-        """A Parquet file of `to_arrow()`. Needs pyarrow (`sodata[parquet]`)."""
+        """A Parquet file of `to_arrow()`. Needs pyarrow (`open-sodata[parquet]`)."""
         require("pyarrow", "parquet")
         import pyarrow.parquet as pq
 
@@ -296,7 +296,7 @@ def require(module: str, extra: str):
         return importlib.import_module(module)
     except ImportError:
         raise MissingDependency(
-            f"this needs {module}: pip install 'sodata[{extra}]' (or pip install {module})"
+            f"this needs {module}: pip install 'open-sodata[{extra}]' (or pip install {module})"
         ) from None
 
 

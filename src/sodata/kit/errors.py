@@ -327,9 +327,13 @@ def oauth2_scheme(realm_url: str) -> dict[str, Any]:
 
 def document_security(schema: dict[str, Any], realm_url: str) -> dict[str, Any]:
     """Every /api/v1 operation takes a token got by the oauth2 flow or pasted as HTTPBearer."""
-    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
-    schemes["oauth2"] = oauth2_scheme(realm_url)
-    schemes.setdefault("HTTPBearer", {"type": "http", "scheme": "bearer"})
+    components = schema.setdefault("components", {})
+    # oauth2 first: Swagger UI's Authorize dialog shows the schemes in this order, and signing in
+    # (the code flow with PKCE, client filled in) is what a reader should see before pasting a token
+    schemes = {"oauth2": oauth2_scheme(realm_url)}
+    schemes |= {"HTTPBearer": {"type": "http", "scheme": "bearer"}}
+    schemes |= {k: v for k, v in components.get("securitySchemes", {}).items() if k != "oauth2"}
+    components["securitySchemes"] = schemes
     for path, operations in schema.get("paths", {}).items():
         if not path.startswith(API_PREFIX):
             continue

@@ -450,13 +450,17 @@ def sites_list(
     customer: Annotated[str | None, typer.Option(help="Only this customer's sites (uuid)")] = None,
 ) -> None:
     """The account's sites."""
+    sites = list(api.client.sites.list(api.ca, customer=customer))
+    customers = _names(
+        api, [s.customer_uuid for s in sites], lambda: api.client.customers.list(api.ca)
+    )
     emit(
         api,
-        api.client.sites.list(api.ca, customer=customer),
+        sites,
         [
             ("Name", lambda s: s.name),
             ("UUID", lambda s: s.uuid),
-            ("Customer", lambda s: s.customer_uuid),
+            ("Customer", lambda s: customers.get(s.customer_uuid, s.customer_uuid)),
             ("Time zone", lambda s: s.time_zone),
             ("Devices", lambda s: s.devices_quantity),
         ],
@@ -464,14 +468,28 @@ def sites_list(
     )
 
 
-DEVICE_COLUMNS: list[tuple[str, Callable[[Any], Any]]] = [
-    ("Name", lambda d: d.name),
-    ("Serial number", lambda d: d.serial_number),
-    ("Status", lambda d: d.status),
-    ("UUID", lambda d: d.uuid),
-    ("Site", lambda d: d.site_uuid),
-    ("Time zone", lambda d: d.time_zone),
-]
+def _names(api: Api, uuids: Iterable[Any], listing: Callable[[], Iterable[Any]]) -> dict:
+    """The names of these parents (sites, customers), from one listing of the account's;
+    empty when there are none to name or the listing is refused (the uuids are shown)."""
+    if api.as_json or not any(u is not None for u in uuids):  # --json: the API's objects
+        return {}
+    try:
+        return {o.uuid: o.name for o in listing()}
+    except (errors.Forbidden, errors.NotFound):
+        return {}
+
+
+def device_columns(api: Api, devices: list[Any]) -> list[tuple[str, Callable[[Any], Any]]]:
+    """The devices' table; their site by name (the answer holds its uuid only)."""
+    sites = _names(api, [d.site_uuid for d in devices], lambda: api.client.sites.list(api.ca))
+    return [
+        ("Name", lambda d: d.name),
+        ("Serial number", lambda d: d.serial_number),
+        ("Status", lambda d: d.status),
+        ("UUID", lambda d: d.uuid),
+        ("Site", lambda d: sites.get(d.site_uuid, d.site_uuid)),
+        ("Time zone", lambda d: d.time_zone),
+    ]
 
 
 @api_command(devices_app, "list")
@@ -482,8 +500,8 @@ def devices_list(
     status: Annotated[str | None, typer.Option(help="PENDING, ACCEPTED or DEACTIVATED")] = None,
 ) -> None:
     """The account's devices."""
-    devices = api.client.devices.list(api.ca, site=site, customer=customer, status=status)
-    emit(api, devices, DEVICE_COLUMNS, f"Devices of {api.ca.name}")
+    devices = list(api.client.devices.list(api.ca, site=site, customer=customer, status=status))
+    emit(api, devices, device_columns(api, devices), f"Devices of {api.ca.name}")
 
 
 @api_command(devices_app, "find")
@@ -492,7 +510,7 @@ def devices_find(
 ) -> None:
     """The device with this serial number (exit code 5 if there is none)."""
     device = api.client.devices.find(api.ca, serial_number=serial)
-    emit(api, [device], DEVICE_COLUMNS, f"Device {serial}")
+    emit(api, [device], device_columns(api, [device]), f"Device {serial}")
 
 
 DeviceArg = Annotated[str, typer.Argument(help="Serial number or uuid", show_default=False)]
@@ -608,7 +626,13 @@ def datapoints_export(
         ),
     ] = None,
     output: Annotated[
-        Path | None, typer.Option("-o", "--output", help="File to write (default: standard output)")
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="File to write; - (the default) for standard output (parquet: not a terminal)",
+            show_default=False,
+        ),
     ] = None,
     page_size: Annotated[
         int, typer.Option(help="Points per series per request", min=1, max=100_000)
@@ -618,9 +642,13 @@ def datapoints_export(
     shape, every page merged) or Parquet. Pages are followed underneath."""
     from sodata.client.datapoints import SeriesSpec
 
+    output = _output_path(output)
     chosen = fmt or _format_of(output)
-    if chosen is Format.parquet and output is None:
-        raise UsageError("parquet: write it to a file with -o FILE.parquet")
+    if chosen is Format.parquet and output is None and sys.stdout.isatty():
+        raise UsageError(
+            "parquet is binary: redirect standard output (> FILE.parquet, | ...) "
+            "or write it to a file with -o FILE.parquet"
+        )
     devices = [api.device(d) for d in device]
     series = [SeriesSpec(d, v) for d in devices for v in var]
     with _progress() as bar:
@@ -642,7 +670,12 @@ def datapoints_export(
             on_progress=advance,
         )
     if chosen is Format.parquet:
-        result.to_parquet(output)  # type: ignore[arg-type]
+        if output is None:
+            sys.stdout.flush()
+            result.to_parquet(sys.stdout.buffer)  # type: ignore[arg-type]  # a file object
+            sys.stdout.buffer.flush()
+        else:
+            result.to_parquet(output)
     elif chosen is Format.json:
         text = json.dumps(result.to_json(), ensure_ascii=False)
         _write_text(text + "\n", output)
@@ -653,6 +686,11 @@ def datapoints_export(
         f"{result.points:,} points of {len(result)} series ({result.pages} request(s)) "
         f"written to {escape(where)} as {chosen.value}."
     )
+
+
+def _output_path(path: Path | None) -> Path | None:
+    """The file of an -o/--output option, None for standard output (no option, or -)."""
+    return None if path is None or str(path) == "-" else path
 
 
 def _format_of(path: Path | None) -> Format:

@@ -133,6 +133,9 @@ class LoginStore:
             raise
 
     def delete(self) -> bool:
+        # earlier versions locked a `login.json.lock` and left it behind: tidy it up
+        with contextlib.suppress(OSError):
+            self.path.with_name(self.path.name + ".lock").unlink()
         try:
             self.path.unlink()
             return True
@@ -141,21 +144,28 @@ class LoginStore:
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """An exclusive lock between processes (POSIX; a no-op elsewhere)."""
+        """An exclusive lock between processes (POSIX; a no-op elsewhere), that leaves no
+        file behind."""
         try:
             import fcntl
         except ImportError:  # Windows
             yield
             return
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        # The lock is a flock on the store's directory, not on a file of its own:
+        # - not login.json itself: save() replaces it (a new inode at each write) and logout
+        #   deletes it, so two processes could each lock a different inode;
+        # - not a `login.json.lock` removed after use: a process waiting on the old file's
+        #   inode would get the lock while a newcomer locks a new file, both at once.
+        # The directory stays (it is never removed), so every process locks the same inode,
+        # and nothing is created. flock on a directory works on Linux, macOS and the BSDs.
+        directory = self.path.parent
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            os.close(fd)  # closing the last descriptor releases the flock
 
     # the token store protocol of sodata.client (used by a client signed in from this file)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, StrictBool
+from pydantic import BaseModel, Field, StrictBool
 
 from sodata.kit.schemas import CamelModel, WriteModel
-from sodata.kit.types import Str32, Str64, Str255
+from sodata.kit.types import Str32, Str64, Str255, WholeNumberAsText
 
 MAX_TAKE = 100_000  # points or buckets per series per answer
 MAX_SERIES = 100  # series per query or per ingestion call
@@ -17,11 +17,8 @@ MAX_INGEST_BYTES = 32 * 1024 * 1024
 
 Granularity = Literal["raw", "minute", "hour", "day", "week", "month", "year"]
 Aggregation = Literal["avg", "min", "max", "count", "sum", "var", "stdev"]
-# the spec sends itemIndex as a string ("0"); a number is taken too
-ItemIndex = Annotated[
-    Str32,
-    BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
-]
+# the spec sends itemIndex and serviceId as strings ("0", "140100"); whole numbers are taken too
+NumericName = Annotated[Str32, WholeNumberAsText]
 
 
 class VariableRef(WriteModel):
@@ -29,8 +26,8 @@ class VariableRef(WriteModel):
     mapping config ("Global|0|140100") or by its uuid."""
 
     item_type: Str64 | None = Field(None, examples=["Global"])
-    item_index: ItemIndex | None = Field(None, examples=["0"])
-    service_id: Str32 | None = Field(None, examples=["140100"])
+    item_index: NumericName | None = Field(None, examples=["0"])
+    service_id: NumericName | None = Field(None, examples=["140100"])
     mapping_config: Str255 | None = Field(
         None, description="Item|Index|Service, instead of the three fields", examples=[None]
     )

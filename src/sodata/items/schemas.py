@@ -1,19 +1,28 @@
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from sodata.kit.schemas import CamelModel, Timestamp, WriteModel
-from sodata.kit.types import JsonObject, Str255
+from sodata.kit.types import JsonObject, Str255, WholeNumberAsText
 
 MAX_INDEX = 65535
 
 
-def _index_not_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError('must be an index such as "0" or 0')
+def _index_of_digits(value: Any) -> Any:
+    """The index of its digits ("0" -> 0); no sign, spaces or decimals."""
+    if isinstance(value, str):
+        if not re.fullmatch(r"[0-9]{1,9}", value):
+            raise PydanticCustomError(
+                "item_index",
+                'must be an index from 0 to {max}, such as "0" or 0',
+                {"max": MAX_INDEX},
+            )
+        return int(value)
     return value
 
 
@@ -24,11 +33,13 @@ ItemType = Annotated[
     Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$", examples=["Global"]),
 ]
 
-# The spec sends indexes as strings ("0"); numbers are accepted too.
+# The spec sends indexes as strings ("0"); whole numbers are accepted too (WholeNumberAsText,
+# which runs first, refuses booleans, floats and negative numbers).
 ItemIndex = Annotated[
     int,
-    BeforeValidator(_index_not_bool),
+    BeforeValidator(_index_of_digits),
     Field(ge=0, le=MAX_INDEX),
+    WholeNumberAsText,
     WithJsonSchema(
         {
             "anyOf": [{"type": "string", "pattern": "^[0-9]+$"}, {"type": "integer", "minimum": 0}],

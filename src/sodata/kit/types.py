@@ -11,8 +11,14 @@ import json
 import math
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, StringConstraints, WithJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError, core_schema
 
 MAX_JSON_DEPTH = 32
 MAX_JSON_BYTES = 64 * 1024
@@ -34,6 +40,42 @@ Str32 = Annotated[str, StringConstraints(max_length=32), NoNul]
 Str64 = Annotated[str, StringConstraints(max_length=64), NoNul]
 Str255 = Annotated[str, StringConstraints(max_length=255), NoNul]
 Text = Annotated[str, StringConstraints(max_length=4000), NoNul]
+
+
+def whole_number_as_text(value: Any) -> str:
+    """A string as sent, or a JSON integer of 0 or more as its digits (140100 -> "140100").
+
+    Booleans, floats (0.5, 1e3), negative numbers and anything else are refused."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return str(value)
+    raise PydanticCustomError(
+        "whole_number_or_text",
+        'must be a string or a whole number of 0 or more, such as "0" or 0',
+    )
+
+
+class _WholeNumberAsText:
+    """Validation: `whole_number_as_text` first, then the annotated string type with its
+    constraints. JSON schema: that string type or a non-negative integer."""
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(whole_number_as_text, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        inner = handler(schema["schema"])  # type: ignore[typeddict-item]
+        return {"anyOf": [inner, {"type": "integer", "minimum": 0}]}
+
+
+WholeNumberAsText = _WholeNumberAsText()
+"""Put last in an `Annotated[str, ...]`: the field also takes a JSON integer, as its digits.
+For the names the spec writes as numeric strings ("itemIndex": "0", "serviceId": "140100")
+that clients often send as numbers."""
 
 
 def _json_path(path: str, key: object) -> str:

@@ -8,12 +8,15 @@ from pydantic import Field, field_validator
 from sodata.catalog.data import UNITS
 from sodata.items.schemas import ItemIndex, ItemType
 from sodata.kit.schemas import CamelModel, WriteModel
-from sodata.kit.types import JsonObject, NoNul, Str255
+from sodata.kit.types import JsonObject, NoNul, Str255, WholeNumberAsText
 
 ServiceType = Literal["Measure", "Alarm", "Status"]
 
+# the spec writes serviceIds as strings ("140100"); whole numbers are taken too
 ServiceId = Annotated[
-    str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$", examples=["140100"])
+    str,
+    Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$", examples=["140100"]),
+    WholeNumberAsText,
 ]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 PollingTime = Annotated[

@@ -2,11 +2,12 @@
 # Each creates .venv and installs what it needs on first use.
 PYTHON ?= python3
 VENV := .venv
+PORT ?= 8080
 
 .PHONY: demo test bench
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/sodata serve --demo
+	$(VENV)/bin/sodata serve --demo --port $(PORT)
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest

@@ -20,7 +20,13 @@ This package needs only httpx and pydantic; pandas and pyarrow are optional
 
 from sodata.client._async import AsyncClient, AsyncPager
 from sodata.client._sync import Client, Pager
-from sodata.client.datapoints import Datapoints, Progress, SeriesData, SeriesSpec
+from sodata.client.datapoints import (
+    Datapoints,
+    NoDataWarning,
+    Progress,
+    SeriesData,
+    SeriesSpec,
+)
 from sodata.client.errors import (
     ApiError,
     AuthenticationError,
@@ -69,6 +75,7 @@ __all__ = [
     "LastValue",
     "Log",
     "MissingDependency",
+    "NoDataWarning",
     "NotFound",
     "Pager",
     "PayloadTooLarge",

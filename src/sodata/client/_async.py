@@ -432,7 +432,7 @@ class DatapointsResource(_Resource):
             page_size=page_size,
         )
         while (call := query.next_call()) is not None:
-            query.accept(await self._client._run(call))
+            query.accept(*(await self._client._run(call)))
             if on_progress is not None:
                 on_progress(query.progress)
         return query.result()

@@ -73,6 +73,7 @@ class Call:
     params: dict[str, Any] | None = None
     json: Any = None
     idempotent: bool | None = None
+    with_headers: bool = False  # the call answers (body, response headers)
 
     @property
     def retryable(self) -> bool:
@@ -134,7 +135,8 @@ def body_of(response: httpx.Response) -> Any:
 
 def api_call(call: Call, base_url: str, policy: RetryPolicy, authenticated: bool = True) -> Flow:
     """Run one API call: a token, the request with retries, one retry after a 401 with a new
-    token; returns the JSON body, or raises the API's error as an exception."""
+    token; returns the JSON body (with the response headers if `call.with_headers`), or raises
+    the API's error as an exception."""
     url = base_url + call.path
     token = (yield NeedToken()) if authenticated else None
     renewed = False
@@ -149,7 +151,7 @@ def api_call(call: Call, base_url: str, policy: RetryPolicy, authenticated: bool
         body = body_of(response)
         if response.status_code >= 400:
             raise api_error(response.status_code, body, method=call.method, url=url)
-        return body
+        return (body, response.headers) if call.with_headers else body
 
 
 def logout_flow(url: str, form: dict[str, str], policy: RetryPolicy) -> Flow:

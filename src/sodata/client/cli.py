@@ -13,6 +13,7 @@ failed or not signed in; 4 server unreachable; 5 not found (account, device, var
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import inspect
@@ -20,7 +21,8 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -657,18 +659,19 @@ def datapoints_export(
         def advance(p) -> None:
             bar.update(task, completed=p.fraction or 0.0, points=p.points)
 
-        result = api.client.datapoints.query(
-            api.ca,
-            series=series,
-            frm=frm,
-            to=to,
-            granularity=granularity.value,
-            aggregation=aggregation.value if aggregation else None,
-            timezone=timezone,
-            use_device_local_timezone=device_time,
-            page_size=page_size,
-            on_progress=advance,
-        )
+        with _no_data_warnings():
+            result = api.client.datapoints.query(
+                api.ca,
+                series=series,
+                frm=frm,
+                to=to,
+                granularity=granularity.value,
+                aggregation=aggregation.value if aggregation else None,
+                timezone=timezone,
+                use_device_local_timezone=device_time,
+                page_size=page_size,
+                on_progress=advance,
+            )
     if chosen is Format.parquet:
         if output is None:
             sys.stdout.flush()
@@ -686,6 +689,22 @@ def datapoints_export(
         f"{result.points:,} points of {len(result)} series ({result.pages} request(s)) "
         f"written to {escape(where)} as {chosen.value}."
     )
+
+
+@contextlib.contextmanager
+def _no_data_warnings() -> Iterator[None]:
+    """A query's NoDataWarnings (a range without points) printed on standard error as the
+    CLI's warnings; other warnings shown as usual."""
+    from sodata.client.datapoints import NoDataWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", NoDataWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, NoDataWarning):
+            err.print(f"[yellow]Warning:[/] {escape(str(w.message))}")
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
 
 
 def _output_path(path: Path | None) -> Path | None:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -27,6 +28,13 @@ AGGREGATIONS = ("avg", "min", "max", "count", "sum", "var", "stdev")
 MAX_SERIES_PER_CALL = 100
 MAX_POINTS_PER_CALL = 100_000
 MAX_TAKE = 100_000
+NOTICE_HEADER = "Sodata-Notice"  # sodata's server: one per series whose range holds no point
+
+
+class NoDataWarning(UserWarning):
+    """A datapoints query whose range holds no point for a series: the server's own words
+    (the range, and the span of the data the variable has, or that it has none), or, from a
+    server that does not say (the vendor's), a generic message when every series is empty."""
 
 
 @dataclass(frozen=True)
@@ -394,6 +402,7 @@ class DatapointsQuery:
         self.in_flight: list[int] = []
         self.progress = Progress()
         self._answer_head: dict[str, Any] = {}
+        self.notices: list[str] = []  # the server's Sodata-Notice headers, in order
         start, end = _naive(self.head["from"]), _naive(self.head["to"])
         self._span = (start, end) if start and end and end > start else None
 
@@ -407,9 +416,18 @@ class DatapointsQuery:
             if self.after[i] is not None:
                 ref["after"] = self.after[i]
             series.append(ref)
-        return Call("PUT", self.path, json={**self.head, "series": series}, idempotent=True)
+        return Call(
+            "PUT",
+            self.path,
+            json={**self.head, "series": series},
+            idempotent=True,
+            with_headers=True,
+        )
 
-    def accept(self, body: Any) -> None:
+    def accept(self, body: Any, headers: Any = None) -> None:
+        """Take one answer (its body, and its response headers if known)."""
+        if headers is not None:
+            self.notices += headers.get_list(NOTICE_HEADER)
         answered = body.get("series") if isinstance(body, dict) else None
         if not isinstance(answered, list) or len(answered) != len(self.in_flight):
             raise ValueError("datapoints: the answer does not have one series per series asked")
@@ -454,7 +472,20 @@ class DatapointsQuery:
             for s, n in zip(self.series, self.names, strict=True)
         ]
         head = {**self.head, **{k: v for k, v in self._answer_head.items() if k != "series"}}
+        self.warn_no_data(series)
         return Datapoints(head, series, self.progress.pages)
+
+    def warn_no_data(self, series: Sequence[SeriesData]) -> None:
+        """A NoDataWarning per notice of the server; without any, one when no series has a
+        point (the caller's code is the warning's place: result <- query <- caller)."""
+        texts = list(self.notices)
+        if not texts and not any(len(s) for s in series):
+            names = ", ".join(s.name for s in series)
+            zone = "device time" if self.head["useDeviceLocalTimezone"] else self.head["timezone"]
+            frm, to = self.head["from"], self.head["to"]
+            texts = [f"no data between {frm} and {to} ({zone}) for {names}"]
+        for text in texts:
+            warnings.warn(text, NoDataWarning, stacklevel=4)
 
 
 # --- ingestion -------------------------------------------------------------------------------

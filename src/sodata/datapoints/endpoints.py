@@ -15,6 +15,7 @@ from sodata.datapoints import service
 from sodata.datapoints.schemas import (
     MAX_POINTS,
     MAX_TAKE,
+    NOTICE_HEADER,
     DatapointsAnswer,
     DatapointsQuery,
     IngestAnswer,
@@ -58,12 +59,19 @@ DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of 
   `after` set to it for the next page. `nextAfter` null: the series is complete.
 - A series names its variable by itemType, itemIndex and serviceId, by `mappingConfig`
   ("Global|0|140100") or by `variableUuid`. A device whose data the caller may not read
-  answers 404.""",
+  answers 404.
+- **No data:** a series whose range holds no point at all (its first page, without `after`)
+  adds a `{NOTICE_HEADER}` response header (one per such series, ASCII) naming the range and
+  the span of the data the variable has, or saying it has none; the JSON body is unchanged.""",
 )
 def find_device_streams(
     session: SessionDep, principal: PrincipalDep, ca: ReadableCa, body: DatapointsQuery
 ):
-    return json_body(service.run_query(session, principal, ca, body))
+    notices: list[str] = []
+    response = json_body(service.run_query(session, principal, ca, body, notices))
+    for notice in notices:
+        response.headers.append(NOTICE_HEADER, notice)
+    return response
 
 
 def _decode(body: bytes) -> object:

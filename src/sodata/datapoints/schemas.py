@@ -14,6 +14,8 @@ MAX_TAKE = 100_000  # points or buckets per series per answer
 MAX_SERIES = 100  # series per query or per ingestion call
 MAX_POINTS = 100_000  # points per ingestion call
 MAX_INGEST_BYTES = 32 * 1024 * 1024
+# a response header of PUT /datapoints, one per series whose range holds no point
+NOTICE_HEADER = "Sodata-Notice"
 
 Granularity = Literal["raw", "minute", "hour", "day", "week", "month", "year"]
 Aggregation = Literal["avg", "min", "max", "count", "sum", "var", "stdev"]

@@ -189,8 +189,14 @@ def _instant_ms(text: str, field: str) -> int:
 
 
 def run_query(
-    session: Session, principal: Principal, ca: CorporateAccount, body: DatapointsQuery
+    session: Session,
+    principal: Principal,
+    ca: CorporateAccount,
+    body: DatapointsQuery,
+    notices: list[str] | None = None,
 ) -> dict[str, Any]:
+    """The answer of PUT /datapoints. A series whose first page holds no point adds a line to
+    `notices` (if given): the range asked and the span of the data the series has, if any."""
     raw = body.granularity == "raw"
     start_wall = _wall_clock(body.from_, "from")
     end_wall = _wall_clock(body.to, "to")
@@ -257,6 +263,8 @@ def run_query(
             "nextAfter": None if page.next_after is None else iso_ms(page.next_after),
         }
         answers.append(answer)
+        if notices is not None and after is None and len(page.t) == 0:
+            notices.append(_no_data(db, i, variable, device, start, end))
     return {
         "from": body.from_,
         "to": body.to,
@@ -265,6 +273,25 @@ def run_query(
         "granularity": body.granularity,
         "series": answers,
     }
+
+
+def _no_data(
+    db: store.Db, i: int, variable: SeriesVariable, device: DeviceRow, start: int, end: int
+) -> str:
+    """Why series i answers no point (ASCII, for a response header): the range asked, and
+    where the variable's data lies, if it has any (two index lookups, only for an empty
+    series)."""
+    span = store.extent(db, variable.id)
+    where = (
+        "the variable has no data at all"
+        if span is None
+        else f"its data spans {iso_ms(span[0])} to {iso_ms(span[1])}"
+    )
+    text = (
+        f"series[{i}] ({variable.mapping_config} of device {device.uuid}): no data from "
+        f"{iso_ms(start)} to {iso_ms(end)}; {where}"
+    )
+    return text.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _resolve_query(

@@ -289,3 +289,17 @@ def test_ctrl_c_stops_the_demo_and_keeps_its_data(demo: Demo) -> None:
     assert "Finished server process" in log, log
     assert "make: ***" not in log and "Traceback" not in log, log
     assert (demo.clone / "sodata-demo.db").is_file()
+
+
+def test_the_readme_stands_on_its_own() -> None:
+    """No path outside the repository; the guide named by its reference; every file the README
+    names exists; the install name is ours (`sodata` on the package index is another project)."""
+    text = (REPO / "README.md").read_text()
+    assert not re.search(r"(?<!\.)\.\./", text), "the README points outside the repository"
+    assert "TRN 23 127373" in text
+    named = set(re.findall(r"`((?:examples|bench|src|tests)/[\w./-]+\.\w+)`", text))
+    named |= set(re.findall(r"\]\(((?!https?:|#)[^)]+)\)", text))  # relative links
+    assert "examples/spec_walkthrough.py" in named
+    assert [p for p in sorted(named) if not (REPO / p).exists()] == []
+    assert "pip install sodata" not in text and "'sodata[" not in text
+    assert "pip install -e '.[server]'" in text

@@ -246,7 +246,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class Server:
     """`python -m sodata serve --demo` on a free port, on the database at `url`; by default
     through bench.timed_server (the same command, plus a Server-Timing header on answers).
-    `workers`: passed on as `--workers N` (uvicorn worker processes) when given."""
+    `workers`: passed on as `--workers N` (worker processes dealt connections in turn) when given."""
 
     def __init__(
         self, url: str, log: Path, plain: bool = False, workers: int | None = None

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import anyio.to_thread
 from fastapi import FastAPI
 
-from sodata import __version__, docs
+from sodata import __version__, console, docs
 from sodata.access.deps import Principals
 from sodata.access_groups.endpoints import router as access_groups_router
 from sodata.catalog.endpoints import router as catalog_router
@@ -155,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(identity_router)
         app.include_router(identity_router, prefix="/auth")
     docs.install(app)
+    console.install(app, settings)
     app.add_middleware(
         Admission,
         reads=Turns("read", settings.max_reads, settings.queue_seconds, settings.queue_length),

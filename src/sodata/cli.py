@@ -166,6 +166,7 @@ def serve(
     console.print(f"[bold]sodata[/] on {base}  database: {_redact(url)}")
     if seeded:
         console.print("Demo data seeded.")
+    console.print(f"Web console:  {base}/console/")
     console.print(f"Swagger UI:   {base}/docs/swagger-ui/index.html")
     console.print(f"OpenAPI JSON: {base}/swagger-api-json/v1")
     if demo:
@@ -177,7 +178,8 @@ def serve(
             f"  users admin@example.com, demo@example.com, viewer@example.com, other@example.com, "
             f"password {DEMO_PASSWORD}\n"
             f"  realm {realm}, client {DEMO_CLIENT_ID}, secret {DEMO_CLIENT_SECRET}\n"
-            "Sign in with Swagger UI's Authorize button, or get a token:\n"
+            "Open the web console and sign in as demo@example.com; in Swagger UI, sign in with "
+            "its Authorize button; or get a token:\n"
             f"  curl -s {base}/realms/{realm}/protocol/openid-connect/token -d grant_type=password "
             f"-d client_id={DEMO_CLIENT_ID} -d client_secret={DEMO_CLIENT_SECRET} "
             f"-d username=demo@example.com -d password={DEMO_PASSWORD}"

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     # The clients of that realm whose tokens are accepted, comma-separated, matched against
     # `azp` or `aud` (e.g. sodata-web,sodata-cli). Unset: any client of the realm.
     oidc_audience: str | None = None
+    # The public client of that realm the web console signs in with (authorization code +
+    # PKCE; README, "Web console"). The embedded provider has its own: sodata-console.
+    console_client_id: str = "sodata-console"
 
     # Load (README, "Concurrency"): how many requests of each kind run at once in one process,
     # and how long a request may wait for its turn before it is answered 503 with Retry-After.

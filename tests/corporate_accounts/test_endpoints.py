@@ -1,7 +1,8 @@
 import uuid
 
+from sodata.demo.ids import OTHER_EMAIL, VIEWER_EMAIL
 from tests import factories
-from tests.conftest import unique
+from tests.conftest import client_as, unique
 from tests.spec_keys import SPEC_CA_KEYS
 
 
@@ -72,3 +73,34 @@ def test_sort_descending(api):
         for r in api.get("/api/v1/ca", params={"sortBy": "-name", "take": 1000}).json()["results"]
     ]
     assert names == sorted(names, reverse=True)
+
+
+def test_list_searches_by_name(api, server):
+    token = uuid.uuid4().hex[:8]
+    north = factories.corporate_account(api, name=f"Zeta {token} North")
+    factories.corporate_account(api, name=f"Zeta {token} 100% South")
+
+    def found(client, text, **params):
+        page = client.get("/api/v1/ca", params={"name": text, **params}).json()
+        return page["total"], [ca["name"] for ca in page["results"]]
+
+    # a part of the name in another case; total counts the matches, take applies after
+    assert found(api, f"ZETA {token}", sortBy="name") == (
+        2,
+        [f"Zeta {token} 100% South", f"Zeta {token} North"],
+    )
+    assert found(api, f"zeta {token}", take=1, skip=1, sortBy="name") == (
+        2,
+        [north["name"]],
+    )
+    assert found(api, f"{token} NoRtH") == (1, [north["name"]])
+    # % and _ are matched literally, not as LIKE wildcards
+    assert found(api, "100% s")[1] == [f"Zeta {token} 100% South"]
+    assert found(api, f"{token}%") == (0, [])
+    assert found(api, f"{token}_") == (0, [])
+    # the search stays inside the accounts the caller sees
+    with client_as(server, VIEWER_EMAIL) as viewer, client_as(server, OTHER_EMAIL) as other:
+        assert found(viewer, f"zeta {token}") == (0, [])
+        assert found(viewer, "solink") == (1, ["SoLink"])
+        assert found(other, "solink") == (0, [])
+        assert found(other, "ENERGY") == (1, ["Energy Storage"])

@@ -138,3 +138,27 @@ def test_malformed_uuids_and_unknown_fields(api):
     assert r.status_code == 400 and "contact.fax" in r.json()["message"]
     r = api.get(f"/api/v1/ca/{uuid.uuid4()}/customers")
     assert r.status_code == 404
+
+
+def test_list_searches_by_name(api):
+    ca = factories.corporate_account(api)
+    url = f"/api/v1/ca/{ca['uuid']}/customers"
+    for name in ("Acme North", "Acme SOUTH", "Beta 50% off", "Gamma_Delta"):
+        factories.customer(api, ca, name=name)
+
+    def found(text, **params):
+        page = api.get(url, params={"name": text, **params}).json()
+        return page["total"], [c["name"] for c in page["results"]]
+
+    # a part of the name in another case; total counts the matches, take applies after
+    assert found("aCmE", sortBy="name") == (2, ["Acme North", "Acme SOUTH"])
+    assert found("acme", take=1, sortBy="-name") == (2, ["Acme SOUTH"])
+    assert found("acme", take=0) == (2, [])
+    assert found("me sou") == (1, ["Acme SOUTH"])
+    # % and _ are matched literally, not as LIKE wildcards
+    assert found("50% O") == (1, ["Beta 50% off"])
+    assert found("a_d") == (1, ["Gamma_Delta"])
+    assert found("e%") == (0, [])
+    assert found("a_n") == (0, [])
+    # no text: no filter
+    assert found("")[0] == 4

@@ -9,8 +9,17 @@ import uuid
 import httpx
 from PIL import Image
 
-from sodata.demo.ids import DELPHYS_TYPE, GATEWAY_TYPE, MASTERYS_TYPE, METER_TYPE
+from sodata.demo.ids import (
+    DELPHYS_TYPE,
+    GATEWAY_TYPE,
+    MASTERYS_TYPE,
+    METER_TYPE,
+    OTHER_EMAIL,
+    SOLINK,
+    VIEWER_EMAIL,
+)
 from tests import factories
+from tests.conftest import client_as
 from tests.spec_keys import SPEC_DEVICE_KEYS
 
 # The fields of the spec's example body (5.6.3), contact and address aside.
@@ -779,3 +788,92 @@ def test_openapi_documents_the_devices(api: httpx.Client) -> None:
         "application/json"
     ]
     assert repaired["schema"]["$ref"].endswith("/DevicesRepaired")
+
+
+def test_list_searches_by_name_or_serial_number(
+    api: httpx.Client, ca: str, site: dict, other_site: dict
+) -> None:
+    token = uuid.uuid4().hex[:8]
+    north = factories.device(api, ca, site, name=f"Pump {token} North")
+    south = factories.device(api, ca, other_site, name=f"Pump {token} SOUTH 100%")
+    by_serial = factories.device(api, ca, site, serialNumber=f"SN-{token}-X_9")
+
+    def found(text: str, **params: object) -> tuple[int, list[str]]:
+        page = api.get(devices(ca), params={"name": text, **params}).json()
+        return page["total"], [d["uuid"] for d in page["results"]]
+
+    # a part of the name in another case; total counts the matches, take applies after
+    assert found(f"pUmP {token}", sortBy="name") == (2, [north["uuid"], south["uuid"]])
+    assert found(f"pump {token}", take=1, skip=1, sortBy="name") == (2, [south["uuid"]])
+    assert found(f"{token} south") == (1, [south["uuid"]])
+    # or a part of the serial number, in another case
+    assert found(f"sn-{token}-x") == (1, [by_serial["uuid"]])
+    assert found(token, sortBy="createdAt")[0] == 3
+    # with the other filters
+    assert found(token, siteUuid=site["uuid"], sortBy="createdAt") == (
+        2,
+        [north["uuid"], by_serial["uuid"]],
+    )
+    # % and _ are matched literally, not as LIKE wildcards
+    assert found(f"{token} south 100%") == (1, [south["uuid"]])
+    assert found(f"{token}-x_9") == (1, [by_serial["uuid"]])
+    assert found(f"{token}%") == (0, [])
+    assert found(f"{token}_") == (0, [])
+
+
+def test_a_name_search_stays_inside_what_the_caller_sees(server, api: httpx.Client) -> None:
+    """Every member of an account sees its devices (access.data: the data access groups limit
+    who reads their data, not who sees them), so a viewer finds by name what his own list
+    holds, a device outside his group included; a non-member finds nothing."""
+    url = devices(str(SOLINK))
+    with client_as(server, VIEWER_EMAIL) as viewer, client_as(server, OTHER_EMAIL) as other:
+        listed = viewer.get(url, params={"take": 1000, "sortBy": "createdAt"}).json()["results"]
+        expected = [
+            d["uuid"]
+            for d in listed
+            if "zurich" in f"{d['name'] or ''} {d['serialNumber']}".lower()
+        ]
+        assert expected  # Delphys BC 200 kVA - Zurich, in the group SoLink EUROPE only
+        page = viewer.get(url, params={"name": "ZURICH", "sortBy": "createdAt"}).json()
+        assert (page["total"], [d["uuid"] for d in page["results"]]) == (len(expected), expected)
+        assert other.get(url, params={"name": "zurich"}).status_code == 404
+
+
+def test_readable_lists_only_the_devices_whose_data_the_caller_may_read(
+    server, api: httpx.Client
+) -> None:
+    every = api.get(devices(str(SOLINK)), params={"take": 1000}).json()
+    # an admin of the account reads every device's data
+    assert (
+        api.get(devices(str(SOLINK)), params={"readable": "true"}).json()["total"]
+        == (every["total"])
+    )
+    with client_as(server, VIEWER_EMAIL) as viewer:
+        seen = viewer.get(devices(str(SOLINK)), params={"take": 1000}).json()
+        readable = viewer.get(
+            devices(str(SOLINK)), params={"readable": "true", "take": 1000}
+        ).json()
+        assert seen["total"] == every["total"]  # objects: every member sees them all
+        assert 0 < readable["total"] == len(readable["results"]) < seen["total"]
+        inside = {d["uuid"] for d in readable["results"]}
+        # exactly the devices whose last values he may read
+        for device in seen["results"]:
+            status = viewer.get(f"{devices(str(SOLINK))}/{device['uuid']}/last-values")
+            assert status.status_code == (200 if device["uuid"] in inside else 404), device["name"]
+        # with the other filters
+        named = viewer.get(
+            devices(str(SOLINK)), params={"readable": "true", "name": "Sydney"}
+        ).json()
+        assert named["total"] == sum("Sydney" in d["name"] for d in readable["results"])
+
+
+def test_gateway_uuid_lists_the_devices_behind_a_gateway(api: httpx.Client) -> None:
+    every = api.get(devices(str(SOLINK)), params={"take": 1000}).json()["results"]
+    gateway = next(d for d in every if d["name"] == "IoT Gateway")
+    behind = api.get(devices(str(SOLINK)), params={"gatewayUuid": gateway["uuid"]}).json()
+    assert behind["total"] > 0
+    assert sorted(d["uuid"] for d in behind["results"]) == sorted(
+        d["uuid"] for d in every if d["gatewayUuid"] == gateway["uuid"]
+    )
+    unknown = api.get(devices(str(SOLINK)), params={"gatewayUuid": str(uuid.uuid4())})
+    assert unknown.status_code == 400 and "gatewayUuid" in unknown.json()["message"]

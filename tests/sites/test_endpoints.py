@@ -74,3 +74,27 @@ def test_site_of_another_account_is_invisible(api):
     assert api.delete(url).status_code == 404
     assert api.get(f"/api/v1/ca/{ca['uuid']}/sites/count").json() == {"count": 0}
     assert api.get(f"/api/v1/ca/{other['uuid']}/sites/{foreign['uuid']}").status_code == 200
+
+
+def test_list_searches_by_name(api):
+    ca = factories.corporate_account(api)
+    first, second = factories.customer(api, ca), factories.customer(api, ca)
+    for cust, name in ((first, "Lyon Gerland"), (second, "Lyon PART-DIEU"), (first, "Nantes 100%")):
+        factories.site(api, ca, cust, name=name)
+    url = f"/api/v1/ca/{ca['uuid']}/sites"
+
+    def found(text, **params):
+        page = api.get(url, params={"name": text, **params}).json()
+        return page["total"], [s["name"] for s in page["results"]]
+
+    # a part of the name in another case; total counts the matches, take applies after
+    assert found("LYON", sortBy="name") == (2, ["Lyon Gerland", "Lyon PART-DIEU"])
+    assert found("yOn", take=1, skip=1, sortBy="name") == (2, ["Lyon PART-DIEU"])
+    assert found("part-d") == (1, ["Lyon PART-DIEU"])
+    # with the other filters
+    assert found("lyon", customerUuid=second["uuid"]) == (1, ["Lyon PART-DIEU"])
+    assert found("nantes", customerUuid=second["uuid"]) == (0, [])
+    # % and _ are matched literally, not as LIKE wildcards
+    assert found("100%") == (1, ["Nantes 100%"])
+    assert found("n%") == (0, [])
+    assert found("lyon_") == (0, [])

@@ -14,7 +14,7 @@ from sodata.access.principal import Principal
 from sodata.access_groups.schemas import AccessGroupCreate, AccessGroupPublic, AccessGroupUpdate
 from sodata.customers import service as customers
 from sodata.kit.errors import NotFound, not_found
-from sodata.kit.lookup import changed_fields, ensure_unique, get_in_ca, public
+from sodata.kit.lookup import changed_fields, contains_text, ensure_unique, get_in_ca, public
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
 from sodata.models import (
@@ -70,7 +70,7 @@ def _with_counters() -> Select:
 def query(ca: CorporateAccount, name: str | None = None, sort_by: str | None = None) -> Select:
     stmt = _with_counters().where(AccessGroup.corporate_account_id == ca.id)
     if name:
-        stmt = stmt.where(AccessGroup.name.icontains(name, autoescape=True))
+        stmt = stmt.where(contains_text(name, AccessGroup.name))
     return apply_sort(stmt, sort_by, SORT_FIELDS, AccessGroup.id)
 
 

@@ -177,9 +177,14 @@ class _Resource:
 
 class CorporateAccounts(_Resource):
     def list(
-        self, *, sort_by: str | None = None, page_size: int = PAGE_SIZE, limit: int | None = None
+        self,
+        *,
+        name: str | None = None,
+        sort_by: str | None = None,
+        page_size: int = PAGE_SIZE,
+        limit: int | None = None,
     ) -> AsyncPager[CorporateAccount]:
-        return self._pager(specs.corporate_accounts(sort_by, page_size), limit)
+        return self._pager(specs.corporate_accounts(name, sort_by, page_size), limit)
 
     async def get(self, ca: Any) -> CorporateAccount:
         return await self._client._op(specs.corporate_account(ca))
@@ -196,12 +201,13 @@ class Customers(_Resource):
         self,
         ca: Any,
         *,
+        name: str | None = None,
         sort_by: str | None = None,
         details: bool = False,
         page_size: int = PAGE_SIZE,
         limit: int | None = None,
     ) -> AsyncPager[Customer]:
-        return self._pager(specs.customers(ca, sort_by, details, page_size), limit)
+        return self._pager(specs.customers(ca, name, sort_by, details, page_size), limit)
 
     async def get(self, ca: Any, customer: Any, *, details: bool = True) -> Customer:
         return await self._client._op(specs.customer(ca, customer, details))
@@ -213,12 +219,13 @@ class Sites(_Resource):
         ca: Any,
         *,
         customer: Any = None,
+        name: str | None = None,
         sort_by: str | None = None,
         details: bool = False,
         page_size: int = PAGE_SIZE,
         limit: int | None = None,
     ) -> AsyncPager[Site]:
-        return self._pager(specs.sites(ca, customer, sort_by, details, page_size), limit)
+        return self._pager(specs.sites(ca, customer, name, sort_by, details, page_size), limit)
 
     async def get(self, ca: Any, site: Any, *, details: bool = True) -> Site:
         return await self._client._op(specs.site(ca, site, details))
@@ -236,6 +243,7 @@ class Devices(_Resource):
         customer: Any = None,
         serial_number: str | None = None,
         status: str | None = None,
+        name: str | None = None,
         sort_by: str | None = None,
         details: bool = False,
         page_size: int = PAGE_SIZE,
@@ -247,6 +255,7 @@ class Devices(_Resource):
             customer=customer,
             serial_number=serial_number,
             status=status,
+            name=name,
             sort_by=sort_by,
             details=details,
             page_size=page_size,

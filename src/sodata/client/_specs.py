@@ -65,8 +65,8 @@ def _u(obj: Any, what: str) -> str:
 
 
 # corporate accounts
-def corporate_accounts(sort_by: str | None, page_size: int) -> PageSpec:
-    return _page("/api/v1/ca", CorporateAccount, page_size, **_sort(sort_by))
+def corporate_accounts(name: str | None, sort_by: str | None, page_size: int) -> PageSpec:
+    return _page("/api/v1/ca", CorporateAccount, page_size, name=name, **_sort(sort_by))
 
 
 def corporate_account(ca: Any) -> Op:
@@ -74,9 +74,11 @@ def corporate_account(ca: Any) -> Op:
 
 
 # customers
-def customers(ca: Any, sort_by: str | None, details: bool, page_size: int) -> PageSpec:
+def customers(
+    ca: Any, name: str | None, sort_by: str | None, details: bool, page_size: int
+) -> PageSpec:
     path = f"{ca_path(ca)}/customers"
-    return _page(path, Customer, page_size, **_sort(sort_by), **_details(details))
+    return _page(path, Customer, page_size, name=name, **_sort(sort_by), **_details(details))
 
 
 def customer(ca: Any, customer: Any, details: bool) -> Op:
@@ -84,12 +86,20 @@ def customer(ca: Any, customer: Any, details: bool) -> Op:
 
 
 # sites
-def sites(ca: Any, customer: Any, sort_by: str | None, details: bool, page_size: int) -> PageSpec:
+def sites(
+    ca: Any,
+    customer: Any,
+    name: str | None,
+    sort_by: str | None,
+    details: bool,
+    page_size: int,
+) -> PageSpec:
     return _page(
         f"{ca_path(ca)}/sites",
         Site,
         page_size,
         customerUuid=_u(customer, "customer") if customer is not None else None,
+        name=name,
         **_sort(sort_by),
         **_details(details),
     )
@@ -114,6 +124,7 @@ def devices(
     customer: Any,
     serial_number: str | None,
     status: str | None,
+    name: str | None,
     sort_by: str | None,
     details: bool,
     page_size: int,
@@ -126,6 +137,7 @@ def devices(
         customerUuid=_u(customer, "customer") if customer is not None else None,
         serialNumber=serial_number,
         status=status,
+        name=name,
         **_sort(sort_by),
         **_details(details),
     )

@@ -180,10 +180,15 @@ class _Resource:
 
 class CorporateAccounts(_Resource):
     def list(
-        self, *, sort_by: str | None = None, page_size: int = PAGE_SIZE, limit: int | None = None
+        self,
+        *,
+        name: str | None = None,
+        sort_by: str | None = None,
+        page_size: int = PAGE_SIZE,
+        limit: int | None = None,
     ) -> Pager[CorporateAccount]:
         """The corporate accounts the caller is linked to."""
-        return self._pager(specs.corporate_accounts(sort_by, page_size), limit)
+        return self._pager(specs.corporate_accounts(name, sort_by, page_size), limit)
 
     def get(self, ca: Any) -> CorporateAccount:
         return self._client._op(specs.corporate_account(ca))
@@ -201,12 +206,13 @@ class Customers(_Resource):
         self,
         ca: Any,
         *,
+        name: str | None = None,
         sort_by: str | None = None,
         details: bool = False,
         page_size: int = PAGE_SIZE,
         limit: int | None = None,
     ) -> Pager[Customer]:
-        return self._pager(specs.customers(ca, sort_by, details, page_size), limit)
+        return self._pager(specs.customers(ca, name, sort_by, details, page_size), limit)
 
     def get(self, ca: Any, customer: Any, *, details: bool = True) -> Customer:
         return self._client._op(specs.customer(ca, customer, details))
@@ -218,12 +224,13 @@ class Sites(_Resource):
         ca: Any,
         *,
         customer: Any = None,
+        name: str | None = None,
         sort_by: str | None = None,
         details: bool = False,
         page_size: int = PAGE_SIZE,
         limit: int | None = None,
     ) -> Pager[Site]:
-        return self._pager(specs.sites(ca, customer, sort_by, details, page_size), limit)
+        return self._pager(specs.sites(ca, customer, name, sort_by, details, page_size), limit)
 
     def get(self, ca: Any, site: Any, *, details: bool = True) -> Site:
         return self._client._op(specs.site(ca, site, details))
@@ -241,6 +248,7 @@ class Devices(_Resource):
         customer: Any = None,
         serial_number: str | None = None,
         status: str | None = None,
+        name: str | None = None,
         sort_by: str | None = None,
         details: bool = False,
         page_size: int = PAGE_SIZE,
@@ -252,6 +260,7 @@ class Devices(_Resource):
             customer=customer,
             serial_number=serial_number,
             status=status,
+            name=name,
             sort_by=sort_by,
             details=details,
             page_size=page_size,

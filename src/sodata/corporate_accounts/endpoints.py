@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import AdminCaWithLinks, PlatformAdmin, ReadableCaWithLinks
@@ -10,7 +12,7 @@ from sodata.corporate_accounts.schemas import (
     CorporateAccountPublic,
     CorporateAccountUpdate,
 )
-from sodata.kit.db import SessionDep, SessionRoute
+from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sorting import sort_by_query
@@ -25,9 +27,19 @@ SortBy = sort_by_query(service.SORT_FIELDS)
     response_model=Page[CorporateAccountPublic],
 )
 def list_corporate_accounts(
-    session: SessionDep, principal: PrincipalDep, paging: PagingDep, sort_by: SortBy = None
+    session: SessionDep,
+    principal: PrincipalDep,
+    paging: PagingDep,
+    sort_by: SortBy = None,
+    name: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_FILTER_LENGTH,
+            description="Only the accounts whose name contains this text",
+        ),
+    ] = None,
 ):
-    total, rows = paginate(session, service.query(principal, sort_by), paging)
+    total, rows = paginate(session, service.query(principal, sort_by, name=name), paging)
     return json_response(
         Page[CorporateAccountPublic](
             total=total, results=[service.to_public(ca, principal) for ca in rows], take=paging.take

@@ -13,7 +13,7 @@ from sodata.corporate_accounts.schemas import (
     CorporateAccountUpdate,
 )
 from sodata.kit.errors import BadRequest
-from sodata.kit.lookup import changed_fields, ensure_unique, get_in_ca, public
+from sodata.kit.lookup import changed_fields, contains_text, ensure_unique, get_in_ca, public
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
 from sodata.models import CorporateAccount, Customer, UserLink
@@ -21,12 +21,15 @@ from sodata.models import CorporateAccount, Customer, UserLink
 SORT_FIELDS = {"name": CorporateAccount.name, "createdAt": CorporateAccount.created_at}
 
 
-def query(principal: Principal, sort_by: str | None = None) -> Select:
+def query(principal: Principal, sort_by: str | None = None, name: str | None = None) -> Select:
+    """The accounts the caller sees; with `name`, those of them whose name contains it."""
     stmt = (
         select(CorporateAccount)
         .where(visible_corporate_accounts(principal))
         .options(selectinload(CorporateAccount.user_links))
     )
+    if name:
+        stmt = stmt.where(contains_text(name, CorporateAccount.name))
     return apply_sort(stmt, sort_by, SORT_FIELDS, CorporateAccount.id)
 
 

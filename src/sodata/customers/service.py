@@ -13,7 +13,14 @@ from sodata.access.principal import Principal
 from sodata.customers.schemas import NESTED, CustomerCreate, CustomerPublic, CustomerUpdate
 from sodata.kit.contacts import apply_address, apply_contact
 from sodata.kit.errors import Conflict, not_found
-from sodata.kit.lookup import changed_fields, delete_icon, ensure_unique, get_in_ca, public
+from sodata.kit.lookup import (
+    changed_fields,
+    contains_text,
+    delete_icon,
+    ensure_unique,
+    get_in_ca,
+    public,
+)
 from sodata.kit.lookup import set_icon as replace_icon
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
@@ -58,10 +65,17 @@ def _select(ca: CorporateAccount, details: frozenset[str]) -> Select:
 
 
 def query(
-    ca: CorporateAccount, sort_by: str | None = None, details: frozenset[str] = ALL_DETAILS
+    ca: CorporateAccount,
+    sort_by: str | None = None,
+    details: frozenset[str] = ALL_DETAILS,
+    name: str | None = None,
 ) -> Select:
-    """Rows (customer, sites quantity) of the account."""
-    return apply_sort(_select(ca, details), sort_by, SORT_FIELDS, Customer.id)
+    """Rows (customer, sites quantity) of the account; with `name`, of the customers whose
+    name contains it."""
+    stmt = _select(ca, details)
+    if name:
+        stmt = stmt.where(contains_text(name, Customer.name))
+    return apply_sort(stmt, sort_by, SORT_FIELDS, Customer.id)
 
 
 def to_public(

@@ -41,6 +41,7 @@ SiteUuid = Annotated[uuid.UUID, Path(alias="siteUuid", description="UUID of the 
 @router.get("", summary="Get the pagination for devices", response_model=Page[DevicePublic])
 def list_devices(
     session: SessionDep,
+    principal: PrincipalDep,
     ca: ReadableCa,
     paging: PagingDep,
     details: NestedDetails,
@@ -67,6 +68,24 @@ def list_devices(
     status: Annotated[
         DeviceStatus | None, Query(description="PENDING, ACCEPTED or DEACTIVATED")
     ] = None,
+    name: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_FILTER_LENGTH,
+            description="Only the devices whose name or serial number contains this text",
+        ),
+    ] = None,
+    gateway_uuid: Annotated[
+        uuid.UUID | None,
+        Query(alias="gatewayUuid", description="Only the devices behind this gateway"),
+    ] = None,
+    readable: Annotated[
+        bool,
+        Query(
+            description="true: only the devices whose data you may read (an account's admins "
+            "read every device's; other users those of their data access groups)"
+        ),
+    ] = False,
     sort_by: SortBy = None,
 ):
     stmt, params = service.query(
@@ -75,6 +94,9 @@ def list_devices(
         customer_uuid=customer_uuid,
         serial_number=serial_number,
         status=status,
+        name=name,
+        gateway_uuid=gateway_uuid,
+        readable_by=principal if readable else None,
         sort_by=sort_by,
     )
     total, rows = paginate(session, stmt, paging, params)

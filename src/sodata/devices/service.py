@@ -23,6 +23,7 @@ from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
 
+from sodata.access.data import readable_devices
 from sodata.access.principal import Principal
 from sodata.catalog.service import device_type_by_uuid
 from sodata.customers import service as customers
@@ -40,7 +41,7 @@ from sodata.devices.schemas import (
 from sodata.kit.contacts import apply_address, apply_contact
 from sodata.kit.db import lock_row
 from sodata.kit.errors import BadRequest, Conflict, NotFound, not_found
-from sodata.kit.lookup import changed_fields, delete_icon, get_in_ca
+from sodata.kit.lookup import changed_fields, contains_text, delete_icon, get_in_ca, like_literal
 from sodata.kit.lookup import set_icon as replace_icon
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
@@ -111,11 +112,16 @@ def query(
     customer_uuid: uuid.UUID | None = None,
     serial_number: str | None = None,
     status: str | None = None,
+    name: str | None = None,
+    gateway_uuid: uuid.UUID | None = None,
+    readable_by: Principal | None = None,
     sort_by: str | None = None,
 ) -> tuple[Select, dict[str, Any]]:
     """Rows of `_select()` and their bind parameters. With a site: its own devices and those
-    shared with it. A site or customer filter naming nothing in the account is a 400 naming the
-    parameter."""
+    shared with it; with `name`: the devices whose name or serial number contains it; with a
+    gateway: the devices behind it; with `readable_by`: only the devices whose data that caller
+    may read. A site, customer or gateway filter naming nothing in the account is a 400 naming
+    the parameter."""
     # the account was loaded by the request's session: resolve the filters in it
     session = object_session(ca)
     params: dict[str, Any] = {"ca": ca.id}
@@ -127,7 +133,14 @@ def query(
         params["serial"] = serial_number
     if status is not None:
         params["status"] = status
-    return _listing(frozenset(params), sort_by), params
+    if name:
+        params["name"] = like_literal(name)
+    if gateway_uuid is not None:
+        params["gateway"] = get(session, ca, gateway_uuid, field="gatewayUuid").id
+    stmt = _listing(frozenset(params), sort_by)
+    if readable_by is not None:  # depends on the caller: added to the shape built once
+        stmt = stmt.where(readable_devices(readable_by, ca))
+    return stmt, params
 
 
 @functools.lru_cache(maxsize=256)
@@ -150,6 +163,10 @@ def _listing(filters: frozenset[str], sort_by: str | None) -> Select:
         stmt = stmt.where(Device.serial_number == bindparam("serial"))
     if "status" in filters:
         stmt = stmt.where(Device.status == bindparam("status"))
+    if "name" in filters:
+        stmt = stmt.where(contains_text(bindparam("name"), Device.name, Device.serial_number))
+    if "gateway" in filters:
+        stmt = stmt.where(Device.gateway_id == bindparam("gateway"))
     return apply_sort(stmt, sort_by, SORT_FIELDS, Device.id)
 
 

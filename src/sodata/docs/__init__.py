@@ -18,6 +18,5 @@ def install(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     @app.get("/docs/swagger-ui", include_in_schema=False)
-    @app.get("/", include_in_schema=False)
     def _to_swagger_ui() -> RedirectResponse:
         return RedirectResponse(SWAGGER_UI_URL)

@@ -1,6 +1,6 @@
 """What every resource service does the same way: find an object of the caller's account by
-uuid, keep names unique, copy a row into its wire model, tell a real change from a no-op,
-replace or drop an owner's icon."""
+uuid, keep names unique, search lists by name, copy a row into its wire model, tell a real
+change from a no-op, replace or drop an owner's icon."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, inspect, select
+from sqlalchemy import BindParameter, ColumnElement, inspect, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.interfaces import ORMOption
 
@@ -62,6 +62,28 @@ def ensure_unique(
         stmt = stmt.where(entity.id != exclude_id)
     if session.scalar(stmt.limit(1)) is not None:
         raise Conflict(message)
+
+
+LIKE_ESCAPE = "/"
+
+
+def like_literal(text: str) -> str:
+    """`text` as a LIKE pattern that matches it literally: its % and _ (and the escape
+    character) escaped with LIKE_ESCAPE."""
+    for char in (LIKE_ESCAPE, "%", "_"):
+        text = text.replace(char, LIKE_ESCAPE + char)
+    return text
+
+
+def contains_text(
+    text: str | BindParameter[str], *columns: InstrumentedAttribute[Any]
+) -> ColumnElement[bool]:
+    """True when one of `columns` contains `text`, whatever its case (ILIKE on PostgreSQL;
+    lower() on both sides on SQLite, so there for ASCII letters only). The % and _ of a string
+    are taken literally; a bind parameter's value must be escaped by `like_literal` first (a
+    listing built once per shape takes its filter's text as a bind parameter)."""
+    pattern = like_literal(text) if isinstance(text, str) else text
+    return or_(*(column.icontains(pattern, escape=LIKE_ESCAPE) for column in columns))
 
 
 @cache

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query, Response
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
 from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import SessionDep, SessionRoute
+from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sorting import sort_by_query
@@ -39,8 +39,15 @@ def list_sites(
     details: NestedDetails,
     customer_uuid: CustomerFilter = None,
     sort_by: SortBy = None,
+    name: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_FILTER_LENGTH,
+            description="Only the sites whose name contains this text",
+        ),
+    ] = None,
 ):
-    total, rows = paginate(session, service.query(ca, customer_uuid, sort_by), paging)
+    total, rows = paginate(session, service.query(ca, customer_uuid, sort_by, name=name), paging)
     page = Page[SitePublic](
         total=total, results=[service.to_public(s, n) for s, n in rows], take=paging.take
     )

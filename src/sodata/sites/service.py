@@ -13,7 +13,7 @@ from sodata.access.principal import Principal
 from sodata.customers import service as customers
 from sodata.kit.contacts import apply_address, apply_contact
 from sodata.kit.errors import Conflict, not_found
-from sodata.kit.lookup import changed_fields, ensure_unique, get_in_ca, public
+from sodata.kit.lookup import changed_fields, contains_text, ensure_unique, get_in_ca, public
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
 from sodata.models import CorporateAccount, Device, DeviceShare, Site
@@ -68,13 +68,16 @@ def query(
     customer_uuid: uuid.UUID | None = None,
     sort_by: str | None = None,
     details: frozenset[str] = ALL_DETAILS,
+    name: str | None = None,
 ) -> Select:
-    """Rows (site, devices quantity)."""
+    """Rows (site, devices quantity); with `name`, of the sites whose name contains it."""
     stmt = (
         select(Site, devices_quantity())
         .where(*_filter(ca, customer_uuid))
         .options(*_loader_options(details))
     )
+    if name:
+        stmt = stmt.where(contains_text(name, Site.name))
     return apply_sort(stmt, sort_by, SORT_FIELDS, Site.id)
 
 

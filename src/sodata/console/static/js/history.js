@@ -12,7 +12,7 @@ import { PERIODS, periodRange, wallClock, isoInZone, zones, viewerZone } from ".
 import { mappingOf } from "./device.js";
 
 const GRANULARITIES = ["raw", "minute", "hour", "day", "week", "month", "year"];
-export const AGGREGATIONS = {
+const AGGREGATIONS = {
   avg: "Average", min: "Minimum", max: "Maximum", count: "Count", sum: "Sum",
   var: "Variance", stdev: "Standard deviation",
 };

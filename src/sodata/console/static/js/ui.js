@@ -1,9 +1,9 @@
 // What every page uses: rendering (Preact + htm), links and navigation, loading an answer,
 // errors, paged lists, and the formats of dates, units and variables.
-import { html, render, useEffect, useState, useRef, useCallback, useMemo } from "../vendor/htm-preact-3.1.1.js";
+import { html, render, useEffect, useState, useRef, useMemo } from "../vendor/htm-preact-3.1.1.js";
 import { PAGE } from "./api.js";
 
-export { html, render, useEffect, useState, useRef, useCallback, useMemo };
+export { html, render, useEffect, useState, useRef, useMemo };
 
 // --- navigation: every page has an address of its own; links change it without a reload ---
 

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jwt.algorithms import RSAAlgorithm
+from sqlalchemy.orm import Session
 
 from sodata.identity import service
 from sodata.identity.login_page import message_page, sign_in_page
@@ -33,6 +34,16 @@ PAGE_HEADERS = {
     "Content-Security-Policy": (
         "frame-ancestors 'none'; default-src 'self'; style-src 'unsafe-inline'"
     ),
+}
+# CORS as Keycloak answers it: its public documents to anyone, a client's answers to the pages
+# of its "Web Origins" (here, as Keycloak's "+": the origins of its redirect URIs), e.g. the
+# console of another server that trusts this realm. A preflight names any Origin; the answer
+# to the request itself decides.
+PUBLIC = {"Access-Control-Allow-Origin": "*"}
+PREFLIGHT = {
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Max-Age": "3600",
 }
 MAX_FORM_BYTES = 64 * 1024  # a token request is a few hundred bytes
 MAX_FORM_FIELDS = 100
@@ -101,6 +112,26 @@ def _error(exc: OAuthError) -> JSONResponse:
             f'Bearer error="invalid_token", error_description="{exc.description}"'
         )
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+def _cors(request: Request, session: Session, client_id: str | None, answer: Response) -> Response:
+    """Lets the page at the request's Origin read `answer` (an error too) if it is one of the
+    client's; else the browser keeps it from the page."""
+    origin = request.headers.get("origin")
+    if origin and client_id:
+        client = session.query(OAuthClient).filter_by(client_id=client_id).first()
+        if client and service.origin_allowed(client, origin, str(request.base_url)):
+            answer.headers["Access-Control-Allow-Origin"] = origin
+            answer.headers["Vary"] = "Origin"
+    return answer
+
+
+def _named_client(request: Request, form: dict[str, str]) -> str:
+    """The client_id a request names (form or HTTP Basic), whether it authenticates or not."""
+    try:
+        return service.client_credentials_from(form, request.headers.get("authorization"))[0]
+    except OAuthError:
+        return ""
 
 
 def _check_realm(realm: str, p: Provider) -> None:
@@ -180,7 +211,8 @@ def well_known(realm: str, request: Request, p: ProviderDep) -> Response:
                 "preferred_username",
                 "name",
             ],
-        }
+        },
+        headers=PUBLIC,
     )
 
 
@@ -191,7 +223,8 @@ def certs(realm: str, p: ProviderDep) -> Response:
     except OAuthError as exc:
         return _error(exc)
     # read afresh: a client that meets a new kid refetches the JWKS, maybe from another process
-    return JSONResponse({"keys": list(p.keystore.keys(refresh=True).public.values())})
+    keys = list(p.keystore.keys(refresh=True).public.values())
+    return JSONResponse({"keys": keys}, headers=PUBLIC)
 
 
 @router.post(OIDC + "/token")
@@ -219,9 +252,10 @@ def token(
             )
         else:
             raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
+        answer: Response = JSONResponse(body, headers=NO_STORE)
     except OAuthError as exc:
-        return _error(exc)  # the request still commits: failed sign-ins are counted and logged
-    return JSONResponse(body, headers=NO_STORE)
+        answer = _error(exc)  # the request still commits: failed sign-ins are counted and logged
+    return _cors(request, session, _named_client(request, form), answer)
 
 
 def _authorization_request(
@@ -317,6 +351,7 @@ def _bearer(request: Request) -> str | None:
 
 @router.api_route(OIDC + "/userinfo", methods=["GET", "POST"])
 def userinfo(realm: str, request: Request, session: SessionDep, p: ProviderDep) -> Response:
+    claims: dict[str, Any] = {}
     try:
         _check_realm(realm, p)
         token = _bearer(request)
@@ -329,7 +364,7 @@ def userinfo(realm: str, request: Request, session: SessionDep, p: ProviderDep) 
         if claims.get("sid") and service.active_session(session, claims["sid"]) is None:
             raise OAuthError(401, "invalid_token", "Token verification failed")
     except OAuthError as exc:
-        return _error(exc)
+        return _cors(request, session, claims.get("azp"), _error(exc))
     info: dict[str, Any] = {
         "sub": claims["sub"],
         "email_verified": claims.get("email_verified", False),
@@ -337,7 +372,7 @@ def userinfo(realm: str, request: Request, session: SessionDep, p: ProviderDep) 
     for key in ("preferred_username", "email", "name"):
         if key in claims:
             info[key] = claims[key]
-    return JSONResponse(info, headers=NO_STORE)
+    return _cors(request, session, claims.get("azp"), JSONResponse(info, headers=NO_STORE))
 
 
 @router.post(OIDC + "/token/introspect")
@@ -375,12 +410,13 @@ def revoke(
     try:
         _check_realm(realm, p)
         client = _client(request, session, form)
+        service.revoke_session_of(
+            session, p.tokens, p.accepted_issuers(request), form.get("token", ""), client
+        )
+        answer = Response(status_code=200, headers=NO_STORE)  # RFC 7009: the same for any token
     except OAuthError as exc:
-        return _error(exc)
-    service.revoke_session_of(
-        session, p.tokens, p.accepted_issuers(request), form.get("token", ""), client
-    )
-    return Response(status_code=200, headers=NO_STORE)  # RFC 7009: the same answer for any token
+        answer = _error(exc)
+    return _cors(request, session, _named_client(request, form), answer)
 
 
 @router.api_route(OIDC + "/logout", methods=["GET", "POST"])
@@ -399,9 +435,10 @@ def logout(
                 session, p.tokens, issuers, form["refresh_token"], client
             ):
                 raise OAuthError(400, "invalid_grant", "Invalid refresh token")
+            answer = Response(status_code=204)
         except OAuthError as exc:
-            return _error(exc)
-        return Response(status_code=204)
+            answer = _error(exc)
+        return _cors(request, session, _named_client(request, form), answer)
     # a browser logout: end the session named by id_token_hint, then go back if allowed
     if form.get("id_token_hint"):
         service.revoke_session_of(session, p.tokens, issuers, form["id_token_hint"])
@@ -410,3 +447,18 @@ def logout(
     if target and client and service.redirect_allowed(client, target, str(request.base_url)):
         return RedirectResponse(target, status_code=302)
     return _page(message_page("You are logged out", "You can close this page."))
+
+
+@router.options(OIDC + "/token")
+@router.options(OIDC + "/userinfo")
+@router.options(OIDC + "/revoke")
+@router.options(OIDC + "/logout")
+def preflight(realm: str, request: Request, p: ProviderDep) -> Response:
+    """A browser asks before a request it may not send unasked (with an Authorization header)."""
+    try:
+        _check_realm(realm, p)
+    except OAuthError as exc:
+        return _error(exc)
+    origin = request.headers.get("origin")
+    headers = {**PREFLIGHT, "Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    return Response(status_code=200, headers=headers if origin else None)

@@ -124,13 +124,17 @@ def _port(url: SplitResult) -> int:
     return url.port or (443 if url.scheme == "https" else 80)
 
 
+def _same_origin(allowed: SplitResult, target: SplitResult) -> bool:
+    if (target.scheme, target.hostname) != (allowed.scheme, allowed.hostname):
+        return False
+    # RFC 8252 7.3: a native app listens on whatever loopback port it could get
+    return allowed.hostname in LOOPBACK_HOSTS or _port(target) == _port(allowed)
+
+
 def _matches(pattern: str, target: SplitResult) -> bool:
     wildcard = pattern.endswith("*")
     allowed = _url(pattern[:-1] if wildcard else pattern)
-    if allowed is None or (target.scheme, target.hostname) != (allowed.scheme, allowed.hostname):
-        return False
-    # RFC 8252 7.3: a native app listens on whatever loopback port it could get
-    if allowed.hostname not in LOOPBACK_HOSTS and _port(target) != _port(allowed):
+    if allowed is None or not _same_origin(allowed, target):
         return False
     if wildcard:  # the * extends the path only, never the host
         if allowed.query or allowed.fragment:
@@ -153,6 +157,22 @@ def redirect_allowed(client: OAuthClient, redirect_uri: str, base_url: str) -> b
         if pattern.startswith("/"):
             pattern = base_url.rstrip("/") + pattern
         if _matches(pattern, target):
+            return True
+    return False
+
+
+def origin_allowed(client: OAuthClient, origin: str, base_url: str) -> bool:
+    """A browser at `origin` (an Origin header) may read the client's answers: one of its
+    redirect URIs is there, as Keycloak's Web Origins "+" (the same scheme and host, and port
+    but on loopback). An Origin is scheme://host[:port] and nothing more ("null" is none)."""
+    target = _url(origin)
+    if target is None or origin != f"{target.scheme}://{target.netloc}":
+        return False
+    for pattern in client.redirect_uris:
+        if pattern.startswith("/"):
+            pattern = base_url.rstrip("/") + pattern
+        allowed = _url(pattern.removesuffix("*"))
+        if allowed is not None and _same_origin(allowed, target):
             return True
     return False
 

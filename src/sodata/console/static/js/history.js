@@ -41,12 +41,16 @@ function settingsOf(query) {
 // --- the variables chosen: their devices and titles, read once per device ---
 
 const deviceCache = new Map();
+/** A device and its variables, if its data is the user's to read: its last values answer 404
+ * otherwise, and the console names nothing of it. */
 function deviceWithVariables(ca, uuid) {
   const key = `${ca}/${uuid}`;
   if (!deviceCache.has(key)) {
-    const loading = Promise.all([get(paths.device(ca, uuid)), get(paths.variables(ca, uuid))]).then(
-      ([device, variables]) => ({ device, variables: variables.results }),
-    );
+    const loading = Promise.all([
+      get(paths.device(ca, uuid)),
+      get(paths.variables(ca, uuid)),
+      get(paths.lastValues(ca, uuid)),
+    ]).then(([device, variables]) => ({ device, variables: variables.results }));
     loading.catch(() => deviceCache.delete(key));
     deviceCache.set(key, loading);
   }

@@ -82,6 +82,14 @@ def test_lists_are_lazy_and_read_every_page(server: Server, api: httpx.Client) -
         assert {d.uuid for d in benfeld} >= {ids.MASTERYS_U2_CDS}
         fr_sites = list(client.sites.list(ids.SOLINK, customer=ids.FR_SOCOMEC, page_size=2))
         assert len(fr_sites) == 3
+        behind = list(client.devices.list(ids.SOLINK, gateway=ids.BENFELD_U3_GATEWAY))
+        assert ids.DELPHYS_GP2 in {d.uuid for d in behind}
+        assert [d.name for d in client.devices.list(ids.SOLINK, name="gp2")] == [
+            "Delphys GP2 - 160 kVA"
+        ]
+    with Client(**demo_settings(server, ids.VIEWER_EMAIL)) as viewer:
+        readable = viewer.devices.list(ids.SOLINK, readable=True).count()
+        assert 0 < readable < viewer.devices.list(ids.SOLINK).count() == total
 
 
 def test_find_a_device_by_serial_number_in_one_request(server: Server) -> None:

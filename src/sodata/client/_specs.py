@@ -125,6 +125,8 @@ def devices(
     serial_number: str | None,
     status: str | None,
     name: str | None,
+    gateway: Any,
+    readable: bool,
     sort_by: str | None,
     details: bool,
     page_size: int,
@@ -138,6 +140,8 @@ def devices(
         serialNumber=serial_number,
         status=status,
         name=name,
+        gatewayUuid=_u(gateway, "gateway") if gateway is not None else None,
+        readable="true" if readable else None,
         **_sort(sort_by),
         **_details(details),
     )

@@ -249,11 +249,15 @@ class Devices(_Resource):
         serial_number: str | None = None,
         status: str | None = None,
         name: str | None = None,
+        gateway: Any = None,
+        readable: bool = False,
         sort_by: str | None = None,
         details: bool = False,
         page_size: int = PAGE_SIZE,
         limit: int | None = None,
     ) -> Pager[Device]:
+        """The account's devices: of a site or customer, behind a `gateway`, whose name or
+        serial number contains `name`; `readable`: only those whose data the caller may read."""
         spec = specs.devices(
             ca,
             site=site,
@@ -261,6 +265,8 @@ class Devices(_Resource):
             serial_number=serial_number,
             status=status,
             name=name,
+            gateway=gateway,
+            readable=readable,
             sort_by=sort_by,
             details=details,
             page_size=page_size,

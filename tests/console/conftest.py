@@ -56,7 +56,9 @@ def chromium_path() -> str | None:
     return found if os.access(found, os.X_OK) else None
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: while Playwright's sync API runs, its event loop counts as
+# running in this thread, and every later test calling asyncio.run() would fail.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     try:
         from playwright.sync_api import expect as playwright_expect

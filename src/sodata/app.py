@@ -25,7 +25,7 @@ from sodata.identity.endpoints import router as identity_router
 from sodata.identity.external import ExternalIssuer
 from sodata.identity.provider import Provider
 from sodata.items.endpoints import router as items_router
-from sodata.kit import errors
+from sodata.kit import errors, health
 from sodata.kit.admission import Admission, Turns
 from sodata.kit.db import make_engine, make_sessionmaker
 from sodata.last_values.endpoints import router as last_values_router
@@ -162,5 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writes=Turns("write", settings.max_writes, settings.queue_seconds, settings.queue_length),
         is_read=is_read,
         max_body=max_body,
+        body_seconds=settings.body_seconds,
     )
+    health.install(app)  # after the admission: /health and /ready take no turn
     return app

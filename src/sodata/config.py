@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,49 @@ class Settings(BaseSettings):
     lockout_failures: int = Field(default=5, ge=1)  # failed sign-ins before a lockout
     lockout_seconds: int = Field(default=300, ge=1)
 
+    # Rate limits (README, "Rate limits"; sodata/kit/ratelimit.py): requests counted in fixed
+    # windows of rate_limit_window seconds, in the database, so that every process of the
+    # server shares them; past a limit, 429 with Retry-After (the seconds left in the window).
+    # A limit left unset takes its default in RATE_LIMITS, or in demo mode (serve --demo) the
+    # generous one in DEMO_RATE_LIMITS (the tests sign in thousands of times from 127.0.0.1,
+    # the benchmarks send over 1,000 API requests a second as one user); 0 turns it off.
+    rate_limits: bool = True  # False: no rate limit at all
+    rate_limit_window: int = Field(default=60, ge=1)
+    # Requests that check a client secret or a password (token endpoint, introspection,
+    # revocation, logout, the sign-in page) by source address: the connection's (behind a
+    # proxy, the proxy's: X-Forwarded-For is not read).
+    token_requests_per_address: int | None = Field(default=None, ge=0)
+    # Those of them that failed (wrong client secret or password): once past it, the address
+    # is answered 429 on every such request until the window ends.
+    token_failures_per_address: int | None = Field(default=None, ge=0)
+    # Requests that name one client_id, from any address.
+    token_requests_per_client: int | None = Field(default=None, ge=0)
+    # API requests by one caller (a user, or an API client's service account).
+    api_requests_per_client: int | None = Field(default=None, ge=0)
+    RATE_LIMITS: ClassVar[dict[str, int]] = {
+        "token_requests_per_address": 600,  # a fleet of gateways behind one NAT renewing tokens
+        "token_failures_per_address": 60,  # a person mistypes a few times; a script loops
+        "token_requests_per_client": 3_000,  # a client used by many people (sign-in, refresh)
+        "api_requests_per_client": 6_000,  # 100 a second on average
+    }
+    DEMO_RATE_LIMITS: ClassVar[dict[str, int]] = {
+        "token_requests_per_address": 10_000,
+        "token_failures_per_address": 500,  # under 1,000: 2,000 failures in two windows meet it
+        "token_requests_per_client": 50_000,
+        "api_requests_per_client": 600_000,
+    }
+
+    def rate_limit(self, name: str) -> int:
+        """The limit `name` (one of RATE_LIMITS) in force per window; 0: none."""
+        if not self.rate_limits:
+            return 0
+        value = getattr(self, name)
+        return (
+            value
+            if value is not None
+            else (self.DEMO_RATE_LIMITS if self.demo else self.RATE_LIMITS)[name]
+        )
+
     # An external Keycloak realm to trust instead of the embedded provider, e.g.
     # https://keycloak.example.com/realms/sodata. Users are matched by their email claim.
     oidc_issuer: str | None = None
@@ -52,6 +96,9 @@ class Settings(BaseSettings):
     queue_length: int = Field(
         default=256, ge=0
     )  # requests waiting per kind beyond which: 503 at once
+    # Seconds for a request's whole body to arrive, else 408 and the connection is closed (a
+    # client trickling its body holds nothing for ever): 32 MiB at about 4.5 Mbit/s.
+    body_seconds: float = Field(default=60.0, gt=0)
     # How long a verified access token's caller (user, roles, session) is reused without reading
     # the database again; a change made by another process shows after at most this long.
     principal_cache_seconds: float = Field(default=5.0, ge=0)

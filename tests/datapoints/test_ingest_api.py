@@ -29,6 +29,7 @@ from tests.datapoints.wire import (
     pairs,
     points,
     random_uuid,
+    read_answer,
     same_404,
 )
 
@@ -155,7 +156,19 @@ def test_an_overflowing_number_rejects_its_point_not_the_batch(account: Account)
     assert stored(account, device) == [(ms("2022-05-18T00:02:00Z"), 2)]
 
 
-@pytest.mark.parametrize("at", ["2022-05-18T00:05:05ZZ", "NaTZ", "2022-05-18T00:05:05+02:00Z"])
+@pytest.mark.parametrize(
+    "at",
+    [
+        "2022-05-18T00:05:05ZZ",
+        "NaTZ",
+        "2022-05-18T00:05:05+02:00Z",
+        # a NUL: refused as "...Zgarbage" is, not read as the time before it (or the offset
+        # after it); the last one has the width of a time with milliseconds
+        "2022-05-10T01:00:00Z\u0000garbage",
+        "2022-05-10T02:00:00\u0000+05:00",
+        "2022-05-10T01:00:00Z\u0000\u0000\u0000\u0000",
+    ],
+)
 def test_a_points_verdict_does_not_depend_on_its_batch(account: Account, at: str) -> None:
     """A malformed time is refused with the same reason whether the other points of the batch
     are written with "Z" or not."""
@@ -507,6 +520,17 @@ def test_a_body_that_is_not_json_is_a_400(account: Account) -> None:
         assert "JSON" in message, message
 
 
+@pytest.mark.parametrize("depth", [1_025, 100_000])
+def test_json_nested_past_the_depth_limit_is_a_400(account: Account, depth: int) -> None:
+    """orjson stops at 1,024 levels; the fallback decoder (for numbers past a double, 1e999)
+    runs out of stack: a 400, not a RecursionError's 500."""
+    device = account.device()
+    for body in (b"[" * depth + b"]" * depth, b'{"series": ' + b"[" * depth + b"]" * depth + b"}"):
+        message = error(_raw_post(account, device, body), 400)
+        assert message.startswith("body: not valid JSON") and "depth" in message, message
+    assert stored(account, device) == []
+
+
 def test_exactly_100000_points_and_100_series_are_taken(account: Account) -> None:
     device = account.device()
     series = [{"mappingConfig": LOAD, "data": points("2022-05-18T00:00:00Z", 1000)}] * 99
@@ -531,26 +555,6 @@ def _token(account: Account) -> str:
     return ok(answer)["access_token"]
 
 
-def _read_answer(conn: socket.socket) -> str:
-    """An HTTP answer read from a socket: its head and its body (by content-length)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        assert chunk, data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = next(
-        int(line.split(b":", 1)[1])
-        for line in head.lower().split(b"\r\n")
-        if line.startswith(b"content-length:")
-    )
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        assert chunk, body
-        body += chunk
-    return (head + b"\r\n\r\n" + body).decode("latin-1")
-
-
 def test_a_body_over_32_mib_is_a_413(account: Account) -> None:
     device = account.device()
     path = f"{account.base}/devices/{device}/datapoints"
@@ -564,7 +568,7 @@ def test_a_body_over_32_mib_is_a_413(account: Account) -> None:
                 f"Content-Type: application/json\r\nContent-Length: {40 * MIB}\r\n\r\n"
             ).encode()
         )
-        answer = _read_answer(conn)
+        answer = read_answer(conn)
     assert answer.startswith("HTTP/1.1 413"), answer[:300]
     assert "32 MiB" in answer, answer
 

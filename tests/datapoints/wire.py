@@ -4,6 +4,7 @@ points to send and the calls."""
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -100,6 +101,26 @@ def error(response: httpx.Response, status: int) -> str:
     assert body["error"] == HTTPStatus(status).phrase, body
     assert isinstance(body["message"], str) and body["message"], body
     return body["message"]
+
+
+def read_answer(conn: socket.socket) -> str:
+    """An HTTP answer read from a socket: its head and its body (by content-length)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        assert chunk, data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.lower().split(b"\r\n")
+        if line.startswith(b"content-length:")
+    )
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        assert chunk, body
+        body += chunk
+    return (head + b"\r\n\r\n" + body).decode("latin-1")
 
 
 def pairs(series: dict[str, Any]) -> list[tuple[int, float]]:

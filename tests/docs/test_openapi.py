@@ -175,11 +175,81 @@ def test_sort_by_lists_the_fields_the_server_accepts(api, openapi):
             continue
         listed = re.search(r"one of: ([\w, ]+);", params["sortBy"]["description"])
         assert listed, path
+        # an enum of every spelling the server takes: field, -field, field:asc, field:desc
+        forms = [
+            form
+            for field in listed.group(1).split(", ")
+            for form in (field, f"-{field}", f"{field}:asc", f"{field}:desc")
+        ]
+        assert enum_of(params["sortBy"]) == forms, path
         url = path.replace("{corporateAccountUuid}", ca["uuid"])
-        for field in listed.group(1).split(", "):
-            for sort_by in (field, "-" + field):
-                r = api.get(url, params={"sortBy": sort_by, "take": 1})
-                assert r.status_code == 200, (path, sort_by, r.text)
+        for sort_by in forms:
+            r = api.get(url, params={"sortBy": sort_by, "take": 1})
+            assert r.status_code == 200, (path, sort_by, r.text)
         assert api.get(url, params={"sortBy": "notAField"}).status_code == 400
         checked += 1
     assert checked >= 7
+
+
+def enum_of(parameter: dict) -> list[str]:
+    """The values of an optional string parameter declared as an enum."""
+    options = parameter["schema"].get("anyOf", [parameter["schema"]])
+    (string,) = [o for o in options if o.get("type") == "string"]
+    return string["enum"]
+
+
+def test_details_level_is_an_enum_of_what_the_server_takes(api, openapi):
+    ca = api.post("/api/v1/ca", json={"name": f"OpenAPI details {uuid.uuid4().hex[:8]}"}).json()
+    checked = 0
+    for path, ops in openapi["paths"].items():
+        params = {p["name"]: p for p in ops.get("get", {}).get("parameters", [])}
+        if "detailsLevel" not in params:
+            continue
+        assert enum_of(params["detailsLevel"]) == ["DEFAULT", "ALL"], path
+        if set(re.findall(r"{(\w+)}", path)) - {"corporateAccountUuid"}:
+            continue
+        url = path.replace("{corporateAccountUuid}", ca["uuid"])
+        for level in ("DEFAULT", "ALL"):
+            assert api.get(url, params={"detailsLevel": level}).status_code == 200, path
+        assert api.get(url, params={"detailsLevel": "MOST"}).status_code == 400, path
+        checked += 1
+    assert checked >= 3
+
+
+def _nullable(schema: dict) -> bool:
+    return {"type": "null"} in schema.get("anyOf", [])
+
+
+def test_update_bodies_declare_null_only_where_the_server_takes_it(api, openapi):
+    """A field sent as null is refused where the object cannot hold null (PUT is a partial
+    update: leave the field out to keep it): the schema does not declare it nullable there."""
+    schemas = openapi["components"]["schemas"]
+    for model in ("CorporateAccountUpdate", "CustomerUpdate", "SiteUpdate", "DeviceUpdate"):
+        assert not _nullable(schemas[model]["properties"]["name"]), model
+    assert not _nullable(schemas["CorporateAccountUpdate"]["properties"]["active"])
+    assert not _nullable(schemas["VariableUpdate"]["properties"]["active"])
+    assert _nullable(schemas["CorporateAccountUpdate"]["properties"]["emailTo"])
+    # what the server does with a null, field by field, for two update bodies
+    ca = api.post("/api/v1/ca", json={"name": f"OpenAPI nulls {uuid.uuid4().hex[:8]}"}).json()
+    customer = api.post(f"/api/v1/ca/{ca['uuid']}/customers", json={"name": "Nulls"}).json()
+    for url in (
+        f"/api/v1/ca/{ca['uuid']}",
+        f"/api/v1/ca/{ca['uuid']}/customers/{customer['uuid']}",
+    ):
+        body = openapi["paths"][url_template(openapi, url)]["put"]["requestBody"]
+        ref = body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        for field, schema in schemas[ref]["properties"].items():
+            r = api.put(url, json={field: None})
+            if _nullable(schema):
+                assert r.status_code == 200, (ref, field, r.text)
+            else:
+                assert r.status_code == 400, (ref, field, r.text)
+                assert r.json()["message"].startswith(f"{field}: "), r.text
+
+
+def url_template(openapi: dict, url: str) -> str:
+    """The documented path a concrete URL is an instance of."""
+    for path in openapi["paths"]:
+        if re.fullmatch(re.sub(r"{\w+}", "[^/]+", path), url):
+            return path
+    raise AssertionError(url)

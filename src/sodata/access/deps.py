@@ -8,7 +8,11 @@ The token is checked on every request; what it names (the user, their roles, the
 is read from the database once and then kept for SODATA_PRINCIPAL_CACHE_SECONDS, so that a
 request usually reads the database once, for its own answer. A change committed by this
 process (a logout, a role, a disabled user) empties the cache at once; one committed by
-another process shows after at most that many seconds."""
+another process shows after at most that many seconds.
+
+Each caller (a user, or an API client's service account) may send SODATA_API_REQUESTS_PER_CLIENT
+requests a window, counted across the server's processes (kit/ratelimit.py): past it, 429
+with Retry-After. Most requests are counted in memory; a few lease more in the database."""
 
 from __future__ import annotations
 
@@ -26,7 +30,8 @@ from sodata.access.principal import Principal, Role
 from sodata.identity.external import audience_allowed
 from sodata.identity.service import active_session
 from sodata.identity.tokens import InvalidToken
-from sodata.models import CorporateAccount, OAuthClient, User, UserLink
+from sodata.kit.ratelimit import Limit, Limiter
+from sodata.models import CorporateAccount, OAuthClient, RateLimitCount, User, UserLink
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -133,11 +138,39 @@ async def current_principal(
         principal, expires = hit
         if expires <= time.time():
             raise _unauthorized("Token is not active")
-        return principal
-    generation = cache.generation
-    principal, expires = await run_in_threadpool(_load, request, credentials.credentials)
-    cache.put(key, principal, expires, generation)
+    else:
+        generation = cache.generation
+        principal, expires = await run_in_threadpool(_load, request, credentials.credentials)
+        cache.put(key, principal, expires, generation)
+    await _within_limit(request, principal)
     return principal
+
+
+def _caller(principal: Principal) -> str:
+    if principal.user_id is not None:
+        return f"api-user:{principal.user_id}"
+    if principal.client_id is not None:
+        return f"api-client:{principal.client_id}"
+    return f"api-email:{principal.email or ''}"  # a user of an external realm unknown here
+
+
+async def _within_limit(request: Request, principal: Principal) -> None:
+    """Counts the request against its caller's limit (in memory, mostly); 429 past it."""
+    settings = request.app.state.provider.settings
+    limit = Limit(_caller(principal), settings.rate_limit("api_requests_per_client"))
+    if not limit.per_window:
+        return
+    limiter = Limiter.of(request.app.state, RateLimitCount.__table__, settings.rate_limit_window)
+    wait = limiter.admit_now(limit)
+    if wait is None:  # this process holds no permit: lease some
+        wait = await run_in_threadpool(limiter.admit, limit)
+    if wait:
+        raise HTTPException(
+            429,
+            detail=f"Too many requests by this caller (at most {limit.per_window} in "
+            f"{settings.rate_limit_window} s); retry after {wait} s",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 def _load(request: Request, token: str) -> tuple[Principal, float]:

@@ -79,9 +79,16 @@ def _decode(body: bytes) -> object:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         try:  # numbers too large for a double (1e999): their points are rejected, not the batch
-            return json.loads(body)
-        except ValueError:
+            decoded = json.loads(body, parse_constant=_not_a_number)
+            orjson.dumps(decoded)  # a lone surrogate ("\ud800"): json.loads takes it, orjson not
+        except (ValueError, TypeError, RecursionError):  # RecursionError: nested too deep
             raise BadRequest(f"body: not valid JSON ({exc})") from None
+        return decoded
+
+
+def _not_a_number(token: str) -> None:
+    """json.loads takes NaN and Infinity, which are not JSON (orjson refuses them too)."""
+    raise ValueError(token)
 
 
 @router.post(

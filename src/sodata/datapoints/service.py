@@ -527,10 +527,13 @@ def _utc_times(ats: list[Any]) -> np.ndarray | None:
     try:
         if set(map(type, ats)) != {str}:
             return None
+        joined = "".join(ats)
+        if "\x00" in joined:  # the matrix below would read "...:05Z\x00\x00\x00\x00" as "...:05Z"
+            return None
         widths = set(map(len, ats))
         if len(widths) == 1 and widths <= {20, 24}:  # one width: the bytes as a matrix at once
             width = widths.pop()
-            text = np.frombuffer("".join(ats).encode("ascii"), dtype=np.uint8)
+            text = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
             chars = np.zeros((len(ats), 24), dtype=np.uint8)
             chars[:, :width] = text.reshape(len(ats), width)
         elif widths <= {20, 24}:
@@ -583,7 +586,9 @@ def _times(ats: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     t = np.zeros(n, dtype=np.int64)
     ok = np.zeros(n, dtype=bool)
     for j, a in enumerate(ats):
-        if type(a) is str and len(a) <= 64:
+        # CPython's fromisoformat skips some NULs: it takes "...:00Z\x00garbage" for "...:00Z"
+        # and "...:00\x00+05:00" for "...:00+05:00"
+        if type(a) is str and len(a) <= 64 and "\x00" not in a:
             try:
                 moment = datetime.fromisoformat(a)
             except ValueError:

@@ -2,7 +2,14 @@
 
 Requests are form-encoded; clients authenticate with form fields or HTTP Basic. Answers and
 errors have Keycloak's shapes ({"error", "error_description"}), since real Keycloak clients
-(python-keycloak, Postman, Swagger UI, curl as in the spec) parse them."""
+(python-keycloak, Postman, Swagger UI, curl as in the spec) parse them.
+
+The requests that check a client secret or a password are rate limited (kit/ratelimit.py,
+config.py), by source address and by client_id, and an address whose checks failed too often
+is refused all of them until the window ends: 429 with Retry-After, and the error
+too_many_requests. Keycloak itself counts failures per user (its brute-force detection), as
+the lockout here does; that stays. The address is the connection's: behind a proxy, every
+request seems to come from the proxy (X-Forwarded-For is not read), so raise the limits."""
 
 from __future__ import annotations
 
@@ -17,13 +24,15 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from jwt.algorithms import RSAAlgorithm
 from sqlalchemy.orm import Session
 
+from sodata.config import Settings
 from sodata.identity import service
 from sodata.identity.login_page import message_page, sign_in_page
 from sodata.identity.provider import Provider, provider
 from sodata.identity.service import OAuthError
 from sodata.identity.tokens import InvalidToken
 from sodata.kit.db import SessionDep, SessionRoute
-from sodata.models import OAuthClient
+from sodata.kit.ratelimit import Limit, Limiter
+from sodata.models import OAuthClient, RateLimitCount
 
 OIDC = "/realms/{realm}/protocol/openid-connect"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -105,13 +114,54 @@ def _page(html: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
 
 
+class _TooMany(OAuthError):
+    """A rate limit is reached: 429, with the seconds until it frees."""
+
+    def __init__(self, retry_after: int, description: str) -> None:
+        super().__init__(429, "too_many_requests", f"{description}; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
 def _error(exc: OAuthError) -> JSONResponse:
     headers = dict(NO_STORE)
     if exc.status == 401 and exc.error == "invalid_token":
         headers["WWW-Authenticate"] = (
             f'Bearer error="invalid_token", error_description="{exc.description}"'
         )
+    if isinstance(exc, _TooMany):
+        headers["Retry-After"] = str(exc.retry_after)
     return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+def _limits(request: Request) -> tuple[Limiter, Settings, str]:
+    """The application's limiter and settings, and the request's source address."""
+    settings = request.app.state.provider.settings
+    limiter = Limiter.of(request.app.state, RateLimitCount.__table__, settings.rate_limit_window)
+    return limiter, settings, request.client.host if request.client else ""
+
+
+def _throttle(request: Request, client_id: str | None) -> None:
+    """Refuses (429) a request that checks credentials if its address failed too often in
+    this window, or sent too many, or if its client was named too often. Called before the
+    request's session reads anything: the counts commit in short transactions of their own."""
+    limiter, settings, address = _limits(request)
+    failures = Limit(f"token-failures:{address}", settings.rate_limit("token_failures_per_address"))
+    if wait := limiter.exceeded(failures):
+        raise _TooMany(wait, "Too many failed sign-ins from this address")
+    requests = Limit(f"token-address:{address}", settings.rate_limit("token_requests_per_address"))
+    if wait := limiter.admit(requests):
+        raise _TooMany(wait, "Too many sign-in requests from this address")
+    named = Limit(f"token-client:{client_id}", settings.rate_limit("token_requests_per_client"))
+    if client_id and (wait := limiter.admit(named)):
+        raise _TooMany(wait, "Too many sign-in requests for this client")
+
+
+def _failed(request: Request, session: Session) -> None:
+    """Counts a wrong client secret or password against its address, in the request's
+    transaction (which commits, error or not)."""
+    limiter, settings, address = _limits(request)
+    failures = Limit(f"token-failures:{address}", settings.rate_limit("token_failures_per_address"))
+    limiter.record(session.connection(), failures)
 
 
 def _cors(request: Request, session: Session, client_id: str | None, answer: Response) -> Response:
@@ -140,8 +190,14 @@ def _check_realm(realm: str, p: Provider) -> None:
 
 
 def _client(request: Request, session: SessionDep, form: dict[str, str]) -> OAuthClient:
+    """The client the request authenticates as (rate limited: the request's first query)."""
     client_id, secret = service.client_credentials_from(form, request.headers.get("authorization"))
-    return service.authenticate_client(session, client_id, secret)
+    _throttle(request, client_id)
+    try:
+        return service.authenticate_client(session, client_id, secret)
+    except OAuthError:
+        _failed(request, session)
+        raise
 
 
 @router.get("/realms/{realm}")
@@ -254,6 +310,8 @@ def token(
             raise OAuthError(400, "unsupported_grant_type", "Unsupported grant_type")
         answer: Response = JSONResponse(body, headers=NO_STORE)
     except OAuthError as exc:
+        if exc.status == 401 and exc.error == "invalid_grant":  # a wrong password (or none)
+            _failed(request, session)  # (a wrong client secret: counted by _client)
         answer = _error(exc)  # the request still commits: failed sign-ins are counted and logged
     return _cors(request, session, _named_client(request, form), answer)
 
@@ -305,9 +363,14 @@ def authorize(
 ) -> Response:
     try:
         _check_realm(realm, p)
+        if request.method == "POST":  # a password to check
+            _throttle(request, form.get("client_id"))
         client = _authorization_request(session, request, form)
     except OAuthError as exc:
-        return _page(message_page("We are sorry...", exc.description), exc.status)
+        page = _page(message_page("We are sorry...", exc.description), exc.status)
+        if isinstance(exc, _TooMany):
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     params = {k: form[k] for k in AUTH_PARAMS if form.get(k)}
     action = f"{p.issuer(request)}/protocol/openid-connect/auth"  # the public address
     if request.method == "GET":
@@ -321,6 +384,8 @@ def authorize(
             via=client.client_id,
         )
     except OAuthError as exc:
+        if exc.status == 401:
+            _failed(request, session)
         message = (
             "Account is disabled."
             if exc.description == "Account disabled"

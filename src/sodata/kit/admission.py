@@ -2,9 +2,10 @@
 
 Reads (GET, HEAD, OPTIONS and the queries with a body) and writes (every other request) each
 have their own number of turns, so readers never wait behind writers. A request enters once its
-whole body has arrived (at most `max_body(method, path)` bytes, else 413), and leaves when its
-answer starts (its session has committed by then), so neither a slow upload nor a slow download
-holds a turn, a thread or a database connection.
+whole body has arrived (at most `max_body(method, path)` bytes, else 413; within
+`body_seconds`, else 408, as uvicorn has no such limit), and leaves when its answer starts (its
+session has committed by then), so neither a slow upload nor a slow download holds a turn, a
+thread or a database connection.
 A request that finds `queue_length` others waiting, or waits `queue_seconds` in vain, is
 answered 503 with Retry-After at once. The database pool and the thread pool are sized to the
 turns (app.py), so an admitted request never waits for either.
@@ -66,6 +67,16 @@ class Turns:
         self._free.release()
 
 
+class BodyTimeout(ApiError):
+    status_code = 408
+    headers = {"Connection": "close"}  # the rest of the body is not waited for
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"body: not received within {seconds:g} s; send it faster or in smaller parts"
+        )
+
+
 class Admission:
     """ASGI middleware: the body first, then a turn, then the application."""
 
@@ -77,17 +88,20 @@ class Admission:
         writes: Turns,
         is_read: Callable[[str, str], bool],
         max_body: Callable[[str, str], int],
+        body_seconds: float,
     ) -> None:
         self.app = app
         self.reads = reads
         self.writes = writes
         self.is_read = is_read
         self.max_body = max_body
+        self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        body: bytes | None
         try:
             body = await self._body(scope, receive)
             turns = self.reads if self.is_read(scope["method"], scope["path"]) else self.writes
@@ -95,7 +109,8 @@ class Admission:
         except ApiError as exc:
             await error_response(exc.status_code, exc.message, exc.headers)(scope, receive, send)
             return
-        except ConnectionError:  # the client went away while sending its body
+        except ConnectionError:  # the client went away while sending its body: not an error
+            log.debug("%s %s: the client left during its body", scope["method"], scope["path"])
             return
         inside = True
 
@@ -106,6 +121,7 @@ class Admission:
                 turns.leave()
 
         async def replay() -> Message:
+            """The body as read, then the server's messages (a disconnect)."""
             nonlocal body
             if body is None:
                 return await receive()
@@ -122,26 +138,32 @@ class Admission:
         finally:
             leave()
 
-    async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
-        """The whole body, or None for a request without one."""
+    async def _body(self, scope: Scope, receive: Receive) -> bytes:
+        """The whole body. A request without one gets an empty one at once, not from the
+        server later: had its client left meanwhile, reading it would raise ClientDisconnect
+        in the application, logged as an error of the server."""
         declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
         chunked = any(k == b"transfer-encoding" for k, _ in scope["headers"])
         if declared in (None, b"0") and not chunked:
-            return None
+            return b""
         limit = self.max_body(scope["method"], scope["path"])
         too_large = ApiError(f"body: larger than {limit // 2**20} MiB; split it", 413)
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             raise too_large
         body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ConnectionError
-            body += message.get("body", b"")
-            if len(body) > limit:
-                raise too_large
-            if not message.get("more_body", False):
-                return bytes(body)
+        try:
+            async with asyncio.timeout(self.body_seconds):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise ConnectionError
+                    body += message.get("body", b"")
+                    if len(body) > limit:
+                        raise too_large
+                    if not message.get("more_body", False):
+                        return bytes(body)
+        except TimeoutError:
+            raise BodyTimeout(self.body_seconds) from None
 
 
 async def _body(request: Request) -> bytes:

@@ -11,7 +11,7 @@ from pydantic import Field
 from sodata.kit.db import MAX_FILTER_LENGTH
 from sodata.kit.errors import BadRequest
 from sodata.kit.schemas import CamelModel, WriteModel
-from sodata.kit.types import Str255
+from sodata.kit.types import Str255, listed
 from sodata.models import Address, Contact
 
 
@@ -78,7 +78,7 @@ DETAILS_LEVELS = ("DEFAULT", "ALL")
 
 async def nested_details(  # async: no I/O, so no trip through the thread pool
     details_level: Annotated[
-        str | None,
+        listed(DETAILS_LEVELS) | None,
         Query(
             alias="detailsLevel",
             max_length=MAX_FILTER_LENGTH,

@@ -51,6 +51,31 @@ NAMING = {
 # email or serial number, far shorter than SQLite's limit on LIKE patterns (50,000 bytes,
 # "LIKE or GLOB pattern too complex") and than an index entry on PostgreSQL.
 MAX_FILTER_LENGTH = 255
+# PostgreSQL down or unreachable (README, "Database outage"): a request that needs it is
+# answered 503 with Retry-After (kit/errors.py), without restarting anything afterwards:
+# - a stopped server refuses connections: the 503 comes at once;
+# - a host that does not answer: a connection attempt gives up after CONNECT_SECONDS per
+#   address of the host (connect_timeout; psycopg's default would be 130 s), after which the
+#   engine's further attempts fail at once for CONNECT_SECONDS (`_ConnectBreaker`), so that a
+#   request pays one such wait, not one per connection it asks for;
+# - a connection whose host or network vanished: data it sent and that stays unacknowledged
+#   for 5 s closes it (tcp_user_timeout; TCP alone retransmits for ~15 minutes), as does
+#   silence while it awaits an answer (keepalives after 10 s idle, then every 5 s: ~15 s); a
+#   busy server's kernel still acknowledges, so no long query is cut;
+# - the pool pre-pings each connection at checkout: one the database dropped is replaced
+#   (and every older one with it), so the server answers again once the database does.
+# A database that accepts connections but never answers (frozen) holds the requests that
+# reached it; the others get their 503 after SODATA_QUEUE_SECONDS, once those hold every turn.
+# A URL's own parameters (e.g. ?connect_timeout=10) win over these.
+CONNECT_SECONDS = 3
+PG_OUTAGE_BOUNDS: dict[str, Any] = {
+    "connect_timeout": CONNECT_SECONDS,
+    "tcp_user_timeout": 5_000,  # ms
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 1,
+}
 # The statements with which pysqlite itself opens a transaction, and the lock request.
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN IMMEDIATE")
 
@@ -230,8 +255,42 @@ def make_engine(url: str, connections: int | None = None, wait: float = 30.0) ->
     if connections is None:
         options |= {"pool_size": 10, "max_overflow": 20}
     # a wait for a row lock is bounded too (answered 503, as a wait for a connection)
-    connect = {"options": f"-c lock_timeout={int(wait * 1000)}"}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect, **options)
+    connect: dict[str, Any] = {"options": f"-c lock_timeout={int(wait * 1000)}"}
+    given = make_url(url).query
+    connect |= {k: v for k, v in PG_OUTAGE_BOUNDS.items() if k not in given}
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect, **options)
+    if engine.dialect.driver == "psycopg":
+        timeout = float(str(given.get("connect_timeout", CONNECT_SECONDS)))
+        _ConnectBreaker(engine, max(timeout, 2.0))  # (libpq's least timeout is 2 s)
+    return engine
+
+
+class _ConnectBreaker:
+    """Once a connection attempt of `engine` has timed out (the host does not answer), the next
+    ones fail at once for `seconds`, with the error a refused connection raises (answered 503);
+    then they try again. Attempts already under way wait for their own timeout."""
+
+    def __init__(self, engine: Engine, seconds: float) -> None:
+        import psycopg
+
+        self.seconds = seconds
+        self.until = 0.0
+        self._error = psycopg.OperationalError
+        self._timeout = psycopg.errors.ConnectionTimeout
+        event.listen(engine, "do_connect", self._connect)
+
+    def _connect(self, dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        left = self.until - time.monotonic()
+        if left > 0:
+            raise self._error(
+                f"the database did not answer a connection attempt within {self.seconds:g} s; "
+                f"not trying again for {left:.1f} s"
+            )
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except self._timeout:
+            self.until = time.monotonic() + self.seconds
+            raise
 
 
 def lock_row(session: Session, key: InstrumentedAttribute[int], row_id: int) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -21,6 +22,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import ObjectDeletedError, StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
@@ -178,6 +180,24 @@ class RefuseNulCharacters:
         await error_response(400, f"{where}: NUL characters are not allowed")(scope, receive, send)
 
 
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request, named: str) -> str:
+    """The Allow header of a 405: the methods `named` by the route that refused the request,
+    and those of every other route at its path (the router names only the first route whose
+    path matches; RFC 9110 wants them all). A mount's application names its own."""
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    path = {k: request.scope[k] for k in ("path", "root_path") if k in request.scope}
+
+    def taken(method: str) -> bool:
+        probe = {"type": "http", "method": method, **path}
+        return any(route.matches(probe)[0] == Match.FULL for route in routes)
+
+    allowed = {m.strip() for m in named.split(",") if m.strip()} | set(filter(taken, METHODS))
+    return ", ".join([m for m in METHODS if m in allowed] + sorted(allowed - set(METHODS)))
+
+
 def _database_reason(exc: DataError) -> str:
     """The driver's one-line reason, without the SQL statement or its parameters."""
     lines = str(exc.orig).strip().splitlines()
@@ -186,6 +206,29 @@ def _database_reason(exc: DataError) -> str:
 
 
 CHANGED_MEANWHILE = "The object changed or was deleted by another request; read it again and retry"
+
+
+class Throttled:
+    """A log of one line every `seconds` at most, which counts the lines it held back: an
+    outage answers hundreds of requests a second, the log needs to hear it once."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._last = -seconds
+        self._held = 0
+
+    def warning(self, message: str, *args: object) -> None:
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            self._held += 1
+            return
+        if self._held:
+            message += f" (and {self._held} more since the last such line)"
+        log.warning(message, *args)
+        self._last, self._held = now, 0
+
+
+database_busy_log = Throttled(10.0)
 
 
 def install(app: FastAPI) -> None:
@@ -200,11 +243,18 @@ def install(app: FastAPI) -> None:
         return error_response(400, describe_validation_errors(list(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
         if exc.status_code == 404 and message == "Not Found":
             message = "No such path; the API is described at /swagger-api-json/v1"
-        return error_response(exc.status_code, message, getattr(exc, "headers", None))
+        cause = exc.__cause__  # FastAPI's "There was an error parsing the body", explained
+        if exc.status_code == 400 and isinstance(cause, RecursionError | UnicodeDecodeError):
+            reason = "nested too deeply" if isinstance(cause, RecursionError) else "not UTF-8"
+            message = f"body: not valid JSON ({reason})"
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405 and headers and "Allow" in headers:
+            headers = {**headers, "Allow": allowed_methods(request, headers["Allow"])}
+        return error_response(exc.status_code, message, headers)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
@@ -236,7 +286,7 @@ def install(app: FastAPI) -> None:
         reason = overload_reason(exc)
         if reason is None:
             return await _unexpected(request, exc)
-        log.warning("503 on %s %s: %s", request.method, request.url.path, reason)
+        database_busy_log.warning("503 on %s %s: %s", request.method, request.url.path, reason)
         busy = Overloaded(reason)
         return error_response(busy.status_code, busy.message, busy.headers)
 
@@ -256,6 +306,8 @@ ERROR_RESPONSES = {
     "meanwhile",
     "413": "The upload is larger than the limit",
     "415": "The upload is not a supported image",
+    "429": "Too many requests from this caller in the rate limit's window (README, Rate "
+    "limits): retry after the Retry-After header's seconds",
     "503": "The server is busy (no turn within SODATA_QUEUE_SECONDS) or its database is "
     "unavailable; nothing was changed: retry after the Retry-After header's seconds",
 }
@@ -267,7 +319,7 @@ def _statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     """The error statuses an operation can answer, from what it is."""
     statuses = ["400"]
     if path.startswith(API_PREFIX):
-        statuses += ["401", "403"]
+        statuses += ["401", "403", "429"]
     if "{" in path:
         statuses.append("404")
     if method in WRITE_METHODS or (method == "post" and "201" in operation.get("responses", {})):
@@ -296,7 +348,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             for status in _statuses(path, method, operation):
                 documented = {"description": ERROR_RESPONSES[status], "content": content}
-                if status == "503":
+                if status in ("429", "503"):
                     documented["headers"] = {"Retry-After": RETRY_AFTER_HEADER}
                 responses.setdefault(status, documented)
     return schema

@@ -36,12 +36,30 @@ class CamelModel(BaseModel):
     )
 
 
+NULL = {"type": "null"}
+
+
+def _document_nulls(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """The JSON schema says what `changes` does: a field that may not be null (its public
+    model's field is not) is not nullable in the body either; it is left out to be kept."""
+    assert issubclass(model, WriteModel)
+    properties = schema.get("properties", {})
+    for name, field in model.model_fields.items():
+        found = properties.get(field.alias or name, properties.get(name))
+        if found is None or NULL not in found.get("anyOf", ()) or model._nullable(name):
+            continue
+        options = [option for option in found.pop("anyOf") if option != NULL]
+        found.update(options[0] if len(options) == 1 else {"anyOf": options})
+        if "default" in found and found["default"] is None:
+            del found["default"]
+
+
 class WriteModel(CamelModel):
     """A request body. Unknown fields are refused (a typo must not be dropped silently),
     but the read-only fields of `read_only_from` are accepted and ignored, so a client may
     send back an object it just read."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_document_nulls)
     read_only_from: ClassVar[tuple[type[BaseModel], ...]] = ()
 
     @model_validator(mode="before")

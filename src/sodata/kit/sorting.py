@@ -15,6 +15,12 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from sodata.kit.db import MAX_FILTER_LENGTH
 from sodata.kit.errors import BadRequest
+from sodata.kit.types import listed
+
+
+def sort_forms(field: str) -> list[str]:
+    """The spellings of a sort by `field` that `apply_sort` takes, as the schema lists them."""
+    return [field, f"-{field}", f"{field}:asc", f"{field}:desc"]
 
 
 def sort_by_query(fields: Iterable[str], default: str | None = "name") -> Any:
@@ -23,12 +29,13 @@ def sort_by_query(fields: Iterable[str], default: str | None = "name") -> Any:
     example = (default or names[0]).lstrip("-")
     order = f'default "{default}"' if default else "default: the list's natural order"
     return Annotated[
-        str | None,
+        listed(form for name in names for form in sort_forms(name)) | None,
         Query(
             alias="sortBy",
             max_length=MAX_FILTER_LENGTH,
             description=f"Field name used to sort the result, one of: {', '.join(names)}; "
-            f'prefix with "-" for descending order, e.g. "-{example}" ({order})',
+            f'prefix with "-" (or append ":desc") for descending order, e.g. "-{example}" '
+            f"({order})",
             examples=[example, f"-{example}"],
         ),
     ]

@@ -17,7 +17,7 @@ def check_time_zone(value: str | None) -> str | None:
         return value
     try:
         zone(value)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder ("Europe")
         raise ValueError(
             f"unknown time zone {value!r}; use an IANA name such as Europe/Paris or UTC"
         ) from None

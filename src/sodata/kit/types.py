@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from pydantic import (
@@ -40,6 +41,13 @@ Str32 = Annotated[str, StringConstraints(max_length=32), NoNul]
 Str64 = Annotated[str, StringConstraints(max_length=64), NoNul]
 Str255 = Annotated[str, StringConstraints(max_length=255), NoNul]
 Text = Annotated[str, StringConstraints(max_length=4000), NoNul]
+
+
+def listed(values: Iterable[str]) -> Any:
+    """A string that the JSON schema declares as one of `values` (an enum); the endpoint
+    checks it itself, with a message naming them, and may take other spellings too (lower
+    case, "+name")."""
+    return Annotated[str, WithJsonSchema({"type": "string", "enum": list(values)})]
 
 
 def whole_number_as_text(value: Any) -> str:

@@ -29,6 +29,7 @@ from sodata.models.organization import (
     User,
     UserLink,
 )
+from sodata.models.ratelimits import RateLimitCount
 from sodata.models.timeseries import Datapoint, HourlyRollup, LastValue, Rollup
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "Item",
     "LogEntry",
     "ProfileEntry",
+    "RateLimitCount",
     "Service",
     "Site",
     "User",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import AdminCa, ReadableCa
@@ -19,11 +19,13 @@ from sodata.customers import service as customers
 from sodata.customers.schemas import NESTED as CUSTOMER_NESTED
 from sodata.customers.schemas import CustomerPublic
 from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
+from sodata.kit.db import SessionDep, SessionRoute
+from sodata.kit.lookup import name_query
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sorting import sort_by_query
 
+NameFilter = name_query("the groups whose name contains this text")
 router = APIRouter(
     route_class=SessionRoute,
     prefix="/api/v1/ca/{corporateAccountUuid}/data-access-groups",
@@ -50,13 +52,7 @@ def list_access_groups(
     ca: ReadableCa,
     paging: PagingDep,
     sort_by: GroupSortBy = None,
-    name: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_FILTER_LENGTH,
-            description="Only the groups whose name contains this text",
-        ),
-    ] = None,
+    name: NameFilter = None,
 ):
     total, rows = paginate(session, service.query(ca, name, sort_by), paging)
     results = [service.to_public(ca, *row) for row in rows]

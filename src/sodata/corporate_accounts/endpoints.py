@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import AdminCaWithLinks, PlatformAdmin, ReadableCaWithLinks
@@ -12,11 +10,13 @@ from sodata.corporate_accounts.schemas import (
     CorporateAccountPublic,
     CorporateAccountUpdate,
 )
-from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
+from sodata.kit.db import SessionDep, SessionRoute
+from sodata.kit.lookup import name_query
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sorting import sort_by_query
 
+NameFilter = name_query("the accounts whose name contains this text")
 router = APIRouter(route_class=SessionRoute, prefix="/api/v1/ca", tags=["Corporate Accounts"])
 SortBy = sort_by_query(service.SORT_FIELDS)
 
@@ -31,13 +31,7 @@ def list_corporate_accounts(
     principal: PrincipalDep,
     paging: PagingDep,
     sort_by: SortBy = None,
-    name: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_FILTER_LENGTH,
-            description="Only the accounts whose name contains this text",
-        ),
-    ] = None,
+    name: NameFilter = None,
 ):
     total, rows = paginate(session, service.query(principal, sort_by, name=name), paging)
     return json_response(

@@ -3,20 +3,22 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
 from sodata.customers import service
 from sodata.customers.schemas import NESTED, CustomerCreate, CustomerPublic, CustomerUpdate
 from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
+from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.icons import ICON_RESPONSES, ICON_UPLOAD_OPENAPI, icon_response, read_icon_upload
+from sodata.kit.lookup import name_query
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sorting import sort_by_query
 from sodata.models import Icon
 
+NameFilter = name_query("the customers whose name contains this text")
 router = APIRouter(
     route_class=SessionRoute,
     prefix="/api/v1/ca/{corporateAccountUuid}/customers",
@@ -34,13 +36,7 @@ def list_customers(
     paging: PagingDep,
     details: NestedDetails,
     sort_by: SortBy = None,
-    name: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_FILTER_LENGTH,
-            description="Only the customers whose name contains this text",
-        ),
-    ] = None,
+    name: NameFilter = None,
 ):
     total, rows = paginate(session, service.query(ca, sort_by, name=name), paging)
     page = Page[CustomerPublic](

@@ -22,11 +22,13 @@ from sodata.devices.schemas import (
 from sodata.kit.contacts import NestedDetails
 from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
 from sodata.kit.icons import ICON_RESPONSES, ICON_UPLOAD_OPENAPI, icon_response, read_icon_upload
+from sodata.kit.lookup import name_query
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sorting import sort_by_query
 from sodata.models import Icon
 
+NameFilter = name_query("the devices whose name or serial number contains this text")
 router = APIRouter(
     route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}/devices", tags=["Devices"]
 )
@@ -68,13 +70,7 @@ def list_devices(
     status: Annotated[
         DeviceStatus | None, Query(description="PENDING, ACCEPTED or DEACTIVATED")
     ] = None,
-    name: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_FILTER_LENGTH,
-            description="Only the devices whose name or serial number contains this text",
-        ),
-    ] = None,
+    name: NameFilter = None,
     gateway_uuid: Annotated[
         uuid.UUID | None,
         Query(alias="gatewayUuid", description="Only the devices behind this gateway"),

@@ -7,13 +7,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
+from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import BindParameter, ColumnElement, inspect, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.interfaces import ORMOption
 
+from sodata.kit.db import MAX_FILTER_LENGTH
 from sodata.kit.errors import BadRequest, Conflict, not_found
 from sodata.models import CorporateAccount, Icon
 
@@ -73,6 +75,12 @@ def like_literal(text: str) -> str:
     for char in (LIKE_ESCAPE, "%", "_"):
         text = text.replace(char, LIKE_ESCAPE + char)
     return text
+
+
+def name_query(what: str) -> Any:
+    """The `name` query parameter of a list: `what` says what it keeps, e.g. "the sites
+    whose name contains this text" (applied with `contains_text`)."""
+    return Annotated[str | None, Query(max_length=MAX_FILTER_LENGTH, description=f"Only {what}")]
 
 
 def contains_text(

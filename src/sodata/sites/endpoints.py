@@ -8,13 +8,15 @@ from fastapi import APIRouter, Path, Query, Response
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
 from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
+from sodata.kit.db import SessionDep, SessionRoute
+from sodata.kit.lookup import name_query
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sorting import sort_by_query
 from sodata.sites import service
 from sodata.sites.schemas import NESTED, SiteCreate, SitePublic, SitesCount, SiteUpdate
 
+NameFilter = name_query("the sites whose name contains this text")
 router = APIRouter(
     route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}/sites", tags=["Sites"]
 )
@@ -39,13 +41,7 @@ def list_sites(
     details: NestedDetails,
     customer_uuid: CustomerFilter = None,
     sort_by: SortBy = None,
-    name: Annotated[
-        str | None,
-        Query(
-            max_length=MAX_FILTER_LENGTH,
-            description="Only the sites whose name contains this text",
-        ),
-    ] = None,
+    name: NameFilter = None,
 ):
     total, rows = paginate(session, service.query(ca, customer_uuid, sort_by, name=name), paging)
     page = Page[SitePublic](

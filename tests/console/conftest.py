@@ -220,3 +220,19 @@ def expect(actual: Any, message: str | None = None) -> Any:
     from playwright.sync_api import expect as playwright_expect
 
     return playwright_expect(actual, message)
+
+
+TOKENS = "sodata.tokens"  # where the console keeps its tokens (static/js/auth.js)
+
+
+def stored_tokens(page: Page) -> dict[str, Any]:
+    """The console's tokens in the page's sessionStorage: access, refresh, id, expiresAt."""
+    return page.evaluate(f"JSON.parse(sessionStorage.getItem('{TOKENS}'))")
+
+
+def edit_tokens(page: Page, change: str) -> None:
+    """Runs `change`, JavaScript on `t` (the stored tokens), and stores them back."""
+    page.evaluate(
+        f"() => {{ const t = JSON.parse(sessionStorage.getItem('{TOKENS}')); {change}; "
+        f"sessionStorage.setItem('{TOKENS}', JSON.stringify(t)); }}"
+    )

@@ -20,8 +20,10 @@ from tests.conftest import Server, client_as
 from tests.console.conftest import (
     assert_no_page_errors,
     assert_only_own_host,
+    edit_tokens,
     expect,
     sign_in,
+    stored_tokens,
 )
 
 GP2_NAME = "Delphys GP2 - 160 kVA"
@@ -303,31 +305,19 @@ def test_other_account_never_sees_solink(page, server: Server) -> None:
 def test_an_expired_session_refreshes_in_place_and_sign_out_ends_it(page, server: Server) -> None:
     open_signed_in(page, f"/console/ca/{SOLINK}/devices/{DELPHYS_GP2}", DEMO_EMAIL)
     expect(page.locator("table.last-values")).to_be_visible()
-    before = page.evaluate("JSON.parse(sessionStorage.getItem('sodata.tokens'))")
+    before = stored_tokens(page)
     # the access token is refused (as an expired one is) but the page still believes in it
-    page.evaluate(
-        """() => {
-            const t = JSON.parse(sessionStorage.getItem('sodata.tokens'));
-            t.access = t.access.slice(0, -8) + 'AAAAAAAA';
-            sessionStorage.setItem('sodata.tokens', JSON.stringify(t));
-        }"""
-    )
+    edit_tokens(page, "t.access = t.access.slice(0, -8) + 'AAAAAAAA'")
     page.get_by_role("link", name="Benfeld - U3").click()  # a request with the bad token
     expect(page.locator("table.devices")).to_contain_text(GP2_NAME)
     assert "/console/ca/" in page.url and "site=" in page.url  # no trip to the sign-in page
-    after = page.evaluate("JSON.parse(sessionStorage.getItem('sodata.tokens'))")
+    after = stored_tokens(page)
     assert after["access"] != before["access"]
     # an access token past its time is refreshed before it is sent
-    page.evaluate(
-        """() => {
-            const t = JSON.parse(sessionStorage.getItem('sodata.tokens'));
-            t.expiresAt = Date.now() - 1000;
-            sessionStorage.setItem('sodata.tokens', JSON.stringify(t));
-        }"""
-    )
+    edit_tokens(page, "t.expiresAt = Date.now() - 1000")
     page.get_by_role("link", name="Customers").click()
     expect(page.locator("table.customers")).to_be_visible()
-    refreshed = page.evaluate("JSON.parse(sessionStorage.getItem('sodata.tokens'))")
+    refreshed = stored_tokens(page)
     assert refreshed["expiresAt"] > page.evaluate("Date.now()")
 
     page.get_by_role("button", name="Sign out").click()

@@ -14,7 +14,13 @@ import pytest
 
 from sodata.demo.ids import DEMO_EMAIL, SOLINK
 from tests.conftest import Server
-from tests.console.conftest import assert_no_page_errors, expect, sign_in
+from tests.console.conftest import (
+    assert_no_page_errors,
+    edit_tokens,
+    expect,
+    sign_in,
+    stored_tokens,
+)
 
 REALM = "/realms/sodata"
 
@@ -72,16 +78,10 @@ def test_console_signs_in_and_out_at_the_external_provider(
     assert token_calls == [f"200 POST {idp.url}{REALM}/protocol/openid-connect/token"]
 
     # an access token past its time is refreshed at the provider before it is sent
-    page.evaluate(
-        """() => {
-            const t = JSON.parse(sessionStorage.getItem('sodata.tokens'));
-            t.expiresAt = Date.now() - 1000;
-            sessionStorage.setItem('sodata.tokens', JSON.stringify(t));
-        }"""
-    )
+    edit_tokens(page, "t.expiresAt = Date.now() - 1000")
     page.get_by_role("link", name="Customers").click()
     expect(page.locator("table.customers")).to_be_visible()
-    tokens = page.evaluate("JSON.parse(sessionStorage.getItem('sodata.tokens'))")
+    tokens = stored_tokens(page)
     assert tokens["expiresAt"] > page.evaluate("Date.now()")
     assert on(trusting, page.url)
 

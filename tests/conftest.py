@@ -121,9 +121,11 @@ class Server:
         ]
         if backend == "postgresql":
             env["SODATA_DATABASE_URL"], self.pg_name = _postgres_database()
+            self.database_url = env["SODATA_DATABASE_URL"]
         else:
             env.pop("SODATA_DATABASE_URL", None)
             command += ["--db", str(workdir / "sodata-test.db")]
+            self.database_url = f"sqlite:///{workdir / 'sodata-test.db'}"
         command += list(args)
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(

@@ -25,11 +25,12 @@ from sodata.identity.endpoints import router as identity_router
 from sodata.identity.external import ExternalIssuer
 from sodata.identity.provider import Provider
 from sodata.items.endpoints import router as items_router
-from sodata.kit import errors, health
+from sodata.kit import errors, health, metrics
 from sodata.kit.admission import Admission, Turns
 from sodata.kit.db import make_engine, make_sessionmaker
 from sodata.last_values.endpoints import router as last_values_router
 from sodata.logs.endpoints import router as logs_router
+from sodata.mqtt.dynsec import DynamicSecurity
 from sodata.sites.endpoints import router as sites_router
 from sodata.users.endpoints import router as users_router
 from sodata.variables.endpoints import router as variables_router
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.principals = Principals(settings.principal_cache_seconds)
     app.state.principals.watch(factory)
     app.state.sessionmaker = factory
+    app.state.dynsec = DynamicSecurity.of(settings)  # gateways' broker accounts
     app.state.provider = Provider.create(settings, factory)
     app.state.external_issuer = (
         ExternalIssuer(settings.oidc_issuer, settings.jwks_cache_seconds)
@@ -164,5 +166,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body=max_body,
         body_seconds=settings.body_seconds,
     )
-    health.install(app)  # after the admission: /health and /ready take no turn
+    health.install(app)  # after the admission: /health, /ready and /metrics take no turn
+    metrics.install(app, engine)  # last, the outermost: counts and logs every answer
     return app

@@ -155,8 +155,6 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the HTTP server (migrates the database first)."""
-    import uvicorn
-
     from sodata.app import create_app
     from sodata.config import Settings
 
@@ -184,15 +182,60 @@ def serve(
             f"-d client_id={DEMO_CLIENT_ID} -d client_secret={DEMO_CLIENT_SECRET} "
             f"-d username=demo@example.com -d password={DEMO_PASSWORD}"
         )
-    if workers == 1:
-        app = create_app(Settings(database_url=url, demo=demo))
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
-        return
     from sodata.kit import workers as processes
 
+    if workers == 1:
+        processes.run(create_app(Settings(database_url=url, demo=demo)), host, port, log_level)
+        return
     # each process makes its own application from the environment (state lives in the database)
     os.environ["SODATA_DATABASE_URL"], os.environ["SODATA_DEMO"] = url, str(demo).lower()
     processes.serve(host, port, workers, log_level)
+
+
+@server_command(app)
+def mqtt(
+    broker: Annotated[
+        str | None,
+        typer.Option(help="The broker, host or host:port (default: SODATA_MQTT_HOST, _PORT)"),
+    ] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Use the demo database (sodata-demo.db)")
+    ] = False,
+    db: Annotated[Path | None, typer.Option(help="SQLite database file")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes, each with its own broker session")
+    ] = 1,
+    http_host: Annotated[str, typer.Option(help="Interface of /health, /ready, /metrics")] = (
+        "127.0.0.1"
+    ),
+    http_port: Annotated[
+        int, typer.Option(min=0, help="Port of /health, /ready and /metrics (0: none)")
+    ] = 8081,
+    log_level: Annotated[str, typer.Option(help="Log level")] = "info",
+) -> None:
+    """Store the points devices publish over MQTT (README, MQTT ingestion): run the workers."""
+    from sodata.mqtt import operations
+    from sodata.mqtt.worker import Supervisor, configure_logging
+
+    os.environ["SODATA_DATABASE_URL"] = url = _database_url(db, demo)
+    if broker is not None:
+        host, _, port = broker.rpartition(":") if ":" in broker else (broker, "", "")
+        os.environ["SODATA_MQTT_HOST"] = host
+        if port:
+            os.environ["SODATA_MQTT_PORT"] = port
+    if not os.environ.get("SODATA_MQTT_HOST"):
+        raise _fail("no broker: pass --broker HOST[:PORT] or set SODATA_MQTT_HOST")
+    configure_logging(log_level)
+    supervisor = Supervisor(workers, log_level)
+    console.print(
+        f"[bold]sodata mqtt[/]: {workers} worker(s) on broker {os.environ['SODATA_MQTT_HOST']}"
+        f"  database: {_redact(url)}"
+    )
+    if http_port:
+        api = operations.app(url, supervisor.ready)
+        operations.serve(api, http_host, http_port, log_level)
+        console.print(f"Health: http://{http_host}:{http_port}/ready")
+    raise typer.Exit(supervisor.run())
 
 
 def _redact(url: str) -> str:
@@ -329,6 +372,14 @@ def _read_password(from_stdin: bool, optional: bool) -> str | None:
         err=True,
     )
     return password or None
+
+
+def _broker():
+    """The broker's dynamic security, if SODATA_MQTT_HOST names a broker."""
+    from sodata.config import Settings
+    from sodata.mqtt.dynsec import DynamicSecurity
+
+    return DynamicSecurity.of(Settings())
 
 
 def _secret_out(secret: str) -> None:
@@ -525,7 +576,14 @@ def clients_create(
         ca = _account(session, account)
         device = service.gateway_by_serial(session, ca, gateway) if gateway else None
         client, secret = service.create(
-            session, _operator(), ca, client_id, _server_role(role), name=name, gateway=device
+            session,
+            _operator(),
+            ca,
+            client_id,
+            _server_role(role),
+            name=name,
+            gateway=device,
+            broker=_broker(),
         )
     console.print(f"API client {client.client_id} created in {ca.name} with role {role.value}")
     _secret_out(secret)
@@ -541,7 +599,7 @@ def clients_secret(
 
     with _managed(db) as session:
         client = service.by_client_id(session, client_id)
-        secret = service.regenerate_secret(session, _operator(), client)
+        secret = service.regenerate_secret(session, _operator(), client, _broker())
     console.print(f"New secret of API client {client.client_id}")
     _secret_out(secret)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -102,3 +102,26 @@ class Settings(BaseSettings):
     # How long a verified access token's caller (user, roles, session) is reused without reading
     # the database again; a change made by another process shows after at most this long.
     principal_cache_seconds: float = Field(default=5.0, ge=0)
+
+    # Logs (README, "Metrics and logs"; sodata/kit/log_format.py): "text", uvicorn's lines, or
+    # "json", one JSON object per line (time, level, logger, message; method, path, status,
+    # duration_ms and client on access lines), for a log collector.
+    log_format: Literal["text", "json"] = "text"
+
+    # MQTT ingestion (`sodata mqtt`; README, "MQTT ingestion"): the broker, and the account
+    # sodata uses on it (a role that may subscribe to the datapoints topics, publish answers
+    # and, for the API clients' broker accounts, administer Mosquitto's dynamic security).
+    mqtt_host: str | None = None  # unset: no broker (API clients get no broker account)
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
+    mqtt_tls: bool = False
+    mqtt_ca_file: Path | None = None  # with mqtt_tls: the CA of the broker (default: system's)
+    mqtt_username: str | None = None
+    mqtt_password: str | None = None
+    mqtt_client_id: str = "sodata-mqtt"  # worker i of `sodata mqtt --workers N`: <id>-<i>
+    mqtt_share_group: str = "sodata"  # the workers split the messages: $share/<group>/...
+    mqtt_batch_size: int = Field(default=2000, ge=1, le=30000)  # messages per commit at most
+    mqtt_flush_seconds: float = Field(default=0.05, gt=0)  # the longest a message waits
+    # How long a device, its variables and its account are reused without reading the
+    # database again: a device created shows at once; a change shows after at most this long.
+    mqtt_cache_seconds: float = Field(default=10.0, ge=0)
+    mqtt_dynsec: bool = True  # keep gateways' broker accounts in Mosquitto's dynamic security

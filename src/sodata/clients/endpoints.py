@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import AdminCa
@@ -13,6 +13,7 @@ from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sorting import sort_by_query
+from sodata.mqtt.dynsec import DynamicSecurity
 
 router = APIRouter(
     route_class=SessionRoute,
@@ -23,6 +24,13 @@ SortBy = sort_by_query(service.SORT_FIELDS, default="clientId")
 
 ClientUuid = Annotated[uuid.UUID, Path(alias="clientUuid", description="UUID of the API client")]
 NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _broker(request: Request) -> DynamicSecurity | None:
+    return request.app.state.dynsec
+
+
+Broker = Annotated[DynamicSecurity | None, Depends(_broker)]
 
 
 def _secret_response(model: ClientWithSecret, status_code: int = 200) -> Response:
@@ -53,14 +61,23 @@ def get_client(session: SessionDep, ca: AdminCa, client_uuid: ClientUuid):
     status_code=201,
     response_model=ClientWithSecret,
 )
-def create_client(session: SessionDep, principal: PrincipalDep, ca: AdminCa, body: ClientCreate):
+def create_client(
+    session: SessionDep, principal: PrincipalDep, ca: AdminCa, body: ClientCreate, broker: Broker
+):
     gateway = (
         service.gateway_by_uuid(session, ca, body.gateway_uuid)
         if body.gateway_uuid is not None
         else None
     )
     client, secret = service.create(
-        session, principal, ca, body.client_id, body.role, name=body.name, gateway=gateway
+        session,
+        principal,
+        ca,
+        body.client_id,
+        body.role,
+        name=body.name,
+        gateway=gateway,
+        broker=broker,
     )
     return _secret_response(service.with_secret(session, client, secret), status_code=201)
 
@@ -72,10 +89,14 @@ def create_client(session: SessionDep, principal: PrincipalDep, ca: AdminCa, bod
     response_model=ClientWithSecret,
 )
 def regenerate_client_secret(
-    session: SessionDep, principal: PrincipalDep, ca: AdminCa, client_uuid: ClientUuid
+    session: SessionDep,
+    principal: PrincipalDep,
+    ca: AdminCa,
+    client_uuid: ClientUuid,
+    broker: Broker,
 ):
     client = service.get(session, ca, client_uuid)
-    secret = service.regenerate_secret(session, principal, client)
+    secret = service.regenerate_secret(session, principal, client, broker)
     return _secret_response(service.with_secret(session, client, secret))
 
 
@@ -86,7 +107,11 @@ def regenerate_client_secret(
     status_code=204,
 )
 def delete_client(
-    session: SessionDep, principal: PrincipalDep, ca: AdminCa, client_uuid: ClientUuid
+    session: SessionDep,
+    principal: PrincipalDep,
+    ca: AdminCa,
+    client_uuid: ClientUuid,
+    broker: Broker,
 ):
-    service.delete(session, principal, service.get(session, ca, client_uuid))
+    service.delete(session, principal, service.get(session, ca, client_uuid), broker)
     return Response(status_code=204)

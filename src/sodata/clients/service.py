@@ -6,6 +6,7 @@ A secret is shown once, when it is made, and stored hashed; it is never logged."
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 
@@ -20,7 +21,9 @@ from sodata.kit.lookup import get_in_ca, public
 from sodata.kit.sorting import apply_sort
 from sodata.logs.service import record
 from sodata.models import CorporateAccount, Device, OAuthClient
+from sodata.mqtt.dynsec import BrokerUnavailable, DynamicSecurity, account_for, account_of
 
+log = logging.getLogger(__name__)
 SORT_FIELDS = {"clientId": OAuthClient.client_id, "createdAt": OAuthClient.created_at}
 GRANT_TYPES = ["client_credentials"]
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._~-]{1,255}$")
@@ -128,8 +131,11 @@ def create(
     *,
     name: str | None = None,
     gateway: Device | None = None,
+    broker: DynamicSecurity | None = None,
 ) -> tuple[OAuthClient, str]:
-    """A client bound to the account, and its secret (shown once: only its hash is kept)."""
+    """A client bound to the account, and its secret (shown once: only its hash is kept).
+    With a `broker`, a client that sends a gateway's data gets its broker account first (503,
+    and no client, if the broker does not take it)."""
     client_id = client_id.strip()
     if not _CLIENT_ID.match(client_id):
         raise BadRequest(
@@ -145,6 +151,11 @@ def create(
     if session.scalar(select(OAuthClient.id).where(OAuthClient.client_id == client_id)):
         raise Conflict(f"clientId: a client with client_id {client_id!r} already exists")
     secret = new_secret()
+    if broker is not None:
+        account = account_for(client_id, role.value, ca.uuid, gateway and gateway.serial_number)
+        if account is not None:
+            session.commit()  # the broker's answer is awaited holding no database connection
+            broker.put(account, secret)
     client = OAuthClient(
         client_id=client_id,
         name=name,
@@ -171,12 +182,22 @@ def create(
     return client, secret
 
 
-def regenerate_secret(session: Session, principal: Principal | None, client: OAuthClient) -> str:
+def regenerate_secret(
+    session: Session,
+    principal: Principal | None,
+    client: OAuthClient,
+    broker: DynamicSecurity | None = None,
+) -> str:
     """A new secret; the old one stops working at once (tokens already issued live on until
-    they expire)."""
+    they expire). With a `broker`, the client's broker account takes it first (503, and the
+    old secret kept, if the broker does not)."""
     if client.secret_hash is None:
         raise BadRequest(f"API client {client.client_id} is a public client: it has no secret")
     secret = new_secret()
+    account = account_of(session, client) if broker is not None else None
+    if account is not None:
+        session.commit()  # the broker's answer is awaited holding no database connection
+        broker.put(account, secret)  # type: ignore[union-attr]
     client.secret_hash = hash_secret(secret)
     session.flush()
     _record(
@@ -189,8 +210,22 @@ def regenerate_secret(session: Session, principal: Principal | None, client: OAu
     return secret
 
 
-def delete(session: Session, principal: Principal | None, client: OAuthClient) -> None:
-    """Delete the client: its secret and its tokens stop working at once."""
+def delete(
+    session: Session,
+    principal: Principal | None,
+    client: OAuthClient,
+    broker: DynamicSecurity | None = None,
+) -> None:
+    """Delete the client: its secret and its tokens stop working at once. With a `broker`, its
+    broker account too, once the deletion is committed (if the broker does not answer then,
+    `sodata mqtt` removes the account at its next reconciliation)."""
+    account = account_of(session, client) if broker is not None else None
     _record(session, principal, client, "CLIENT_DELETED", f"API client {client.client_id} deleted")
     session.delete(client)
     session.flush()
+    if account is not None:
+        session.commit()  # the broker's answer is awaited holding no database connection
+        try:
+            broker.delete(account.username)  # type: ignore[union-attr]
+        except BrokerUnavailable as exc:
+            log.warning("broker account %s left for the reconciliation: %s", account.username, exc)

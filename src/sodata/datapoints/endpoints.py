@@ -21,6 +21,7 @@ from sodata.datapoints.schemas import (
     IngestAnswer,
     IngestBody,
 )
+from sodata.kit import metrics
 from sodata.kit.admission import RawBody
 from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.errors import BadRequest, body_schema
@@ -117,4 +118,6 @@ def send_datapoints(
     device_uuid: DeviceUuid,
 ):
     series = service.parse_ingest(_decode(body))  # at most MAX_INGEST_BYTES: else 413
-    return json_body(service.ingest(session, principal, ca, device_uuid, series))
+    answer = service.ingest(session, principal, ca, device_uuid, series)
+    metrics.count_points("http", answer["accepted"], answer["rejected"])
+    return json_body(answer)

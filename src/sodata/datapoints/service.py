@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bisect
+import json
 import math
 import time
 import uuid
@@ -108,6 +110,17 @@ class Catalog:
             {v.uuid: v for v in variables},
         )
 
+    @staticmethod
+    def of_each(session: Session, device_ids: Sequence[int]) -> dict[int, Catalog]:
+        """The variables of each device, apart (a device without any has an empty one)."""
+        rows = session.connection().execute(_CATALOG, {"devices": sorted(set(device_ids))})
+        catalogs = {device_id: Catalog({}, {}) for device_id in device_ids}
+        for v in (SeriesVariable(*row) for row in rows.tuples()):
+            catalog = catalogs[v.device_id]
+            catalog.by_key[v.device_id, v.item_type, v.index, v.service_id] = v
+            catalog.by_uuid[v.uuid] = v
+        return catalogs
+
     def find(self, device: DeviceRow, ref: VariableRef, field: str) -> SeriesVariable | None:
         """The device's variable that `ref` names (None if it has none; 400 if `ref` is
         incomplete or malformed)."""
@@ -132,6 +145,13 @@ class Catalog:
         return self.by_key.get((device.id, item_type, index, service_id))
 
 
+class Catalogs(dict[int, Catalog]):
+    """Catalogs by device id (of Catalog.of_each), found in as one Catalog is."""
+
+    def find(self, device: DeviceRow, ref: VariableRef, field: str) -> SeriesVariable | None:
+        return self[device.id].find(device, ref, field)
+
+
 def describe(ref: VariableRef) -> str:
     if ref.variable_uuid is not None:
         return str(ref.variable_uuid)
@@ -150,15 +170,16 @@ class DeviceRow(NamedTuple):
     status: str
 
 
-_DEVICE_ROW = (Device.id, Device.uuid, Device.time_zone, Device.gateway_id, Device.status)
+DEVICE_ROW = (Device.id, Device.uuid, Device.time_zone, Device.gateway_id, Device.status)
 
 
-def _devices(
-    session: Session, ca: CorporateAccount, uuids: set[uuid.UUID], allowed: ColumnElement[bool]
+def device_rows(
+    session: Session, uuids: set[uuid.UUID], allowed: ColumnElement[bool]
 ) -> dict[uuid.UUID, DeviceRow]:
+    """The devices of `uuids` that meet `allowed` (a condition on Device), by uuid."""
     if not uuids:
         return {}
-    rows = session.execute(select(*_DEVICE_ROW).where(Device.uuid.in_(uuids), allowed))
+    rows = session.execute(select(*DEVICE_ROW).where(Device.uuid.in_(uuids), allowed))
     return {row.uuid: DeviceRow(*row) for row in rows}
 
 
@@ -302,13 +323,13 @@ def _resolve_query(
     wanted_variables = {s.variable_uuid for s in series if s.device_uuid is None}
     if wanted_variables:
         rows = session.execute(
-            select(Variable.uuid, *_DEVICE_ROW)
+            select(Variable.uuid, *DEVICE_ROW)
             .join(Device, Variable.device_id == Device.id)
             .where(Variable.uuid.in_(wanted_variables), readable)
         )
         by_variable = {variable: DeviceRow(*device) for variable, *device in rows}
-    devices_by_uuid = _devices(
-        session, ca, {s.device_uuid for s in series if s.device_uuid is not None}, readable
+    devices_by_uuid = device_rows(
+        session, {s.device_uuid for s in series if s.device_uuid is not None}, readable
     )
     devices = []
     for s in series:
@@ -404,6 +425,24 @@ def parse_ingest(body: Any) -> list[SeriesIn]:
     return parsed
 
 
+def decode_body(body: bytes) -> object:
+    """A JSON body as sent (over HTTP or MQTT); 400 if it is not JSON."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        try:  # numbers too large for a double (1e999): their points are rejected, not the batch
+            decoded = json.loads(body, parse_constant=_not_a_number)
+            orjson.dumps(decoded)  # a lone surrogate ("\ud800"): json.loads takes it, orjson not
+        except (ValueError, TypeError, RecursionError):  # RecursionError: nested too deep
+            raise BadRequest(f"body: not valid JSON ({exc})") from None
+        return decoded
+
+
+def _not_a_number(token: str) -> None:
+    """json.loads takes NaN and Infinity, which are not JSON (orjson refuses them too)."""
+    raise ValueError(token)
+
+
 def ingest(
     session: Session,
     principal: Principal,
@@ -412,64 +451,140 @@ def ingest(
     series: list[SeriesIn],
 ) -> dict[str, Any]:
     writable = writable_devices(principal, ca)
-    gateway = _devices(session, ca, {device_uuid}, writable).get(device_uuid)
+    gateway = device_rows(session, {device_uuid}, writable).get(device_uuid)
     if gateway is None:
         raise not_found("Device", device_uuid)
-    children = _devices(
-        session,
-        ca,
-        {s.device_uuid for s in series if s.device_uuid not in (None, device_uuid)},
-        writable,
-    )
+    children = device_rows(session, Pending.children(gateway, series), writable)
     catalog = Catalog.of(session, [gateway.id, *(d.id for d in children.values())])
-    rejections = Rejections()
-    batches: dict[int, store.SeriesPoints] = {}
-    now = int(time.time() * 1000)
-    accepted = 0
-    for i, s in enumerate(series):
-        points: list[Any] = s.data  # type: ignore[assignment]
-        device = gateway if s.device_uuid in (None, device_uuid) else children.get(s.device_uuid)
-        if device is None or (device is not gateway and device.gateway_id != gateway.id):
-            rejections.series(
-                i,
-                len(points),
-                f"deviceUuid: {s.device_uuid} is not a child device of gateway {gateway.uuid}",
-            )
-            continue
-        if device.status != "ACCEPTED":
-            rejections.series(
-                i,
-                len(points),
-                f"device {device.uuid} is {device.status.lower()}; only activated devices take data",
-            )
-            continue
-        try:
-            variable = catalog.find(device, s, f"series[{i}]")
-        except BadRequest as exc:
-            rejections.series(i, len(points), exc.message)
-            continue
-        if variable is None:
-            rejections.series(i, len(points), f"device {device.uuid} has no variable {describe(s)}")
-            continue
-        t, v, ok = _columns(points, variable.data_type, now, i, rejections)
-        if not ok.any():
-            continue
-        accepted += int(ok.sum())
-        previous = batches.get(variable.id)
-        t, v = t[ok], v[ok]
-        if previous is not None:  # the same variable twice in one call: later points win
-            t, v = np.r_[previous.t, t], np.r_[previous.v, v]
-        batches[variable.id] = store.SeriesPoints.of(variable.id, t, v)
-    if batches:  # nothing accepted: nothing to write, no turn to wait for
-        commit_writes(session, lambda writer: store.write(writer, list(batches.values())))
-    return {"accepted": accepted, "rejected": rejections.count, "errors": rejections.errors}
+    pending = Pending()
+    answer = pending.add(gateway, children, catalog, series)
+    pending.check()
+    if pending:  # nothing accepted: nothing to write, no turn to wait for
+        commit_writes(session, pending.write)
+    return answer
 
 
-def _columns(
-    points: list[Any], data_type: str, now: int, series: int, rejections: Rejections
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Times (ms) and values of the points, and which of them are good (the others are
-    rejected with their reason). Well-formed batches take the vectorized path."""
+@dataclass
+class _Segment:
+    """The points of one series of one batch, and the variable they are for."""
+
+    answer: dict[str, Any]
+    series: int
+    variable_id: int
+    boolean: bool
+    points: list[Any]
+
+
+class Pending:
+    """Points of one or more batches (HTTP: one; MQTT: a flush of many messages), checked
+    together, column-wise (check()), then stored together (write()). Of points of the same
+    variable and time, the last added wins."""
+
+    def __init__(self) -> None:
+        self._segments: list[_Segment] = []
+        self._answers: list[tuple[dict[str, Any], Rejections]] = []
+        self._chunks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._chunks)
+
+    @staticmethod
+    def children(gateway: DeviceRow, series: list[SeriesIn]) -> set[uuid.UUID]:
+        """The other devices the series name (a gateway's child devices, or so they say)."""
+        return {s.device_uuid for s in series if s.device_uuid not in (None, gateway.uuid)}
+
+    def add(
+        self,
+        gateway: DeviceRow,
+        children: dict[uuid.UUID, DeviceRow],
+        catalog: Catalog | Catalogs,
+        series: list[SeriesIn],
+    ) -> dict[str, Any]:
+        """Take a batch sent for `gateway` (a device, or a gateway and the `children` it names:
+        those found of Pending.children). Its answer, complete once check() has run, counts the
+        points accepted and rejected, and says why each was rejected."""
+        rejections = Rejections()
+        answer: dict[str, Any] = {"accepted": 0, "rejected": 0, "errors": rejections.errors}
+        self._answers.append((answer, rejections))
+        for i, s in enumerate(series):
+            points: list[Any] = s.data  # type: ignore[assignment]
+            device = (
+                gateway if s.device_uuid in (None, gateway.uuid) else children.get(s.device_uuid)
+            )
+            if device is None or (device is not gateway and device.gateway_id != gateway.id):
+                rejections.series(
+                    i,
+                    len(points),
+                    f"deviceUuid: {s.device_uuid} is not a child device of gateway {gateway.uuid}",
+                )
+                continue
+            if device.status != "ACCEPTED":
+                rejections.series(
+                    i,
+                    len(points),
+                    f"device {device.uuid} is {device.status.lower()}; only activated devices "
+                    "take data",
+                )
+                continue
+            try:
+                variable = catalog.find(device, s, f"series[{i}]")
+            except BadRequest as exc:
+                rejections.series(i, len(points), exc.message)
+                continue
+            if variable is None:
+                rejections.series(
+                    i, len(points), f"device {device.uuid} has no variable {describe(s)}"
+                )
+                continue
+            boolean = variable.data_type == "boolean"
+            self._segments.append(_Segment(answer, i, variable.id, boolean, points))
+        return answer
+
+    def check(self) -> None:
+        """Check the points of every batch added, column-wise (one pass per kind of value, not
+        one per series), keep the good ones, and complete the answers."""
+        now = int(time.time() * 1000)
+        rejections = {id(answer): r for answer, r in self._answers}
+        for boolean in (False, True):
+            segments = [g for g in self._segments if g.boolean is boolean]
+            if not segments:
+                continue
+            points = [p for g in segments for p in g.points]
+            t, v, ok, bad = _checked(points, boolean, now)
+            edges = np.cumsum([0, *(len(g.points) for g in segments)]).tolist()
+            for j, at, reason in bad:
+                k = bisect.bisect_right(edges, j) - 1
+                rejections[id(segments[k].answer)].point(
+                    segments[k].series, j - edges[k], at, reason
+                )
+            for g, lo, hi in zip(segments, edges[:-1], edges[1:], strict=True):
+                good = ok[lo:hi]
+                if good.all():
+                    self._chunks.setdefault(g.variable_id, []).append((t[lo:hi], v[lo:hi]))
+                elif good.any():
+                    self._chunks.setdefault(g.variable_id, []).append(
+                        (t[lo:hi][good], v[lo:hi][good])
+                    )
+                g.answer["accepted"] += int(good.sum())
+        for answer, r in self._answers:
+            r.errors.sort(key=lambda e: (e["series"], -1 if e["point"] is None else e["point"]))
+            answer["rejected"] = r.count
+        self._segments, self._answers = [], []
+
+    def write(self, session: Session) -> None:
+        """Store the points kept (in the session's transaction; the caller commits)."""
+        batches = []
+        for vid, chunks in self._chunks.items():
+            t, v = chunks[0] if len(chunks) == 1 else map(np.concatenate, zip(*chunks, strict=True))
+            batches.append(store.SeriesPoints.of(vid, t, v))
+        store.write(session, batches)
+
+
+def _checked(
+    points: list[Any], boolean: bool, now: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, Any, str]]]:
+    """Times (ms) and values of the points, which of them are good, and for each of the others
+    (index, its `at` as sent, why it is rejected). Well-formed points take the vectorized path."""
     n = len(points)
     malformed = np.zeros(n, dtype=bool)
     try:
@@ -485,11 +600,12 @@ def _columns(
             values.append(p["value"] if well_formed else None)
             malformed[j] = not well_formed
     t, t_ok = _times(ats)
-    v, v_ok = _values(values, data_type)
+    v, v_ok = _values(values, boolean)
     t_ok &= ~malformed
     ok = t_ok & v_ok
     future = ok & (t > now + MAX_FUTURE_MS)
     past = ok & (t < 0)
+    bad = []
     for j in np.flatnonzero(~ok | future | past).tolist():
         if malformed[j]:
             reason = 'a point is {"at": "2022-05-18T00:05:05Z", "value": 4}'
@@ -498,13 +614,13 @@ def _columns(
                 f"at: {_quote(ats[j])} is not an ISO 8601 date-time such as 2022-05-18T00:05:05Z"
             )
         elif not v_ok[j]:
-            reason = _value_reason(values[j], data_type)
+            reason = _value_reason(values[j], boolean)
         elif future[j]:
             reason = "at: more than an hour ahead of the server's clock"
         else:
             reason = "at: before 1970-01-01T00:00:00Z"
-        rejections.point(series, j, None if malformed[j] else ats[j], reason)
-    return t, v, ok & ~future & ~past
+        bad.append((j, None if malformed[j] else ats[j], reason))
+    return t, v, ok & ~future & ~past, bad
 
 
 def _quote(value: Any) -> str:
@@ -598,9 +714,9 @@ def _times(ats: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     return t, ok
 
 
-def _values(values: list[Any], data_type: str) -> tuple[np.ndarray, np.ndarray]:
+def _values(values: list[Any], boolean: bool) -> tuple[np.ndarray, np.ndarray]:
     n = len(values)
-    accepted = (int, float, bool) if data_type == "boolean" else (int, float)
+    accepted = (int, float, bool) if boolean else (int, float)
     if n and set(map(type, values)) <= {int, float}:
         try:
             v = np.array(values, dtype=np.float64)
@@ -620,8 +736,8 @@ def _values(values: list[Any], data_type: str) -> tuple[np.ndarray, np.ndarray]:
     return v, ok
 
 
-def _value_reason(value: Any, data_type: str) -> str:
-    if data_type == "boolean":
+def _value_reason(value: Any, boolean: bool) -> str:
+    if boolean:
         return f"value: {_quote(value)} is not true, false or a number"
     if isinstance(value, float | int) and not isinstance(value, bool):
         return f"value: {_quote(value)} is not a finite number"

@@ -22,6 +22,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sodata.kit import metrics
 from sodata.kit.errors import ApiError, Overloaded, error_response
 
 log = logging.getLogger(__name__)
@@ -47,16 +48,19 @@ class Turns:
         if self.waiting >= self.queue_length:
             self._refuse(f"{self.waiting} {self.kind} requests are already waiting")
         self.waiting += 1
+        metrics.ADMISSION_WAITING.labels(self.kind).inc()
         try:
             await asyncio.wait_for(self._free.acquire(), self.wait)
         except TimeoutError:
             self._refuse(f"no turn for a {self.kind} request within {self.wait:g} s")
         finally:
             self.waiting -= 1
+            metrics.ADMISSION_WAITING.labels(self.kind).dec()
 
     def _refuse(self, reason: str) -> None:
         """Raises the 503; says so in the log, at most once every REPORT_EVERY seconds."""
         self._refused += 1
+        metrics.ADMISSION_REFUSED.labels(self.kind).inc()
         now = time.monotonic()
         if now - self._reported >= REPORT_EVERY:
             log.warning("%d %s requests answered 503 (%s)", self._refused, self.kind, reason)

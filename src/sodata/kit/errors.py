@@ -102,11 +102,15 @@ def not_found(kind: str, uuid: object) -> NotFound:
     return NotFound(f"{kind} {uuid} not found")
 
 
+def error_body(status: int, message: str) -> dict[str, Any]:
+    """The one error shape (also of the answers of MQTT ingestion)."""
+    return {"statusCode": status, "message": message, "error": HTTPStatus(status).phrase}
+
+
 def error_response(
     status: int, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    body = {"statusCode": status, "message": message, "error": HTTPStatus(status).phrase}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_body(status, message), status_code=status, headers=headers)
 
 
 def _loc(loc: tuple[Any, ...]) -> str:

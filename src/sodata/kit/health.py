@@ -1,17 +1,21 @@
-"""Operations endpoints, outside /api/v1 and without authentication, for load balancers and
-orchestrators (README, "Database outage"):
+"""Operations endpoints, outside /api/v1 and without authentication, for load balancers,
+orchestrators and monitoring (README, "Database outage", "Metrics and logs"):
 
 - `GET /health`: 200 {"status": "ok"} while the process serves HTTP; no database access.
 - `GET /ready`: 200 {"status": "ready", ...} when the database answers `SELECT 1` within
   READY_SECONDS, else 503 with Retry-After in the API's error shape.
+- `GET /metrics`: the metrics of every process of the server in Prometheus' text format
+  (kit/metrics.py), read in a thread of its own; for the monitoring's network only (a proxy
+  facing the internet should not pass it on).
 
-Neither takes a turn of the admission (kit/admission.py): `PastTheTurns`, the outermost
-middleware, answers them itself, so /health answers even when every turn is taken and its
-queue is full, and /ready tells whether the database answers, not whether the server is busy
-(a busy server sheds load by its own 503s; taking it out of a load balancer for that would
-only move its load to the others). /ready probes on a connection of its own (a pool of one,
-in a thread of its own), so it neither waits for the requests' connections nor takes theirs,
-and concurrent probes share that one connection in turn.
+None takes a turn of the admission (kit/admission.py) or counts against a rate limit:
+`PastTheTurns`, a middleware outside the admission, answers them itself, so /health answers
+even when every turn is taken and its queue is full, /metrics shows the queue then, and /ready
+tells whether the database answers, not whether the server is busy (a busy server sheds load
+by its own 503s; taking it out of a load balancer for that would only move its load to the
+others). /ready probes on a connection of its own (a pool of one, in a thread of its own), so
+it neither waits for the requests' connections nor takes theirs, and concurrent probes share
+that one connection in turn.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from typing import Any
 import anyio
 import anyio.to_thread
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sodata.kit import metrics
 from sodata.kit.db import make_engine
 from sodata.kit.errors import RETRY_AFTER_HEADER, RETRY_AFTER_SECONDS, ErrorBody, error_response
 
@@ -53,19 +59,22 @@ class Ready(BaseModel):
 
 
 class PastTheTurns:
-    """ASGI middleware, added last (outermost): answers GET /health and GET /ready itself, past
-    the admission's turns, queue and body reading (the routes of the same paths, which answer
-    the same, are there for the OpenAPI document and any stack without this middleware)."""
+    """ASGI middleware, outside the admission: answers GET of `routes` itself with their
+    endpoints, past the admission's turns, queue and body reading (the routes, which answer the
+    same, are there for the OpenAPI document and any stack without this middleware). It sets
+    the scope's route as the router would (for the metrics' route label)."""
 
-    def __init__(self, app: ASGIApp, *, answers: dict[str, Callable[[], Awaitable[Response]]]):
+    def __init__(self, app: ASGIApp, *, routes: list[APIRoute]):
         self.app = app
-        self.answers = answers
+        self.routes = {route.path: route for route in routes}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = self.answers.get(scope["path"]) if scope["type"] == "http" else None
-        if answer is None or scope["method"] != "GET":
+        route = self.routes.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
+        scope["route"] = route
+        answer: Callable[[], Awaitable[Response]] = route.endpoint
         await (await answer())(scope, receive, send)
 
 
@@ -110,9 +119,10 @@ class Probe:
 
 
 def install(app: FastAPI) -> None:
-    """The two endpoints, their middleware and their tag. Call it after the admission's
+    """The three endpoints, their middleware and their tag. Call it after the admission's
     add_middleware, so that this middleware is the outer one."""
     probe = Probe(app.state.sessionmaker.kw["bind"])
+    scraping = anyio.CapacityLimiter(1)  # one scrape at a time, in a thread of its own
     app.openapi_tags = [*(app.openapi_tags or []), TAG]
     unavailable: dict[int | str, dict[str, Any]] = {
         503: {
@@ -136,6 +146,9 @@ def install(app: FastAPI) -> None:
         latency = round(outcome * 1000, 1)
         return JSONResponse({"status": "ready", "database": probe.kind, "latencyMs": latency})
 
+    async def exposition() -> Response:
+        return await anyio.to_thread.run_sync(metrics.exposition, limiter=scraping)
+
     app.get(
         "/health",
         tags=[TAG["name"]],
@@ -152,4 +165,15 @@ def install(app: FastAPI) -> None:
         description=f"200 when the database answers SELECT 1 within {READY_SECONDS:g} s, else "
         "503 with Retry-After. Takes no turn: a busy server is still ready.",
     )(ready)
-    app.add_middleware(PastTheTurns, answers={"/health": health, "/ready": ready})
+    app.get(
+        "/metrics",
+        tags=[TAG["name"]],
+        summary="Metrics of every process of the server, for Prometheus",
+        response_class=PlainTextResponse,
+        description="Prometheus' text format: HTTP requests by route template, method and "
+        "status, and their durations; data points accepted and rejected; the database pool; "
+        "requests waiting for a turn. Takes no turn; keep it off the public internet.",
+    )(exposition)
+    answers = (health, ready, exposition)
+    routes = [r for r in app.routes if isinstance(r, APIRoute) and r.endpoint in answers]
+    app.add_middleware(PastTheTurns, routes=routes)

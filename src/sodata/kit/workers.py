@@ -14,6 +14,10 @@ handed. Where a socket cannot pass connections (Windows), uvicorn's own workers 
 The parent also supervises: a worker that dies is started again (unless it exited with an
 error within STARTUP_SECONDS of its start: then it cannot serve, and the server stops), and
 gets no connection until it says it is ready; SIGINT and SIGTERM stop every worker gracefully.
+The workers record their metrics into the parent's directory (kit/metrics.py), whose files of
+earlier runs the parent removes first; the gauges of a worker that exits are dropped.
+
+`run` serves one process (`sodata serve` without --workers) with the same logs and metrics.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import logging.config
 import multiprocessing
 import signal
 import socket
@@ -28,6 +33,8 @@ import sys
 import threading
 import time
 from typing import Any
+
+from sodata.kit import log_format, metrics
 
 log = logging.getLogger("sodata.workers")
 STARTUP_SECONDS = 5.0
@@ -89,7 +96,8 @@ def _worker(channel: socket.socket, log_level: str) -> None:
             channel.close()  # connections not yet taken are closed with it
             await super().shutdown(sockets=[])
 
-    Handed(uvicorn.Config(APP, factory=True, log_level=log_level)).run()
+    config = log_format.uvicorn_config(log_level)
+    Handed(uvicorn.Config(APP, factory=True, log_level=log_level, log_config=config)).run()
 
 
 class _Worker:
@@ -166,17 +174,38 @@ def _deal(
                 time.sleep(0.01)
 
 
+def run(app: Any, host: str, port: int, log_level: str) -> None:
+    """Serves `app` in this process."""
+    import uvicorn
+
+    metrics.clear_directory()
+    config = log_format.uvicorn_config(log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=config)
+
+
 def serve(host: str, port: int, workers: int, log_level: str) -> None:
+    metrics.clear_directory()
+    metrics.share()
+    config = log_format.uvicorn_config(log_level)
     if not dispatching():
         import uvicorn
 
-        uvicorn.run(APP, factory=True, workers=workers, host=host, port=port, log_level=log_level)
+        uvicorn.run(
+            APP,
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level=log_level,
+            log_config=config,
+        )
         return
-    level = logging.getLevelName(log_level.upper())  # uvicorn's "trace" is finer than DEBUG
-    logging.basicConfig(
-        level=level if isinstance(level, int) else logging.DEBUG,
-        format="%(levelname)s:     %(message)s",
-    )
+    if log_format.json_lines():
+        logging.config.dictConfig(config)
+    else:
+        logging.basicConfig(
+            level=log_format.level(log_level), format="%(levelname)s:     %(message)s"
+        )
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         listener = socket.create_server((host, port), family=family, backlog=2048)
@@ -212,6 +241,7 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
             log.warning("worker %s exited (code %s); starting another", worker.process.pid, code)
             with lock:
                 worker.close()
+            metrics.forget(worker.process.pid)
             running[i] = _Worker(context, log_level)
     dealer.join()
     listener.close()
@@ -224,5 +254,6 @@ def serve(host: str, port: int, workers: int, log_level: str) -> None:
             worker.process.kill()
             worker.process.join()
         worker.close()
+        metrics.forget(worker.process.pid)
     if failed:
         raise SystemExit(1)

@@ -1,0 +1,303 @@
+"""`sodata mqtt`: workers that take the devices' messages from the broker and store them.
+
+Each worker is a process with a persistent MQTT 5 session of its own (client id
+`<mqtt_client_id>-<i>`, no expiry, clean start off) subscribed at QoS 1 to the datapoints topics
+through a shared subscription (`$share/<group>/...`): the broker deals each message to one
+worker of the group. A worker takes up to mqtt_batch_size messages, or what came within
+mqtt_flush_seconds of the first, stores them in one transaction (mqtt/ingest.py), and only then
+acknowledges them (PUBACK: paho's manual_ack) and publishes their answers. A worker killed
+before that has acknowledged nothing of its batch: the broker sends the messages again when it
+is back (the supervisor starts it again, with the same session), and a point stored twice is
+stored once (the same variable and time overwrite).
+
+While the database is unavailable, a worker keeps its batch unacknowledged and tries again
+(every RETRY_SECONDS); the broker holds what else comes. On SIGTERM or SIGINT a worker
+finishes the batch it is storing, acknowledges it, and leaves the rest to its session.
+
+The parent process supervises the workers (one that dies is started again) and, with
+--http-port, answers GET /health, GET /ready (the database answers and every worker is
+connected to the broker) and GET /metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import multiprocessing
+import os
+import queue
+import signal
+import threading
+import time
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from sodata.config import Settings
+from sodata.kit import log_format, metrics
+from sodata.kit.db import make_engine, make_sessionmaker
+from sodata.kit.errors import Overloaded, Throttled, error_body, overload_reason
+from sodata.mqtt import connection, topics
+from sodata.mqtt.dynsec import RECONCILE_SECONDS, BrokerUnavailable, DynamicSecurity
+from sodata.mqtt.ingest import Answer, Directory, Message, flush
+
+log = logging.getLogger("sodata.mqtt")
+RETRY_SECONDS = 1.0  # between attempts to store a batch while the database is unavailable
+NEVER = 0xFFFFFFFF  # MQTT 5 session expiry: the session outlives any outage of its worker
+STARTUP_SECONDS = 5.0  # a worker that fails within this of its start cannot run: stop
+STOP_SECONDS = 30.0  # how long the parent waits for a worker to finish its batch
+
+
+class Worker:
+    """One broker session and the loop that stores its messages."""
+
+    def __init__(self, settings: Settings, client_id: str) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.database_url, connections=1)
+        self.sessions = make_sessionmaker(self.engine)
+        self.directory = Directory(settings.mqtt_cache_seconds)
+        self.inbox: queue.SimpleQueue[mqtt.MQTTMessage] = queue.SimpleQueue()
+        self.connected = threading.Event()
+        self.client = connection.client(settings, client_id, manual_ack=True)
+        self.client.on_connect = self._connected
+        self.client.on_disconnect = self._disconnected
+        self.client.on_message = self._received
+        self._unavailable = Throttled(30.0)
+
+    def _connected(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            log.error("the broker refused the connection: %s", reason)
+            return
+        client.subscribe(topics.shared(self.settings.mqtt_share_group), options=_AT_LEAST_ONCE)
+        log.info("connected to the broker (session present: %s)", flags.session_present)
+        self.connected.set()
+
+    def _received(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
+        metrics.MQTT_IN_FLIGHT.inc()
+        self.inbox.put(message)
+
+    def _disconnected(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        self.connected.clear()
+        log.warning("disconnected from the broker (%s); reconnecting", reason)
+
+    def run(self, stop: threading.Event) -> None:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = NEVER
+        # the broker sends this many messages before it waits for their PUBACKs: a whole batch
+        properties.ReceiveMaximum = min(65535, 2 * self.settings.mqtt_batch_size)
+        self.client.connect_async(
+            self.settings.mqtt_host,  # type: ignore[arg-type]
+            self.settings.mqtt_port,
+            keepalive=connection.KEEPALIVE,
+            clean_start=False,
+            properties=properties,
+        )
+        self.client.loop_start()
+        try:
+            while not stop.is_set():
+                batch = self._take()
+                if batch:
+                    self._store(batch, stop)
+        finally:
+            self.client.disconnect()
+            self.client.loop_stop()
+            self.engine.dispose()
+
+    def _take(self) -> list[mqtt.MQTTMessage]:
+        """The next batch: what came within mqtt_flush_seconds of its first message."""
+        try:
+            batch = [self.inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        size, deadline = (
+            self.settings.mqtt_batch_size,
+            time.monotonic() + (self.settings.mqtt_flush_seconds),
+        )
+        while len(batch) < size:
+            try:
+                batch.append(self.inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return batch
+
+    def _store(self, batch: list[mqtt.MQTTMessage], stop: threading.Event) -> None:
+        messages = [Message(m.topic, m.payload) for m in batch]
+        while True:
+            try:
+                answers = self._flush(messages)
+                break
+            except Exception as exc:  # noqa: BLE001 - unavailable: retry; else one by one
+                reason = _unavailable(exc)
+                if reason is None:
+                    answers = [self._alone(m) for m in messages]
+                    break
+                self._unavailable.warning(
+                    "database unavailable (%s): %d messages wait, unacknowledged",
+                    reason,
+                    len(batch),
+                )
+                if stop.wait(RETRY_SECONDS):
+                    metrics.MQTT_IN_FLIGHT.dec(len(batch))
+                    return  # stopping: nothing acknowledged, the session keeps the messages
+        committed = time.monotonic()
+        stored = [a.body for a in answers if a.status == 200]
+        metrics.count_points(
+            "mqtt", sum(a["accepted"] for a in stored), sum(a["rejected"] for a in stored)
+        )
+        for message, answer in zip(batch, answers, strict=True):
+            self._answer(message, answer)
+            self.client.ack(message.mid, message.qos)
+            metrics.MQTT_COMMIT_TO_ACK.observe(time.monotonic() - committed)
+        metrics.MQTT_IN_FLIGHT.dec(len(batch))
+
+    def _flush(self, messages: list[Message]) -> list[Answer]:
+        with self.sessions() as session:
+            return flush(session, self.directory, messages)
+
+    def _alone(self, message: Message) -> Answer:
+        """A message whose batch failed for another reason than the database's availability,
+        stored on its own; if it fails alone, it is answered 500, logged and acknowledged
+        (sent again, it would fail again and hold the session's queue for ever)."""
+        try:
+            return self._flush([message])[0]
+        except Exception as exc:
+            if _unavailable(exc) is not None:
+                raise
+            log.exception("could not store a message on %s", message.topic)
+            return Answer(500, error_body(500, "sodata could not store this message"))
+
+    def _answer(self, message: mqtt.MQTTMessage, answer: Answer) -> None:
+        """The answer, to the Response Topic the publisher set (if any), with its Correlation
+        Data, and a `status` user property (what HTTP would answer)."""
+        asked = getattr(message, "properties", None)
+        topic = getattr(asked, "ResponseTopic", None)
+        if not topic:
+            return
+        properties = Properties(PacketTypes.PUBLISH)
+        correlation = getattr(asked, "CorrelationData", None)
+        if correlation is not None:
+            properties.CorrelationData = correlation
+        properties.ContentType = "application/json"
+        properties.UserProperty = [("status", str(answer.status))]
+        self.client.publish(topic, orjson.dumps(answer.body), qos=1, properties=properties)
+
+
+_AT_LEAST_ONCE = SubscribeOptions(qos=1)
+
+
+def _unavailable(exc: BaseException) -> str | None:
+    if isinstance(exc, Overloaded):
+        return exc.message
+    return overload_reason(exc)
+
+
+# --- the processes ----------------------------------------------------------------------------
+
+
+def configure_logging(log_level: str) -> None:
+    """uvicorn's format for every line (JSON with SODATA_LOG_FORMAT=json), as `sodata serve`."""
+    config = log_format.uvicorn_config(log_level)
+    config.setdefault("root", {"handlers": ["default"], "level": log_format.level(log_level)})
+    logging.config.dictConfig(config)
+
+
+def _work(index: int, connected: Any, log_level: str) -> None:
+    """A worker process: its settings from the environment (as `sodata serve --workers`)."""
+    settings = Settings()
+    configure_logging(log_level)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    worker = Worker(settings, f"{settings.mqtt_client_id}-{index}")
+
+    def watch() -> None:  # tell the parent whether this worker is connected
+        while not stop.is_set():
+            connected[index] = worker.connected.is_set()
+            stop.wait(0.2)
+
+    threading.Thread(target=watch, daemon=True).start()
+    worker.run(stop)
+
+
+class Supervisor:
+    """Starts `workers` worker processes and starts again any that dies."""
+
+    def __init__(self, workers: int, log_level: str = "info") -> None:
+        self.log_level = log_level
+        self.context = multiprocessing.get_context("spawn")
+        self.connected = self.context.Array("b", workers, lock=False)
+        self.processes: list[Any] = [None] * workers
+        self.started = [0.0] * workers
+        self.stopping = threading.Event()
+
+    def _start(self, index: int) -> None:
+        process = self.context.Process(
+            target=_work, args=(index, self.connected, self.log_level), name=f"sodata-mqtt-{index}"
+        )
+        process.start()
+        self.processes[index], self.started[index] = process, time.monotonic()
+
+    def ready(self) -> bool:
+        return all(self.connected)
+
+    def _keep_accounts(self, dynsec: DynamicSecurity) -> None:
+        """Reconcile the gateways' broker accounts every RECONCILE_SECONDS (mqtt/dynsec.py)."""
+        settings = Settings()
+        engine = make_engine(settings.database_url, connections=1)
+        try:
+            while True:
+                try:
+                    dynsec.ensure_worker_role()
+                    with make_sessionmaker(engine)() as session:
+                        dynsec.reconcile(session)
+                except Exception as exc:  # noqa: BLE001 - the next round tries again
+                    log.warning("could not reconcile the broker accounts: %s", exc)
+                if self.stopping.wait(RECONCILE_SECONDS):
+                    return
+        finally:
+            engine.dispose()
+
+    def run(self) -> int:
+        """Until SIGTERM or SIGINT (0), or a worker that cannot start (1)."""
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.stopping.set())
+        dynsec = DynamicSecurity.of(Settings())
+        if dynsec is not None:  # the workers' own rights first: they answer on the answer topics
+            try:
+                dynsec.ensure_worker_role()
+            except BrokerUnavailable as exc:
+                log.warning("could not set sodata's rights on the broker: %s", exc)
+            threading.Thread(target=self._keep_accounts, args=(dynsec,), daemon=True).start()
+        metrics.clear_directory()
+        metrics.share()  # /metrics of the parent sums the workers'
+        for index in range(len(self.processes)):
+            self._start(index)
+        code = 0
+        while not self.stopping.wait(0.2):
+            for index, process in enumerate(self.processes):
+                if process.is_alive():
+                    continue
+                self.connected[index] = False
+                metrics.forget(process.pid)
+                if process.exitcode and time.monotonic() - self.started[index] < STARTUP_SECONDS:
+                    log.error("worker %d could not start (exit code %s)", index, process.exitcode)
+                    self.stopping.set()
+                    code = 1
+                    break
+                log.warning(
+                    "worker %d ended (exit code %s): starting it again", index, process.exitcode
+                )
+                self._start(index)
+        for process in self.processes:
+            if process.is_alive():
+                os.kill(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_SECONDS
+        for process in self.processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+        return code

@@ -149,7 +149,10 @@ class DynamicSecurity:
                 raise BrokerUnavailable(f"no connection ({exc})") from None
             client.loop_start()
             if not answered.wait(WAIT_SECONDS):
-                raise BrokerUnavailable(f"no answer within {WAIT_SECONDS:g} s")
+                raise BrokerUnavailable(
+                    f"no answer within {WAIT_SECONDS:g} s (a broker without the dynamic-security "
+                    "plugin never answers: then set SODATA_MQTT_DYNSEC=false)"
+                )
         finally:
             client.disconnect()
             client.loop_stop()

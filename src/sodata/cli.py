@@ -225,6 +225,13 @@ def mqtt(
             os.environ["SODATA_MQTT_PORT"] = port
     if not os.environ.get("SODATA_MQTT_HOST"):
         raise _fail("no broker: pass --broker HOST[:PORT] or set SODATA_MQTT_HOST")
+    from sodata.migrations import is_current
+
+    if not is_current(url):
+        raise _fail(
+            f"the database {_redact(url)} is not at the current schema: run `sodata migrate` "
+            "(or start `sodata serve` once) first"
+        )
     configure_logging(log_level)
     supervisor = Supervisor(workers, log_level)
     console.print(

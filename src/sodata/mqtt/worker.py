@@ -113,11 +113,8 @@ class Worker:
             batch = [self.inbox.get(timeout=0.2)]
         except queue.Empty:
             return []
-        size, deadline = (
-            self.settings.mqtt_batch_size,
-            time.monotonic() + (self.settings.mqtt_flush_seconds),
-        )
-        while len(batch) < size:
+        deadline = time.monotonic() + self.settings.mqtt_flush_seconds
+        while len(batch) < self.settings.mqtt_batch_size:
             try:
                 batch.append(self.inbox.get(timeout=max(0.0, deadline - time.monotonic())))
             except queue.Empty:

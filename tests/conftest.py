@@ -99,9 +99,11 @@ class Server:
         workdir: Path,
         env: dict[str, str] | None = None,
         args: Sequence[str] = (),
+        database: str | None = None,
     ) -> None:
         """`env`: variables added to the server's environment; `args`: extra arguments of
-        `sodata serve` (e.g. ["--workers", "2"])."""
+        `sodata serve` (e.g. ["--workers", "2"]); `database`: an existing database to serve
+        instead of a new one (a PostgreSQL URL, or a SQLite file), which `stop` leaves alone."""
         self.backend = backend
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -120,12 +122,14 @@ class Server:
             "warning",
         ]
         if backend == "postgresql":
-            env["SODATA_DATABASE_URL"], self.pg_name = _postgres_database()
-            self.database_url = env["SODATA_DATABASE_URL"]
+            if database is None:
+                database, self.pg_name = _postgres_database()
+            env["SODATA_DATABASE_URL"] = self.database_url = database
         else:
             env.pop("SODATA_DATABASE_URL", None)
-            command += ["--db", str(workdir / "sodata-test.db")]
-            self.database_url = f"sqlite:///{workdir / 'sodata-test.db'}"
+            database = database or str(workdir / "sodata-test.db")
+            command += ["--db", database]
+            self.database_url = f"sqlite:///{database}"
         command += list(args)
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(

@@ -41,8 +41,8 @@ class Settings(BaseSettings):
     rate_limits: bool = True  # False: no rate limit at all
     rate_limit_window: int = Field(default=60, ge=1)
     # Requests that check a client secret or a password (token endpoint, introspection,
-    # revocation, logout, the sign-in page) by source address: the connection's (behind a
-    # proxy, the proxy's: X-Forwarded-For is not read).
+    # revocation, logout, the sign-in page) by source address: the connection's, or the
+    # X-Forwarded-For of a proxy on the same machine (uvicorn's FORWARDED_ALLOW_IPS).
     token_requests_per_address: int | None = Field(default=None, ge=0)
     # Those of them that failed (wrong client secret or password): once past it, the address
     # is answered 429 on every such request until the window ends.

@@ -8,8 +8,8 @@ The requests that check a client secret or a password are rate limited (kit/rate
 config.py), by source address and by client_id, and an address whose checks failed too often
 is refused all of them until the window ends: 429 with Retry-After, and the error
 too_many_requests. Keycloak itself counts failures per user (its brute-force detection), as
-the lockout here does; that stays. The address is the connection's: behind a proxy, every
-request seems to come from the proxy (X-Forwarded-For is not read), so raise the limits."""
+the lockout here does; that stays. The address is the connection's, or the X-Forwarded-For of a
+proxy on the same machine (uvicorn believes 127.0.0.1 and ::1, and FORWARDED_ALLOW_IPS)."""
 
 from __future__ import annotations
 

@@ -102,6 +102,10 @@ def account_of(session: Session, client: OAuthClient) -> GatewayAccount | None:
     return None if row is None else account_for(client.client_id, client.role, *row)
 
 
+def _roles(get_client: dict[str, Any]) -> set[str]:
+    return {r["rolename"] for r in get_client.get("data", {}).get("client", {}).get("roles", [])}
+
+
 class DynamicSecurity:
     """Commands to the broker's dynamic security, each batch answered or BrokerUnavailable."""
 
@@ -218,11 +222,14 @@ class DynamicSecurity:
                 for t, topic in acls
             ),
         ]
-        if WORKER_ROLE not in {r["rolename"] for r in own["data"]["client"].get("roles", [])}:
-            commands.append(
-                {"command": "addClientRole", "username": username, "rolename": WORKER_ROLE}
-            )
         self._checked(commands, tolerated=("already exists",))
+        if WORKER_ROLE not in _roles(own):
+            # Mosquitto 2.0.11 answers "Internal error" to a client adding a role to its own
+            # account, and adds it: what counts is the account afterwards
+            self.run([{"command": "addClientRole", "username": username, "rolename": WORKER_ROLE}])
+            (own,) = self.run([{"command": "getClient", "username": username}])
+            if WORKER_ROLE not in _roles(own):
+                raise BrokerUnavailable(f"sodata's account {username!r} did not get its role")
 
     def reconcile(self, session: Session) -> None:
         """Remove the accounts of clients gone or unbound; set the others' topics again."""

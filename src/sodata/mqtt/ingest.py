@@ -12,6 +12,7 @@ is a gateway, that of its child devices, as a client bound to it does over HTTP.
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from collections.abc import Callable, Hashable, Iterable
@@ -56,12 +57,13 @@ class Answer:
 
 
 class _Cache(Generic[K, V]):
-    """Values loaded for `seconds`; a key not found is looked up again at its next use (a
-    device created shows at once)."""
+    """Values loaded for `seconds` (each for a random part of it, from half to whole, so that
+    the devices loaded together are not all read again in one flush); a key not found is looked
+    up again at its next use (a device created shows at once)."""
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._items: dict[K, tuple[float, V]] = {}
+        self._items: dict[K, tuple[float, V]] = {}  # value and when it expires
 
     def get(self, keys: Iterable[K], load: Callable[[list[K]], dict[K, V]]) -> dict[K, V]:
         now = time.monotonic()
@@ -69,15 +71,16 @@ class _Cache(Generic[K, V]):
         missing = []
         for key in set(keys):
             hit = self._items.get(key)
-            if hit is not None and now - hit[0] < self.seconds:
+            if hit is not None and now < hit[0]:
                 found[key] = hit[1]
             else:
                 missing.append(key)
         if missing:
             loaded = load(missing)
             if len(self._items) > 200_000:  # bounded: forget what has expired
-                self._items = {k: i for k, i in self._items.items() if now - i[0] < self.seconds}
-            self._items.update((k, (now, v)) for k, v in loaded.items())
+                self._items = {k: i for k, i in self._items.items() if now < i[0]}
+            for key, value in loaded.items():
+                self._items[key] = (now + self.seconds * random.uniform(0.5, 1.0), value)
             found.update(loaded)
         return found
 

@@ -63,6 +63,7 @@ class Worker:
         self.inbox: queue.SimpleQueue[mqtt.MQTTMessage] = queue.SimpleQueue()
         self.connected = threading.Event()
         self.client = connection.client(settings, client_id, manual_ack=True)
+        self.client.max_inflight_messages_set(0)  # the answers of a whole batch go out at once
         self.client.on_connect = self._connected
         self.client.on_disconnect = self._disconnected
         self.client.on_message = self._received
@@ -280,7 +281,8 @@ class Supervisor:
                     continue
                 self.connected[index] = False
                 metrics.forget(process.pid)
-                if process.exitcode and time.monotonic() - self.started[index] < STARTUP_SECONDS:
+                failed = process.exitcode is not None and process.exitcode > 0  # not a signal
+                if failed and time.monotonic() - self.started[index] < STARTUP_SECONDS:
                     log.error("worker %d could not start (exit code %s)", index, process.exitcode)
                     self.stopping.set()
                     code = 1

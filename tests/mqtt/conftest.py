@@ -28,7 +28,8 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from tests.conftest import BACKENDS, Server, _free_port, client_as
+from sodata.demo.ids import ADMIN_EMAIL, MASTERYS_GATEWAY, SOLINK
+from tests.conftest import BACKENDS, Server, _free_port, client_as, unique
 
 ADMIN = "sodata"  # sodata's own broker account: administers the dynamic security
 
@@ -252,6 +253,24 @@ class Device:
         self.client.loop_stop()
 
 
+def create_gateway_client(
+    api: httpx.Client, role: str = "manager", client_id: str | None = None
+) -> httpx.Response:
+    """POST an API client bound to the demo's gateway of Masterys U2 CDS (SoLink)."""
+    return api.post(
+        f"/api/v1/ca/{SOLINK}/clients",
+        json={
+            "clientId": client_id or unique("gw").replace(" ", "-"),
+            "role": role,
+            "gatewayUuid": str(MASTERYS_GATEWAY),
+        },
+    )
+
+
+def gateway_serial(api: httpx.Client) -> str:
+    return api.get(f"/api/v1/ca/{SOLINK}/devices/{MASTERYS_GATEWAY}").json()["serialNumber"]
+
+
 class Stack:
     def __init__(self, broker: Broker, server: Server, workers: Workers) -> None:
         self.broker, self.server, self.workers = broker, server, workers
@@ -278,7 +297,5 @@ def stack(
 
 @pytest.fixture(scope="module")
 def admin(stack: Stack) -> Iterator[httpx.Client]:
-    from sodata.demo.ids import ADMIN_EMAIL
-
     with client_as(stack.server, ADMIN_EMAIL) as client:
         yield client

@@ -10,20 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sodata.demo.ids import ADMIN_EMAIL, MASTERYS_GATEWAY, SOLINK
+from sodata.demo.ids import ADMIN_EMAIL, SOLINK
 from tests.conftest import BACKENDS, Server, client_as, unique
-from tests.mqtt.conftest import Broker, Device, Workers
-
-
-def _create(api: httpx.Client, client_id: str | None = None) -> httpx.Response:
-    return api.post(
-        f"/api/v1/ca/{SOLINK}/clients",
-        json={
-            "clientId": client_id or unique("gw").replace(" ", "-"),
-            "role": "manager",
-            "gatewayUuid": str(MASTERYS_GATEWAY),
-        },
-    )
+from tests.mqtt.conftest import Broker, Device, Workers, create_gateway_client, gateway_serial
 
 
 def _token(server: Server, client_id: str, secret: str) -> int:
@@ -39,12 +28,12 @@ def test_accounts_while_the_broker_is_down(backend: str, tmp_path: Path) -> None
     server = Server(backend, tmp_path, env=broker.env())
     try:
         api = client_as(server, ADMIN_EMAIL)
-        serial = api.get(f"/api/v1/ca/{SOLINK}/devices/{MASTERYS_GATEWAY}").json()["serialNumber"]
-        kept, gone = _create(api).json(), _create(api).json()
+        serial = gateway_serial(api)
+        kept, gone = create_gateway_client(api).json(), create_gateway_client(api).json()
         broker.stop(for_good=False)
 
         refused_id = unique("gw").replace(" ", "-")
-        refused = _create(api, refused_id)
+        refused = create_gateway_client(api, client_id=refused_id)
         assert refused.status_code == 503, refused.text
         assert "MQTT broker" in refused.json()["message"]
         listed = api.get(f"/api/v1/ca/{SOLINK}/clients", params={"take": 1000}).json()["results"]

@@ -12,9 +12,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from sodata.demo.ids import ADMIN_EMAIL, MASTERYS_GATEWAY, MASTERYS_U2_CDS, SOLINK
-from tests.conftest import BACKENDS, Server, client_as, unique
-from tests.mqtt.conftest import Broker, Device, Workers
+from sodata.demo.ids import ADMIN_EMAIL, MASTERYS_U2_CDS, SOLINK
+from tests.conftest import BACKENDS, Server, client_as
+from tests.mqtt.conftest import (
+    Broker,
+    Device,
+    Workers,
+    create_gateway_client,
+    gateway_serial,
+)
 
 VARIABLE = "Global|0|141935"
 START = datetime(2021, 6, 1, tzinfo=UTC)
@@ -50,15 +56,8 @@ def test_workers_ride_out_a_broker_outage(backend: str, tmp_path: Path) -> None:
     try:
         workers = Workers(server, broker, tmp_path, workers=2)
         api = client_as(server, ADMIN_EMAIL)
-        serial = api.get(f"/api/v1/ca/{SOLINK}/devices/{MASTERYS_GATEWAY}").json()["serialNumber"]
-        client = api.post(
-            f"/api/v1/ca/{SOLINK}/clients",
-            json={
-                "clientId": unique("gw").replace(" ", "-"),
-                "role": "manager",
-                "gatewayUuid": str(MASTERYS_GATEWAY),
-            },
-        ).json()
+        serial = gateway_serial(api)
+        client = create_gateway_client(api).json()
 
         def publish(numbers: range) -> None:
             device = Device(broker, client["clientId"], client["clientSecret"], str(SOLINK), serial)

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from sodata.demo.ids import DELPHYS_SERIAL, MASTERYS_GATEWAY, MASTERYS_U2_CDS, SOLINK
+from sodata.demo.ids import DELPHYS_SERIAL, MASTERYS_U2_CDS, SOLINK
 from sodata.mqtt.dynsec import DynamicSecurity
 from tests.conftest import unique
-from tests.mqtt.conftest import Device, Stack
+from tests.mqtt.conftest import Device, Stack, create_gateway_client, gateway_serial
 
 CHILD_VARIABLE = "Global|0|141935"
 
@@ -25,21 +25,14 @@ def _at(minutes_ago: int) -> str:
 
 
 def _client(admin: httpx.Client, role: str = "manager") -> dict[str, Any]:
-    answer = admin.post(
-        f"/api/v1/ca/{SOLINK}/clients",
-        json={
-            "clientId": unique("gw").replace(" ", "-"),
-            "role": role,
-            "gatewayUuid": str(MASTERYS_GATEWAY),
-        },
-    )
+    answer = create_gateway_client(admin, role)
     assert answer.status_code == 201, answer.text
     return answer.json()
 
 
 @pytest.fixture(scope="module")
 def gateway(stack: Stack, admin: httpx.Client) -> Any:
-    serial = admin.get(f"/api/v1/ca/{SOLINK}/devices/{MASTERYS_GATEWAY}").json()["serialNumber"]
+    serial = gateway_serial(admin)
     client = _client(admin)
     device = Device(stack.broker, client["clientId"], client["clientSecret"], str(SOLINK), serial)
     assert device.refused is None, device.refused
@@ -217,7 +210,7 @@ def test_a_gateway_cannot_publish_for_another_device(
 
 
 def test_broker_accounts_follow_the_api_clients(stack: Stack, admin: httpx.Client) -> None:
-    serial = admin.get(f"/api/v1/ca/{SOLINK}/devices/{MASTERYS_GATEWAY}").json()["serialNumber"]
+    serial = gateway_serial(admin)
     client = _client(admin)
     old = client["clientSecret"]
     new = admin.put(f"/api/v1/ca/{SOLINK}/clients/{client['uuid']}/secret").json()["clientSecret"]

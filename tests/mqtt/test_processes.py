@@ -19,12 +19,18 @@ import pytest
 from sodata.demo.ids import (
     ADMIN_EMAIL,
     DELPHYS_GP2,
-    MASTERYS_GATEWAY,
     MASTERYS_U2_CDS,
     SOLINK,
 )
-from tests.conftest import BACKENDS, Server, client_as, unique
-from tests.mqtt.conftest import Broker, Device, Workers, worker_processes
+from tests.conftest import BACKENDS, Server, client_as
+from tests.mqtt.conftest import (
+    Broker,
+    Device,
+    Workers,
+    create_gateway_client,
+    gateway_serial,
+    worker_processes,
+)
 
 MESSAGES = 1500  # over MQTT, one point each, about 5 s
 BATCHES = 60  # over HTTP, 50 points each
@@ -59,15 +65,8 @@ def test_killing_an_api_and_an_mqtt_process_loses_nothing(backend: str, tmp_path
     try:
         workers = Workers(server, broker, tmp_path, workers=2)
         api = client_as(server, ADMIN_EMAIL)
-        serial = api.get(f"/api/v1/ca/{SOLINK}/devices/{MASTERYS_GATEWAY}").json()["serialNumber"]
-        client = api.post(
-            f"/api/v1/ca/{SOLINK}/clients",
-            json={
-                "clientId": unique("gw").replace(" ", "-"),
-                "role": "manager",
-                "gatewayUuid": str(MASTERYS_GATEWAY),
-            },
-        ).json()
+        serial = gateway_serial(api)
+        client = create_gateway_client(api).json()
         device = Device(broker, client["clientId"], client["clientSecret"], str(SOLINK), serial)
 
         published: dict[str, float] = {}  # acknowledged by the broker

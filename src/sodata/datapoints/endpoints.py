@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Path
 
 from sodata.access.deps import PrincipalDep
@@ -24,7 +22,7 @@ from sodata.datapoints.schemas import (
 from sodata.kit import metrics
 from sodata.kit.admission import RawBody
 from sodata.kit.db import SessionDep, SessionRoute
-from sodata.kit.errors import BadRequest, body_schema
+from sodata.kit.errors import body_schema
 from sodata.kit.responses import json_body
 
 router = APIRouter(
@@ -75,23 +73,6 @@ def find_device_streams(
     return response
 
 
-def _decode(body: bytes) -> object:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        try:  # numbers too large for a double (1e999): their points are rejected, not the batch
-            decoded = json.loads(body, parse_constant=_not_a_number)
-            orjson.dumps(decoded)  # a lone surrogate ("\ud800"): json.loads takes it, orjson not
-        except (ValueError, TypeError, RecursionError):  # RecursionError: nested too deep
-            raise BadRequest(f"body: not valid JSON ({exc})") from None
-        return decoded
-
-
-def _not_a_number(token: str) -> None:
-    """json.loads takes NaN and Infinity, which are not JSON (orjson refuses them too)."""
-    raise ValueError(token)
-
-
 @router.post(
     "/devices/{deviceUuid}/datapoints",
     summary="Send data points",
@@ -117,7 +98,7 @@ def send_datapoints(
     ca: WritableCa,
     device_uuid: DeviceUuid,
 ):
-    series = service.parse_ingest(_decode(body))  # at most MAX_INGEST_BYTES: else 413
+    series = service.parse_ingest(service.decode_body(body))  # at most MAX_INGEST_BYTES: else 413
     answer = service.ingest(session, principal, ca, device_uuid, series)
     metrics.count_points("http", answer["accepted"], answer["rejected"])
     return json_body(answer)

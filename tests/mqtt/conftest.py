@@ -109,7 +109,11 @@ class Broker:
 
     def stop(self, for_good: bool = True) -> None:
         self.process.terminate()
-        self.process.wait(10)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
         if for_good:
             self._log.close()
 
@@ -129,7 +133,11 @@ class Workers:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout

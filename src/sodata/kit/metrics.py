@@ -179,7 +179,8 @@ def count_points(path: str, accepted: int, rejected: int) -> None:
 def watch_pool(engine: Engine) -> None:
     """Counts the connections `engine` lends out and its pool's size. A connection counts from
     its checkout to its checkin (a connection that failed to open was never lent)."""
-    DB_POOL_SIZE.inc(engine.pool.size())  # type: ignore[attr-defined]
+    size = engine.pool.size  # type: ignore[attr-defined]
+    DB_POOL_SIZE.inc(size() if callable(size) else size)  # SingletonThreadPool: an attribute
 
     def checkout(_connection: object, record: ConnectionPoolEntry, _proxy: object) -> None:
         record.info["lent"] = True

@@ -532,3 +532,172 @@ def year_query(series: list[dict], take: int = 100_000) -> dict:
 
 def backends(args: argparse.Namespace) -> list[str]:
     return args.backend or ["sqlite"]
+
+
+# PostgreSQL's binary COPY rows (variable_id int4, at int8, value float8)
+_COPY_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        ("vid_len", ">i4"),
+        ("vid", ">i4"),
+        ("at_len", ">i4"),
+        ("at", ">i8"),
+        ("value_len", ">i4"),
+        ("value", ">f8"),
+    ]
+)
+
+
+def copy_rows(vids: np.ndarray, t: np.ndarray, v: np.ndarray) -> bytes:
+    """The rows (variable_id, at, value) as the data of one COPY ... (FORMAT BINARY), built
+    column-wise."""
+    rows = np.empty(len(t), dtype=_COPY_ROW)
+    rows["fields"], rows["vid_len"], rows["at_len"], rows["value_len"] = 3, 4, 8, 8
+    rows["vid"], rows["at"], rows["value"] = vids, t, v
+    return b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8 + rows.tobytes() + b"\xff\xff"
+
+
+# --- MQTT: a broker of our own, devices in bulk, CPU time of processes ------------------------
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free right now."""
+    return _free_port()
+
+
+class Mosquitto:
+    """A Mosquitto broker of our own on a free port of 127.0.0.1 (never the system's), with its
+    config file, log and nothing persisted in a temporary directory. `max_inflight_messages 0`
+    (else it sends only 20 messages per client before their PUBACKs) and `max_queued_messages
+    1000000` (else it drops what a client has not taken past 1,000)."""
+
+    def __init__(self, binary: str = MOSQUITTO) -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="sodata-bench-mosquitto-"))
+        self.port = free_port()
+        self.log_path = self.directory / "mosquitto.log"
+        config = self.directory / "mosquitto.conf"
+        config.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "max_inflight_messages 0\n"
+            "max_queued_messages 1000000\n"
+            "connection_messages false\n"
+            f"log_dest file {self.log_path}\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+        )
+        self.process = subprocess.Popen(
+            [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            if self.process.poll() is not None:
+                log = self.log_path.read_text() if self.log_path.exists() else ""
+                raise RuntimeError(f"mosquitto exited ({self.process.returncode}):\n{log}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError("mosquitto does not listen after 10 s") from None
+                time.sleep(0.05)
+        say(f"mosquitto up on 127.0.0.1:{self.port} (pid {self.process.pid}, dir {self.directory})")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def bulk_devices(url: str, site: str, count: int, prefix: str) -> list[tuple[int, str]]:
+    """`count` devices of the Masterys type in the site (uuid), ACCEPTED, their profile applied
+    (as POST /devices does, without its Logs entry), written with SQLAlchemy in one
+    transaction; their (id, serial number), serials `<prefix>-00000`, ..."""
+    from sqlalchemy import select
+
+    from sodata.devices.profile import apply_profiles
+    from sodata.models import CorporateAccount, Device, DeviceType, Site
+
+    with session_on(url) as session:
+        ca = session.scalar(select(CorporateAccount).where(CorporateAccount.uuid == SOLINK))
+        place = session.scalar(select(Site).where(Site.uuid == uuid.UUID(site)))
+        kind = session.scalar(select(DeviceType).where(DeviceType.uuid == MASTERYS_TYPE))
+        assert ca is not None and place is not None and kind is not None
+        devices = [
+            Device(
+                corporate_account_id=ca.id,
+                device_type=kind,
+                serial_number=f"{prefix}-{i:05d}",
+                name=f"{prefix} {i:05d}",
+                configuration_key=kind.configuration_key,
+                site=place,
+                time_zone=place.time_zone,
+                status="ACCEPTED",
+                creation_type="CREATED",
+            )
+            for i in range(count)
+        ]
+        session.add_all(devices)
+        session.flush()
+        apply_profiles(session, devices)
+        session.commit()
+        return [(d.id, d.serial_number) for d in devices]
+
+
+def device_variable_ids(
+    url: str, device_ids: Sequence[int], mappings: Sequence[str]
+) -> dict[int, list[int]]:
+    """The variable ids of each device for the mappingConfigs ("Global|0|140100"), in order."""
+    from sqlalchemy import select
+
+    from sodata.models import Item, Service, Variable
+
+    found: dict[tuple[int, str], int] = {}
+    with session_on(url) as session:
+        rows = session.execute(
+            select(Variable.device_id, Item.item_type, Item.index, Service.service_id, Variable.id)
+            .join(Item, Variable.item_id == Item.id)
+            .join(Service, Variable.service_id == Service.id)
+            .where(Variable.device_id.in_(list(device_ids)))
+        )
+        for device, kind, index, service, vid in rows:
+            found[device, f"{kind}|{index}|{service}"] = vid
+    return {d: [found[d, m] for m in mappings] for d in device_ids}
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user + system, all threads) a process has used so far; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (Linux)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent busy (all cores; not idle nor iowait)."""
+    values = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / _TICK

@@ -31,8 +31,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import orjson
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
-from sqlalchemy import Integer, MetaData, any_, bindparam, create_engine, event, select
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import MetaData, create_engine, event, select
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 
@@ -310,11 +309,8 @@ def lock_rows(session: Session, key: InstrumentedAttribute[int], row_ids: list[i
     with session.no_autoflush:  # take the lock before writing anything, or writers deadlock
         connection = session.connection()
         if connection.dialect.name != "sqlite":
-            # one array parameter: the same statement text for any number of rows (psycopg
-            # prepares it once; an IN list of 3,000 parameters was parsed again on every call)
-            ids = bindparam("ids", type_=postgresql.ARRAY(Integer))
-            ordered = select(key).where(key == any_(ids)).order_by(key)  # in order: no deadlock
-            session.execute(ordered.with_for_update(key_share=True), {"ids": sorted(row_ids)})
+            ordered = select(key).where(key.in_(sorted(row_ids))).order_by(key)  # no deadlock
+            session.execute(ordered.with_for_update(key_share=True))
         else:
             _begin_immediate(connection)
 

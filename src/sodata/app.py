@@ -32,6 +32,7 @@ from sodata.last_values.endpoints import router as last_values_router
 from sodata.logs.endpoints import router as logs_router
 from sodata.mqtt.dynsec import DynamicSecurity
 from sodata.sites.endpoints import router as sites_router
+from sodata.timeseries import retention
 from sodata.users.endpoints import router as users_router
 from sodata.variables.endpoints import router as variables_router
 
@@ -120,7 +121,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.collect()
         gc.freeze()
         gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        yield
+        # partitions ahead (PostgreSQL), raw points past their retention removed
+        rounds = retention.Rounds(settings.database_url, settings.raw_retention_days).start()
+        try:
+            yield
+        finally:
+            rounds.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -139,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # a connection for every admitted request, and two for the identity provider's key reloads
     engine = make_engine(settings.database_url, turns + 2, settings.queue_seconds)
     factory = make_sessionmaker(engine)
+    app.state.settings = settings
     app.state.principals = Principals(settings.principal_cache_seconds)
     app.state.principals.watch(factory)
     app.state.sessionmaker = factory

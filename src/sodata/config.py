@@ -103,6 +103,11 @@ class Settings(BaseSettings):
     # the database again; a change made by another process shows after at most this long.
     principal_cache_seconds: float = Field(default=5.0, ge=0)
 
+    # Raw points older than this many days are removed, and refused by ingestion; rollups (15
+    # minutes to years) are kept (README, "Retention"; sodata/timeseries/retention.py). Unset:
+    # raw points are kept for ever.
+    raw_retention_days: int | None = Field(default=None, ge=1)
+
     # Logs (README, "Metrics and logs"; sodata/kit/log_format.py): "text", uvicorn's lines, or
     # "json", one JSON object per line (time, level, logger, message; method, path, status,
     # duration_ms and client on access lines), for a log collector.

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sodata.catalog.service import sync_catalog
 from sodata.demo.seed import seed
 from sodata.kit.db import Base, make_engine
+from sodata.migrations import include_name
 from sodata.models import Datapoint, Device, LastValue, Rollup, Variable
 from sodata.timeseries import store
 from tests.conftest import BACKENDS, fresh_database, open_session
@@ -27,7 +28,8 @@ def test_migrations_match_the_models(database: str) -> None:
     engine = make_engine(database)
     try:
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+            context = MigrationContext.configure(conn, opts={"include_name": include_name})
+            diff = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()
     assert diff == []

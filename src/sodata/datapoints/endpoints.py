@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
@@ -87,11 +87,13 @@ devices: set `deviceUuid` on their series). At most {MAX_POINTS:,} points per ca
 - A point sent again for the same variable and time replaces the stored one.
 - The answer comes once the points are durably stored. It counts the points accepted and
   rejected, and says why each was rejected: an unknown variable, a value that is not a number,
-  a time more than an hour ahead of the server's clock, a device not activated.
+  a time more than an hour ahead of the server's clock, a time older than the server keeps raw
+  points (SODATA_RAW_RETENTION_DAYS, when set), a device not activated.
 - Needs the manager role and the device's data; an API client bound to a gateway sends for
   that gateway and its child devices.""",
 )
 def send_datapoints(
+    request: Request,
     body: RawBody,
     session: SessionDep,
     principal: PrincipalDep,
@@ -99,6 +101,7 @@ def send_datapoints(
     device_uuid: DeviceUuid,
 ):
     series = service.parse_ingest(service.decode_body(body))  # at most MAX_INGEST_BYTES: else 413
-    answer = service.ingest(session, principal, ca, device_uuid, series)
+    retention_days = request.app.state.settings.raw_retention_days
+    answer = service.ingest(session, principal, ca, device_uuid, series, retention_days)
     metrics.count_points("http", answer["accepted"], answer["rejected"])
     return json_body(answer)

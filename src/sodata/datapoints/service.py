@@ -34,7 +34,7 @@ from sodata.datapoints.schemas import (
 from sodata.kit.db import commit_writes
 from sodata.kit.errors import BadRequest, describe_validation_errors, not_found
 from sodata.models import CorporateAccount, Device, Item, Service, Variable
-from sodata.timeseries import query, store
+from sodata.timeseries import query, retention, store
 from sodata.timeseries.calendar import (
     UnknownZone,
     iso,
@@ -449,6 +449,7 @@ def ingest(
     ca: CorporateAccount,
     device_uuid: uuid.UUID,
     series: list[SeriesIn],
+    retention_days: int | None = None,
 ) -> dict[str, Any]:
     writable = writable_devices(principal, ca)
     gateway = device_rows(session, {device_uuid}, writable).get(device_uuid)
@@ -456,7 +457,7 @@ def ingest(
         raise not_found("Device", device_uuid)
     children = device_rows(session, Pending.children(gateway, series), writable)
     catalog = Catalog.of(session, [gateway.id, *(d.id for d in children.values())])
-    pending = Pending()
+    pending = Pending(retention_days)
     answer = pending.add(gateway, children, catalog, series)
     pending.check()
     if pending:  # nothing accepted: nothing to write, no turn to wait for
@@ -480,7 +481,8 @@ class Pending:
     together, column-wise (check()), then stored together (write()). Of points of the same
     variable and time, the last added wins."""
 
-    def __init__(self) -> None:
+    def __init__(self, retention_days: int | None = None) -> None:
+        self.retention_days = retention_days  # older points are refused (timeseries/retention)
         self._segments: list[_Segment] = []
         self._answers: list[tuple[dict[str, Any], Rejections]] = []
         self._chunks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -550,7 +552,7 @@ class Pending:
             if not segments:
                 continue
             points = [p for g in segments for p in g.points]
-            t, v, ok, bad = _checked(points, boolean, now)
+            t, v, ok, bad = _checked(points, boolean, now, self.retention_days)
             edges = np.cumsum([0, *(len(g.points) for g in segments)]).tolist()
             for j, at, reason in bad:
                 k = bisect.bisect_right(edges, j) - 1
@@ -581,10 +583,11 @@ class Pending:
 
 
 def _checked(
-    points: list[Any], boolean: bool, now: int
+    points: list[Any], boolean: bool, now: int, retention_days: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, Any, str]]]:
     """Times (ms) and values of the points, which of them are good, and for each of the others
-    (index, its `at` as sent, why it is rejected). Well-formed points take the vectorized path."""
+    (index, its `at` as sent, why it is rejected). Well-formed points take the vectorized path.
+    With `retention_days`, points older than that are refused."""
     n = len(points)
     malformed = np.zeros(n, dtype=bool)
     try:
@@ -604,7 +607,8 @@ def _checked(
     t_ok &= ~malformed
     ok = t_ok & v_ok
     future = ok & (t > now + MAX_FUTURE_MS)
-    past = ok & (t < 0)
+    oldest = max(0, retention.horizon(retention_days, now) or 0)
+    past = ok & (t < oldest)
     bad = []
     for j in np.flatnonzero(~ok | future | past).tolist():
         if malformed[j]:
@@ -617,8 +621,13 @@ def _checked(
             reason = _value_reason(values[j], boolean)
         elif future[j]:
             reason = "at: more than an hour ahead of the server's clock"
-        else:
+        elif t[j] < 0:
             reason = "at: before 1970-01-01T00:00:00Z"
+        else:
+            reason = (
+                f"at: older than the {retention_days} days raw points are kept; the oldest time "
+                f"taken now is {iso_ms(oldest)}"
+            )
         bad.append((j, None if malformed[j] else ats[j], reason))
     return t, v, ok & ~future & ~past, bad
 

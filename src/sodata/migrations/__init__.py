@@ -16,6 +16,14 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """What autogenerate compares: not the monthly partitions of datapoints (PostgreSQL), which
+    the server creates as time goes (sodata.timeseries.retention)."""
+    from sodata.timeseries.store import partition_month
+
+    return not (type_ == "table" and name is not None and partition_month(name) is not None)
+
+
 def upgrade(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 

@@ -4,6 +4,7 @@ from alembic import context
 
 import sodata.models  # noqa: F401  (registers every table)
 from sodata.kit.db import Base, make_engine
+from sodata.migrations import include_name
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url")
@@ -26,6 +27,7 @@ def _migrate(connection) -> None:  # noqa: ANN001
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -161,9 +161,14 @@ class _Note:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-def flush(session: Session, directory: Directory, messages: list[Message]) -> list[Answer]:
+def flush(
+    session: Session,
+    directory: Directory,
+    messages: list[Message],
+    retention_days: int | None = None,
+) -> list[Answer]:
     """Check and store the messages (committed when this returns), and their answers, in
-    order. Raises, storing nothing, when the database cannot commit (the caller keeps the
+    order; points older than `retention_days` are refused. Raises, storing nothing, when the database cannot commit (the caller keeps the
     messages unacknowledged and tries again)."""
     answers: list[Answer | None] = [None] * len(messages)
     parsed = []
@@ -203,7 +208,7 @@ def flush(session: Session, directory: Directory, messages: list[Message]) -> li
         {g.id for g in map(gateway_of, known) if g is not None} | {d.id for d in children.values()},
     )
 
-    pending = Pending()
+    pending = Pending(retention_days)
     notes: dict[tuple[int, str, str], _Note] = {}
 
     def note(p: _Parsed, action: str, device: DeviceRow | None = None) -> _Note:

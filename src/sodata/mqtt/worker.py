@@ -154,7 +154,7 @@ class Worker:
 
     def _flush(self, messages: list[Message]) -> list[Answer]:
         with self.sessions() as session:
-            return flush(session, self.directory, messages)
+            return flush(session, self.directory, messages, self.settings.raw_retention_days)
 
     def _alone(self, message: Message) -> Answer:
         """A message whose batch failed for another reason than the database's availability,

@@ -11,7 +11,8 @@ any other batch (overwrite, late data) recomputes the days it touches from the r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +108,8 @@ def write(session: Session, batches: Sequence[SeriesPoints]) -> None:
         return
     lock_rows(session, Variable.id, sorted({b.variable_id for b in batches}))
     db = Db(session)
+    if db.postgres:
+        ensure_partitions(db, np.unique(month_of(np.concatenate([b.t for b in batches]))).tolist())
     for batch in batches:
         _write_series(db, batch)
 
@@ -139,6 +142,50 @@ def _write_series(db: Db, batch: SeriesPoints) -> None:
         stored = read_hours(db, vid, month_start(int(months[0])), month_start(int(months[-1]) + 1))
         _store_hours(db, vid, _merged(stored, hours, HOUR_MS, months, month_of(stored.start)))
     db.execute(_UPSERT_LAST, (vid, int(t[-1]), float(v[-1])))
+
+
+# PostgreSQL: a partition of datapoints per UTC month (migration 0004; timeseries/retention.py)
+PARTITION = re.compile(r"datapoints_p(\d{4})(\d{2})")
+# pg_advisory_xact_lock key: who creates partitions, one at a time
+_PARTITIONS_LOCK = 0x50D47A
+
+
+def partition_name(month: int) -> str:
+    """The partition of a UTC month numbered as by calendar.month_of."""
+    year, index = divmod(month, 12)
+    return f"datapoints_p{1970 + year:04d}{index + 1:02d}"
+
+
+def partition_month(name: str) -> int | None:
+    match = PARTITION.fullmatch(name)
+    return None if match is None else (int(match[1]) - 1970) * 12 + int(match[2]) - 1
+
+
+def ensure_partitions(db: Db, months: Iterable[int]) -> None:
+    """PostgreSQL: the partitions of these months, created (in the caller's transaction) where
+    missing. One round trip when they all exist."""
+    names = {partition_name(m): m for m in months}
+    missing = db.rows(
+        "SELECT n FROM unnest(?::text[]) AS n WHERE to_regclass(n) IS NULL", (list(names),)
+    )
+    if not missing:
+        return
+    # Who attaches waits for whoever is attaching (both take the parent's SHARE UPDATE
+    # EXCLUSIVE lock until commit): one lock for all months, so no two writers deadlock.
+    db.execute("SELECT pg_advisory_xact_lock(?)", (_PARTITIONS_LOCK,))
+    for (name,) in missing:
+        ((exists,),) = db.rows("SELECT to_regclass(?) IS NOT NULL", (name,))
+        if exists:  # created meanwhile
+            continue
+        month = names[name]
+        # CREATE TABLE ... PARTITION OF would lock out the table's readers and writers; ATTACH
+        # of an empty table lets them be.
+        db.execute(f"CREATE TABLE {name} (LIKE datapoints INCLUDING ALL)", ())
+        db.execute(
+            f"ALTER TABLE datapoints ATTACH PARTITION {name}"
+            f" FOR VALUES FROM ({month_start(month)}) TO ({month_start(month + 1)})",
+            (),
+        )
 
 
 # PostgreSQL's binary COPY rows (variable_id int4, at int8, value float8), built by numpy
@@ -279,10 +326,19 @@ def read_hours(db: Db, vid: int, start: int, end: int) -> Partials:
 
 
 def extent(db: Db, vid: int) -> tuple[int, int] | None:
-    """The first and last time of a series, or None if it has no point."""
-    ((first, last),) = db.rows(  # two subqueries: each an index lookup
+    """Bounds of a series' times, or None if it has no point: its first and last raw point,
+    widened to the UTC days of its rollups (which outlive the raw points: retention.py)."""
+    ((first, last, first_day, last_day),) = db.rows(  # four subqueries: each an index lookup
         "SELECT (SELECT min(at) FROM datapoints WHERE variable_id = ?),"
-        " (SELECT max(at) FROM datapoints WHERE variable_id = ?)",
-        (vid, vid),
+        " (SELECT max(at) FROM datapoints WHERE variable_id = ?),"
+        " (SELECT min(day) FROM rollups WHERE variable_id = ?),"
+        " (SELECT max(day) FROM rollups WHERE variable_id = ?)",
+        (vid, vid, vid, vid),
     )
-    return None if first is None else (int(first), int(last))
+    if first_day is None:
+        return None
+    if first is None:  # every raw point removed
+        return int(first_day) * DAY_MS, (int(last_day) + 1) * DAY_MS - 1
+    if first // DAY_MS > first_day:  # the raw points of the first days removed
+        first = int(first_day) * DAY_MS
+    return int(first), int(last)

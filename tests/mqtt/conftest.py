@@ -121,9 +121,17 @@ class Broker:
 class Workers:
     """`sodata mqtt --workers N` on the server's database, ready once /ready answers 200."""
 
-    def __init__(self, server: Server, broker: Broker, workdir: Path, workers: int = 1) -> None:
+    def __init__(
+        self,
+        server: Server,
+        broker: Broker,
+        workdir: Path,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.http = f"http://127.0.0.1:{_free_port()}"
-        env = {**os.environ, **broker.env(), "SODATA_DATABASE_URL": server.database_url}
+        env = {**os.environ, **broker.env(), **(env or {})}
+        env["SODATA_DATABASE_URL"] = server.database_url
         self.log_path = workdir / f"mqtt-{uuid.uuid4().hex[:6]}.log"
         self._log = self.log_path.open("w")
         self.process = subprocess.Popen(
@@ -290,9 +298,9 @@ def stack(
 ) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp(f"mqtt-{request.param}")
     broker = Broker(workdir)
-    server = Server(request.param, workdir, env=broker.env())
+    server = Server(request.param, workdir, env={**broker.env(), **RETENTION})
     try:
-        workers = Workers(server, broker, workdir)
+        workers = Workers(server, broker, workdir, env=RETENTION)
     except BaseException:
         server.stop()
         broker.stop()
@@ -301,6 +309,10 @@ def stack(
     workers.stop()
     server.stop()
     broker.stop()
+
+
+# Raw points are kept 10 years: older ones are refused
+RETENTION = {"SODATA_RAW_RETENTION_DAYS": "3650"}
 
 
 @pytest.fixture(scope="module")

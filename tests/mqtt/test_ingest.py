@@ -122,17 +122,22 @@ def test_bad_messages_answer_why_and_go_to_the_logs(gateway: Device, admin: http
                     {
                         "deviceUuid": str(MASTERYS_U2_CDS),
                         "mappingConfig": CHILD_VARIABLE,
-                        "data": [{"at": _at(5), "value": "high"}, {"at": _at(4), "value": 7}],
+                        "data": [
+                            {"at": _at(5), "value": "high"},
+                            {"at": _at(4), "value": 7},
+                            {"at": "2015-01-01T00:00:00Z", "value": 3},  # older than 10 years
+                        ],
                     },
                 ]
             }
         )
     )
     assert status == 200
-    assert (body["accepted"], body["rejected"]) == (1, 2)
+    assert (body["accepted"], body["rejected"]) == (1, 3)
     reasons = [e["reason"] for e in body["errors"]]
     assert "has no variable Global|0|999999" in reasons[0]
     assert '"high" is not a number' in reasons[1]
+    assert "older than the 3650 days raw points are kept" in reasons[2]
 
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -143,7 +148,7 @@ def test_bad_messages_answer_why_and_go_to_the_logs(gateway: Device, admin: http
         time.sleep(0.2)
     assert any("not valid JSON" in e["message"] for e in malformed)
     assert any(
-        gateway.serial in e["message"] and "2 points rejected" in e["message"] for e in rejected
+        gateway.serial in e["message"] and "3 points rejected" in e["message"] for e in rejected
     )
 
 

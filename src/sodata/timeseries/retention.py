@@ -9,8 +9,8 @@ before never recomputes a day whose points are being removed.
 
 PostgreSQL: `datapoints` is partitioned by range of `at`, a partition per UTC month
 (datapoints_pYYYYMM, migration 0004). Each round creates this month's partition and the next
-AHEAD_MONTHS' ahead; a write to a month with none (old history imported) creates it in its own
-transaction (`ensure_partitions`). Removal detaches partitions CONCURRENTLY (readers and writers
+AHEAD_MONTHS' ahead; a write to a month with none (old history imported) creates it in its
+transaction (`store.ensure_partitions`). Removal detaches partitions CONCURRENTLY (readers and writers
 never wait) and drops them once they end before the bound: raw points stay at least N days,
 and at most a month longer. SQLite: removal deletes the points before the bound, at most
 DELETE_ROWS per transaction, so writers keep their turns.
@@ -27,6 +27,7 @@ import time
 import numpy as np
 from sqlalchemy import select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from sodata.kit.db import make_engine
@@ -154,6 +155,8 @@ class Rounds:
         while not self._stop.is_set():
             try:
                 run(self.engine, self.days, int(time.time() * 1000))
-            except Exception:  # the database away, a lock not had: the next round tries again
-                log.exception("retention round failed; the next one is in %g s", ROUND_SECONDS)
+            except OperationalError as exc:  # the database away, a lock not had
+                log.warning("retention round failed (%s); the next is in %g s", exc, ROUND_SECONDS)
+            except Exception:
+                log.exception("retention round failed; the next is in %g s", ROUND_SECONDS)
             self._stop.wait(ROUND_SECONDS)

@@ -22,7 +22,16 @@ from sqlalchemy.orm import Session
 from sodata.kit.db import lock_rows
 from sodata.models import Variable
 from sodata.timeseries.calendar import DAY_MS, HOUR_MS, month_of, month_start
-from sodata.timeseries.partials import SLOT_MS, Partials, merge_sorted, of_groups, pack, unpack
+from sodata.timeseries.partials import (
+    PACKED,
+    SLOT_MS,
+    Partials,
+    merge,
+    merge_sorted,
+    of_groups,
+    pack,
+    unpack,
+)
 
 
 @dataclass
@@ -67,10 +76,13 @@ class Db:
         finally:
             cursor.close()
 
-    def execute(self, sql: str, params: Sequence[Any]) -> None:
+    def execute(self, sql: str, params: Sequence[Any], binary: bool = False) -> None:
         cursor = self.raw.cursor()
         try:
-            cursor.execute(self._sql(sql), params)
+            if binary:  # PostgreSQL: parameters sent binary (bytea arrays)
+                cursor.execute(self._sql(sql), params, binary=True)
+            else:
+                cursor.execute(self._sql(sql), params)
         finally:
             cursor.close()
 
@@ -93,55 +105,225 @@ _UPSERT_HOURS = (
     "INSERT INTO hourly_rollups (variable_id, month, data) VALUES (?, ?, ?)"
     " ON CONFLICT (variable_id, month) DO UPDATE SET data = excluded.data"
 )
-_UPSERT_LAST = (
-    "INSERT INTO last_values (variable_id, at, value) VALUES (?, ?, ?)"
+_LAST_CONFLICT = (
     " ON CONFLICT (variable_id) DO UPDATE SET at = excluded.at, value = excluded.value"
     " WHERE excluded.at >= last_values.at"
 )
+_UPSERT_LAST = "INSERT INTO last_values (variable_id, at, value) VALUES (?, ?, ?)" + _LAST_CONFLICT
 
 
 def write(session: Session, batches: Sequence[SeriesPoints]) -> None:
     """Store the points (overwriting those of the same variable and time), their rollups and
-    last values, in the session's transaction. Writers of the same variables take turns."""
-    batches = [b for b in batches if len(b.t)]
+    last values, in the session's transaction. Writers of the same variables take turns.
+
+    A handful of statements whatever the number of series: series that only extend (nothing
+    stored between their first and last time) are inserted and merged into their rollups
+    together, column-wise; each of the others (overwrites, late points) then recomputes the
+    days it touches from the raw points."""
+    batches = _one_per_variable([b for b in batches if len(b.t)])
     if not batches:
         return
-    lock_rows(session, Variable.id, sorted({b.variable_id for b in batches}))
+    lock_rows(session, Variable.id, [b.variable_id for b in batches])
     db = Db(session)
     if db.postgres:
         ensure_partitions(db, np.unique(month_of(np.concatenate([b.t for b in batches]))).tolist())
+    between = _with_points_between(db, batches)
+    extend = [b for b in batches if b.variable_id not in between]
+    redo = [b for b in batches if b.variable_id in between]
+    for group, upsert in ((extend, False), (redo, True)):
+        if group:
+            _insert_points(db, *_columns(group), upsert=upsert)
+    if extend:
+        _merge_rollups(db, *_columns(extend))
+    for batch in redo:  # overwrites or late points: the touched days again from the raw points
+        days = np.unique(batch.t // DAY_MS)
+        fresh = [_recompute(db, batch.variable_id, first, last) for first, last in _runs(days)]
+        _store_days(db, batch.variable_id, Partials.concat(fresh))
+        _recompute_hours(db, batch.variable_id, days)
+    _store_last(db, batches)
+
+
+def _one_per_variable(batches: list[SeriesPoints]) -> list[SeriesPoints]:
+    """The batches by variable (ascending), those of the same variable joined (the later point
+    of a time wins)."""
+    by_variable: dict[int, list[SeriesPoints]] = {}
     for batch in batches:
-        _write_series(db, batch)
-
-
-def _write_series(db: Db, batch: SeriesPoints) -> None:
-    vid, t, v = batch.variable_id, batch.t, batch.v
-    between = db.rows(
-        "SELECT 1 FROM datapoints WHERE variable_id = ? AND at >= ? AND at <= ? LIMIT 1",
-        (vid, int(t[0]), int(t[-1])),
-    )
-    if db.postgres:
-        _copy_points(db, vid, t, v, upsert=bool(between))
-    else:
-        db.many(  # where nothing is stored between the first and last time, nothing conflicts
-            "INSERT INTO datapoints (variable_id, at, value) VALUES (?, ?, ?)"
-            + (_UPSERT_POINTS if between else ""),
-            zip([vid] * len(t), t.tolist(), v.tolist(), strict=True),
+        by_variable.setdefault(batch.variable_id, []).append(batch)
+    return [
+        group[0]
+        if len(group) == 1
+        else SeriesPoints.of(
+            vid, np.concatenate([b.t for b in group]), np.concatenate([b.v for b in group])
         )
-    days = np.unique(t // DAY_MS)
-    if between:  # overwrites or late points: the touched days again from the raw points
-        fresh = Partials.concat([_recompute(db, vid, first, last) for first, last in _runs(days)])
-        _store_days(db, vid, fresh)
-        _recompute_hours(db, vid, days)
-    else:  # the batch only adds points where there were none: merge
-        new = of_groups(t // SLOT_MS * SLOT_MS, v)
-        stored = read_partials(db, vid, int(days[0]) * DAY_MS, (int(days[-1]) + 1) * DAY_MS)
-        _store_days(db, vid, _merged(stored, new, SLOT_MS, days, stored.start // DAY_MS))
-        hours = merge_sorted(new, new.start // HOUR_MS * HOUR_MS)
-        months = np.unique(month_of(hours.start))
-        stored = read_hours(db, vid, month_start(int(months[0])), month_start(int(months[-1]) + 1))
-        _store_hours(db, vid, _merged(stored, hours, HOUR_MS, months, month_of(stored.start)))
-    db.execute(_UPSERT_LAST, (vid, int(t[-1]), float(v[-1])))
+        for vid, group in sorted(by_variable.items())
+    ]
+
+
+def _columns(batches: list[SeriesPoints]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Variable, time and value of every point, by variable then time."""
+    vids = np.repeat([b.variable_id for b in batches], [len(b.t) for b in batches])
+    return (
+        vids.astype(np.int64),
+        np.concatenate([b.t for b in batches]),
+        np.concatenate([b.v for b in batches]),
+    )
+
+
+def _keyed(db: Db, sql: str, columns: Sequence[Sequence[Any]], types: Sequence[str]) -> list[tuple]:
+    """Rows of `sql`, which reads the table `k` of the given columns (one row per key): a
+    VALUES list on SQLite, unnest of arrays on PostgreSQL."""
+    if not columns[0]:
+        return []
+    names = ", ".join(f"c{i}" for i in range(len(columns)))
+    if db.postgres:
+        arrays = ", ".join(f"?::{type_}[]" for type_ in types)
+        return db.rows(f"WITH k ({names}) AS (SELECT * FROM unnest({arrays})) {sql}", columns)
+    found: list[tuple] = []
+    step = 30_000 // len(columns)  # parameters per statement: SQLite's limit is 32,766
+    for lo in range(0, len(columns[0]), step):
+        chunk = [c[lo : lo + step] for c in columns]
+        values = ", ".join(["(" + ", ".join("?" * len(chunk)) + ")"] * len(chunk[0]))
+        params = [x for row in zip(*chunk, strict=True) for x in row]
+        found += db.rows(f"WITH k ({names}) AS (VALUES {values}) {sql}", params)
+    return found
+
+
+def _with_points_between(db: Db, batches: list[SeriesPoints]) -> set[int]:
+    """The variables that have points stored between the batch's first and last time."""
+    rows = _keyed(
+        db,
+        # LATERAL ... LIMIT 1: an index probe per key, whatever plan a prepared statement gets
+        "SELECT k.c0 FROM k CROSS JOIN LATERAL (SELECT 1 FROM datapoints WHERE variable_id = k.c0"
+        " AND at >= k.c1 AND at <= k.c2 LIMIT 1) AS d"
+        if db.postgres
+        else "SELECT c0 FROM k WHERE EXISTS (SELECT 1 FROM datapoints WHERE variable_id = k.c0"
+        " AND at >= k.c1 AND at <= k.c2)",
+        [
+            [b.variable_id for b in batches],
+            [int(b.t[0]) for b in batches],
+            [int(b.t[-1]) for b in batches],
+        ],
+        ["int4", "int8", "int8"],
+    )
+    return {vid for (vid,) in rows}
+
+
+def _insert_points(db: Db, vids: np.ndarray, t: np.ndarray, v: np.ndarray, upsert: bool) -> None:
+    if db.postgres:
+        _copy_points(db, vids, t, v, upsert)
+    else:  # where nothing is stored between the first and last time, nothing conflicts
+        db.many(
+            "INSERT INTO datapoints (variable_id, at, value) VALUES (?, ?, ?)"
+            + (_UPSERT_POINTS if upsert else ""),
+            zip(vids.tolist(), t.tolist(), v.tolist(), strict=True),
+        )
+
+
+# Partials of several series at once are keyed by (variable << 32) | period index (slots, hours
+# or days since 1970): one sorted int64 column, grouped and merged as one series' are.
+_SHIFT = np.int64(32)
+_LOW = np.int64(0xFFFFFFFF)
+_SLOTS_PER_DAY = DAY_MS // SLOT_MS
+
+
+def _merge_rollups(db: Db, vids: np.ndarray, t: np.ndarray, v: np.ndarray) -> None:
+    """Merge points that only extend their series into the day rows and the hourly rows."""
+    new = of_groups((vids << _SHIFT) | (t // SLOT_MS), v)  # by variable, then slot
+    hours = merge(
+        (new.start >> _SHIFT << _SHIFT) | ((new.start & _LOW) // (HOUR_MS // SLOT_MS)), new
+    )
+    for table, column, step, parts in (
+        ("rollups", "day", SLOT_MS, new),
+        ("hourly_rollups", "month", HOUR_MS, hours),
+    ):
+        stored = _read_packed(
+            db, table, column, parts.start >> _SHIFT, _period_of(column, parts.start & _LOW), step
+        )
+        both = Partials.concat([stored, parts])
+        _store_packed(db, table, column, merge_sorted(both, both.start), step)
+
+
+def _period_start(column: str, period: np.ndarray) -> np.ndarray:
+    """The first instant (ms) of each day or UTC month (numbered as by calendar.month_of)."""
+    if column == "day":
+        return period * DAY_MS
+    return period.astype("datetime64[M]").astype("datetime64[ms]").astype(np.int64)
+
+
+def _period_of(column: str, index: np.ndarray) -> np.ndarray:
+    """The day of each slot index, or the month of each hour index."""
+    return index // _SLOTS_PER_DAY if column == "day" else month_of(index * HOUR_MS)
+
+
+def _read_packed(
+    db: Db, table: str, column: str, vids: np.ndarray, periods: np.ndarray, step: int
+) -> Partials:
+    """The stored partials of these (variable, period) rows, keyed as in _merge_rollups."""
+    pairs = np.unique((vids << _SHIFT) | periods)
+    rows = _keyed(
+        db,
+        f"SELECT k.c0, k.c1, r.data FROM k CROSS JOIN LATERAL (SELECT data FROM {table}"
+        f" WHERE variable_id = k.c0 AND {column} = k.c1 LIMIT 1) AS r"
+        if db.postgres
+        else f"SELECT k.c0, k.c1, r.data FROM k JOIN {table} AS r"
+        f" ON r.variable_id = k.c0 AND r.{column} = k.c1",
+        [(pairs >> _SHIFT).tolist(), (pairs & _LOW).tolist()],
+        ["int4", "int4"],
+    )
+    if not rows:
+        return Partials.empty()
+    row_periods = np.array([period for _, period, _ in rows], dtype=np.int64)
+    blobs = [bytes(data) for _, _, data in rows]
+    parts = unpack(_period_start(column, row_periods).tolist(), blobs, step)
+    counts = [len(blob) // PACKED.itemsize for blob in blobs]
+    row_vids = np.array([vid for vid, _, _ in rows], dtype=np.int64)
+    parts.start = (np.repeat(row_vids, counts) << _SHIFT) | (parts.start // step)
+    return parts
+
+
+def _store_packed(db: Db, table: str, column: str, parts: Partials, step: int) -> None:
+    """Upsert the rows of these partials (keyed as in _merge_rollups, sorted): a row per
+    (variable, period)."""
+    vid, index = parts.start >> _SHIFT, parts.start & _LOW
+    period = _period_of(column, index)
+    packed = np.empty(len(parts), dtype=PACKED)
+    packed["slot"] = index - _period_start(column, period) // step
+    packed["n"], packed["mean"], packed["m2"] = parts.n, parts.mean, parts.m2
+    packed["min"], packed["max"], packed["sum"] = parts.min, parts.max, parts.sum
+    edges = np.flatnonzero(np.r_[True, (vid[1:] != vid[:-1]) | (period[1:] != period[:-1]), True])
+    lows, highs = edges[:-1].tolist(), edges[1:].tolist()
+    blobs = [packed[lo:hi].tobytes() for lo, hi in zip(lows, highs, strict=True)]
+    _upsert(db, table, column, vid[lows].tolist(), period[lows].tolist(), blobs)
+
+
+def _upsert(db: Db, table: str, column: str, vids: list, periods: list, blobs: list) -> None:
+    conflict = f" ON CONFLICT (variable_id, {column}) DO UPDATE SET data = excluded.data"
+    if db.postgres:
+        db.execute(
+            f"INSERT INTO {table} (variable_id, {column}, data)"
+            " SELECT * FROM unnest(?::int4[], ?::int4[], ?::bytea[])" + conflict,
+            (vids, periods, blobs),
+            binary=True,
+        )
+    else:
+        db.many(
+            f"INSERT INTO {table} (variable_id, {column}, data) VALUES (?, ?, ?)" + conflict,
+            zip(vids, periods, blobs, strict=True),
+        )
+
+
+def _store_last(db: Db, batches: list[SeriesPoints]) -> None:
+    vids = [b.variable_id for b in batches]
+    ats = [int(b.t[-1]) for b in batches]
+    values = [float(b.v[-1]) for b in batches]
+    if db.postgres:
+        db.execute(
+            "INSERT INTO last_values (variable_id, at, value)"
+            " SELECT * FROM unnest(?::int4[], ?::int8[], ?::float8[])" + _LAST_CONFLICT,
+            (vids, ats, values),
+        )
+    else:
+        db.many(_UPSERT_LAST, zip(vids, ats, values, strict=True))
 
 
 # PostgreSQL: a partition of datapoints per UTC month (migration 0004; timeseries/retention.py)
@@ -204,7 +386,7 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
 _COPY_TRAILER = b"\xff\xff"
 
 
-def _copy_points(db: Db, vid: int, t: np.ndarray, v: np.ndarray, upsert: bool) -> None:
+def _copy_points(db: Db, vid: np.ndarray, t: np.ndarray, v: np.ndarray, upsert: bool) -> None:
     """COPY the points in (binary, built column-wise). Where points may already exist, through
     a temporary table and one INSERT ... ON CONFLICT."""
     rows = np.empty(len(t), dtype=_COPY_ROW)
@@ -246,14 +428,6 @@ def _runs(days: np.ndarray) -> list[tuple[int, int]]:
 def _recompute(db: Db, vid: int, first_day: int, last_day: int) -> Partials:
     t, v = read_raw(db, vid, first_day * DAY_MS, (last_day + 1) * DAY_MS)
     return of_groups(t // SLOT_MS * SLOT_MS, v)
-
-
-def _merged(
-    stored: Partials, new: Partials, step: int, periods: np.ndarray, stored_periods: np.ndarray
-) -> Partials:
-    """The stored partials of the touched periods (days or months) merged with new ones."""
-    both = Partials.concat([stored.take(np.isin(stored_periods, periods)), new])
-    return merge_sorted(both, both.start // step * step)
 
 
 def _store_days(db: Db, vid: int, parts: Partials) -> None:

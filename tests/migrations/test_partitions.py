@@ -1,8 +1,10 @@
-"""Migration 0004 on PostgreSQL: a database's raw points move into monthly partitions of
-datapoints, and back on downgrade, every one with its value."""
+"""Migrations of the time-series tables. 0004 (PostgreSQL): a database's raw points move into
+monthly partitions of datapoints, and back on downgrade, every one with its value. 0005: the
+hourly rollups go from month rows to day rows, and back."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from alembic import command
 from sqlalchemy import text
@@ -10,8 +12,18 @@ from sqlalchemy import text
 from sodata.kit.db import make_engine
 from sodata.migrations import alembic_config
 from sodata.timeseries import store
-from tests.conftest import BACKENDS, _drop_postgres_database, _postgres_database
+from sodata.timeseries.calendar import month_start
+from sodata.timeseries.partials import PACKED
+from tests.conftest import (
+    BACKENDS,
+    _drop_postgres_database,
+    _postgres_database,
+    fresh_database,
+    open_session,
+)
+from tests.timeseries import recompute
 from tests.timeseries.brute import utc
+from tests.timeseries.conftest import Engine
 
 POINTS = [
     (1, utc("2023-12-31T23:59:59.999Z"), 1.5),
@@ -61,3 +73,44 @@ def test_points_move_into_monthly_partitions_and_back() -> None:
         assert _stored(url) == (POINTS, set())
     finally:
         _drop_postgres_database(name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_hourly_rollups_go_to_day_rows_and_back(backend: str, tmp_path) -> None:
+    """Migration 0005: the hours of month rows become day rows, rebuilt from the slots, and the
+    downgrade rebuilds the month rows: the same partials of every hour either way."""
+    with fresh_database(backend, tmp_path) as url, open_session(url) as session:
+        engine = Engine(session, backend)
+        vids = [engine.variable() for _ in range(3)]
+        rng = np.random.default_rng(5)
+        for vid in vids:
+            t = np.sort(
+                rng.choice(
+                    np.arange(utc("2024-01-25T00:00:00Z"), utc("2024-03-03T00:00:00Z"), 60_000),
+                    3000,
+                    replace=False,
+                )
+            )
+            store.write(session, [store.SeriesPoints.of(vid, t, rng.normal(50, 10, len(t)))])
+        session.commit()
+        before = {vid: recompute.stored_hours(session, vid) for vid in vids}
+        session.close()
+        config = alembic_config(url)
+        command.downgrade(config, "0004")
+        with make_engine(url).connect() as conn:
+            months = conn.execute(text("SELECT variable_id, month, data FROM hourly_rollups")).all()
+        by_month: dict[int, dict[int, tuple]] = {vid: {} for vid in vids}
+        for vid, month, data in months:
+            base = month_start(month)
+            for record in np.frombuffer(bytes(data), dtype=PACKED):
+                by_month[vid][base + int(record["slot"]) * 3_600_000] = record.tolist()[1:]
+        for vid in vids:
+            assert by_month[vid] == {h: r.tolist()[1:] for h, r in before[vid].items()}
+        command.upgrade(config, "head")
+        with open_session(url) as again:
+            for vid in vids:
+                after = recompute.stored_hours(again, vid)
+                assert {h: r.tolist() for h, r in after.items()} == {
+                    h: r.tolist() for h, r in before[vid].items()
+                }
+                recompute.assert_rollups_match_raw(again, vid)

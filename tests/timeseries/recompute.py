@@ -1,5 +1,5 @@
 """The stored rollups of a series, read with SQL, against partials recomputed here from its raw
-rows: per 15-minute UTC slot (rows of a UTC day) and per UTC hour (rows of a UTC month), n, min
+rows: per 15-minute UTC slot and per UTC hour (rows of a UTC day), n, min
 and max exactly, mean, sum and M2 (the sum of squared
 deviations from the mean) within float rounding of the exact values (statistics module)."""
 
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import text
@@ -29,40 +28,29 @@ def raw_points(session: Session, vid: int) -> dict[int, float]:
     return {int(at): float(value) for at, value in rows}
 
 
-def stored_slots(session: Session, vid: int) -> dict[int, np.void]:
-    """The series' rows of the rollups table, one PACKED record by slot start (ms)."""
+def _stored(session: Session, vid: int, table: str, step: int) -> dict[int, np.void]:
+    """The series' rows of a table of day rows, one PACKED record by slot or hour start (ms)."""
     rows = session.execute(
-        text("SELECT day, data FROM rollups WHERE variable_id = :v ORDER BY day"), {"v": vid}
+        text(f"SELECT day, data FROM {table} WHERE variable_id = :v ORDER BY day"), {"v": vid}
     )
-    slots: dict[int, np.void] = {}
+    found: dict[int, np.void] = {}
     for day, data in rows:
         for record in np.frombuffer(bytes(data), dtype=PACKED):
-            start = int(day) * DAY_MS + int(record["slot"]) * SLOT_MS
-            assert start not in slots, f"slot {brute.iso(start)} stored twice"
-            assert start // DAY_MS == int(day), f"slot {brute.iso(start)} in the row of day {day}"
-            slots[start] = record
-    return slots
+            start = int(day) * DAY_MS + int(record["slot"]) * step
+            assert start not in found, f"{table}: {brute.iso(start)} stored twice"
+            assert start // DAY_MS == int(day), f"{table}: {brute.iso(start)} in the row of {day}"
+            found[start] = record
+    return found
+
+
+def stored_slots(session: Session, vid: int) -> dict[int, np.void]:
+    """The series' rows of the rollups table, one PACKED record by slot start (ms)."""
+    return _stored(session, vid, "rollups", SLOT_MS)
 
 
 def stored_hours(session: Session, vid: int) -> dict[int, np.void]:
     """The series' rows of the hourly_rollups table, one PACKED record by hour start (ms)."""
-    rows = session.execute(
-        text("SELECT month, data FROM hourly_rollups WHERE variable_id = :v ORDER BY month"),
-        {"v": vid},
-    )
-    hours: dict[int, np.void] = {}
-    for month, data in rows:
-        first = datetime(1970 + int(month) // 12, int(month) % 12 + 1, 1, tzinfo=UTC)
-        base = int(first.timestamp()) * 1000
-        for record in np.frombuffer(bytes(data), dtype=PACKED):
-            start = base + int(record["slot"]) * HOUR_MS
-            assert start not in hours, f"hour {brute.iso(start)} stored twice"
-            moment = datetime.fromtimestamp(start / 1000, UTC)
-            assert (moment.year - 1970) * 12 + moment.month - 1 == int(month), (
-                f"hour {brute.iso(start)} in the row of month {month}"
-            )
-            hours[start] = record
-    return hours
+    return _stored(session, vid, "hourly_rollups", HOUR_MS)
 
 
 def slot_values(points: Mapping[int, float], step: int = SLOT_MS) -> dict[int, list[float]]:

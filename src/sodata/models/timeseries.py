@@ -42,9 +42,10 @@ class Rollup(Base):
 
 
 class HourlyRollup(Base):
-    """The same partial aggregates per hour, one row per variable and UTC month (months since
-    1970-01), built from the day rows: a year of hours in 12 rows. Used where every bucket
-    boundary falls on a whole UTC hour (zones whose offsets are whole hours)."""
+    """The same partial aggregates per hour, one row per variable and UTC day, built from the
+    day rows of slots: a quarter of their size. Used where every bucket boundary falls on a
+    whole UTC hour (zones whose offsets are whole hours). A row per day, not per month: a
+    write rewrites the rows it touches, and a month's row would be 30 times larger."""
 
     __tablename__ = "hourly_rollups"
     __table_args__ = {"sqlite_with_rowid": False}
@@ -52,7 +53,7 @@ class HourlyRollup(Base):
     variable_id: Mapped[int] = mapped_column(
         ForeignKey("variables.id", ondelete="CASCADE"), primary_key=True
     )
-    month: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[int] = mapped_column(primary_key=True)  # days since 1970-01-01 (UTC)
     data: Mapped[bytes] = mapped_column(LargeBinary)
 
 

@@ -8,8 +8,8 @@ is made of. Groups are merged with the two-pass parallel formula (Chan et al.):
 which adds squared deviations from means, never squares of the values themselves, so the
 variance of 1e9 + noise keeps its digits.
 
-Partials are packed many to a row (`pack`/`unpack`): a UTC day's 15-minute slots, and a UTC
-month's hours. A year of a series is 365 or 12 rows, whatever the number of points.
+Partials are packed many to a row (`pack`/`unpack`): a UTC day's 15-minute slots, or its
+hours. A year of a series is 365 rows of each, whatever the number of points.
 """
 
 from __future__ import annotations

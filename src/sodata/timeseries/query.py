@@ -4,7 +4,8 @@ An aggregated bucket is assembled from the hourly partials that lie wholly insid
 [from, to) (in zones whose offsets are whole hours), then the 15-minute partials of what is
 left, then the raw points of the slots cut by from or to, or by a bucket boundary that is not on
 a quarter hour (zones of the past with odd offsets). So a year of daily buckets in Paris reads
-12 rows of hours, a day row at each end and two slots of raw points; in Kolkata, 365 day rows.
+365 rows of hours, a row of slots at each end and two slots of raw points; in Kolkata, 365
+rows of slots.
 
 Pages: at most `take` points or buckets per call, with the cursor `after` (the last time
 returned). Reads are clipped to the series' first and last point, and aggregates walk the

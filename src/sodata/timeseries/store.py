@@ -1,12 +1,14 @@
-"""Series storage on SQLite and PostgreSQL: raw points, daily rows of slot partials, last values.
+"""Series storage on SQLite and PostgreSQL: raw points (monthly partitions on PostgreSQL), day
+rows of slot partials and of hourly partials, last values.
 
 Hot paths talk to the driver's connection of the session (same transaction) with columns in
-and columns out: one executemany (SQLite) or one binary COPY (PostgreSQL) per series, and
-fetches straight into numpy arrays.
+and columns out: one executemany (SQLite) or one binary COPY (PostgreSQL) for all the series of
+a write, and fetches straight into numpy arrays.
 
 Rollups stay equal to a recomputation from the raw points: points that only extend a series
-(nothing stored between the batch's first and last time) are merged into the slot partials;
-any other batch (overwrite, late data) recomputes the days it touches from the raw table.
+(nothing stored between the batch's first and last time) are merged into the partials, all
+such series together; any other batch (overwrite, late data) recomputes the days it touches
+from the raw table.
 """
 
 from __future__ import annotations
@@ -102,8 +104,8 @@ _UPSERT_ROLLUP = (
     " ON CONFLICT (variable_id, day) DO UPDATE SET data = excluded.data"
 )
 _UPSERT_HOURS = (
-    "INSERT INTO hourly_rollups (variable_id, month, data) VALUES (?, ?, ?)"
-    " ON CONFLICT (variable_id, month) DO UPDATE SET data = excluded.data"
+    "INSERT INTO hourly_rollups (variable_id, day, data) VALUES (?, ?, ?)"
+    " ON CONFLICT (variable_id, day) DO UPDATE SET data = excluded.data"
 )
 _LAST_CONFLICT = (
     " ON CONFLICT (variable_id) DO UPDATE SET at = excluded.at, value = excluded.value"
@@ -219,96 +221,77 @@ def _insert_points(db: Db, vids: np.ndarray, t: np.ndarray, v: np.ndarray, upser
         )
 
 
-# Partials of several series at once are keyed by (variable << 32) | period index (slots, hours
-# or days since 1970): one sorted int64 column, grouped and merged as one series' are.
+# Partials of several series at once are keyed by (variable << 32) | slot or hour index (since
+# 1970): one sorted int64 column, grouped and merged as one series' are.
 _SHIFT = np.int64(32)
 _LOW = np.int64(0xFFFFFFFF)
-_SLOTS_PER_DAY = DAY_MS // SLOT_MS
 
 
 def _merge_rollups(db: Db, vids: np.ndarray, t: np.ndarray, v: np.ndarray) -> None:
-    """Merge points that only extend their series into the day rows and the hourly rows."""
-    new = of_groups((vids << _SHIFT) | (t // SLOT_MS), v)  # by variable, then slot
-    hours = merge(
-        (new.start >> _SHIFT << _SHIFT) | ((new.start & _LOW) // (HOUR_MS // SLOT_MS)), new
-    )
-    for table, column, step, parts in (
-        ("rollups", "day", SLOT_MS, new),
-        ("hourly_rollups", "month", HOUR_MS, hours),
-    ):
-        stored = _read_packed(
-            db, table, column, parts.start >> _SHIFT, _period_of(column, parts.start & _LOW), step
-        )
-        both = Partials.concat([stored, parts])
-        _store_packed(db, table, column, merge_sorted(both, both.start), step)
+    """Merge points that only extend their series into their day rows: of 15-minute slots
+    (rollups) and of hours (hourly_rollups)."""
+    slots = of_groups((vids << _SHIFT) | (t // SLOT_MS), v)  # by variable, then slot
+    per_hour = HOUR_MS // SLOT_MS
+    hours = merge((slots.start >> _SHIFT << _SHIFT) | ((slots.start & _LOW) // per_hour), slots)
+    for table, step, new in (("rollups", SLOT_MS, slots), ("hourly_rollups", HOUR_MS, hours)):
+        stored = _read_rows(db, table, np.unique(_row_keys(new.start, step)), step)
+        both = Partials.concat([stored, new])
+        _store_rows(db, table, merge_sorted(both, both.start), step)
 
 
-def _period_start(column: str, period: np.ndarray) -> np.ndarray:
-    """The first instant (ms) of each day or UTC month (numbered as by calendar.month_of)."""
-    if column == "day":
-        return period * DAY_MS
-    return period.astype("datetime64[M]").astype("datetime64[ms]").astype(np.int64)
+def _row_keys(keys: np.ndarray, step: int) -> np.ndarray:
+    """(variable << 32) | day of each slot or hour key."""
+    return (keys >> _SHIFT << _SHIFT) | ((keys & _LOW) // (DAY_MS // step))
 
 
-def _period_of(column: str, index: np.ndarray) -> np.ndarray:
-    """The day of each slot index, or the month of each hour index."""
-    return index // _SLOTS_PER_DAY if column == "day" else month_of(index * HOUR_MS)
-
-
-def _read_packed(
-    db: Db, table: str, column: str, vids: np.ndarray, periods: np.ndarray, step: int
-) -> Partials:
-    """The stored partials of these (variable, period) rows, keyed as in _merge_rollups."""
-    pairs = np.unique((vids << _SHIFT) | periods)
-    rows = _keyed(
+def _read_rows(db: Db, table: str, rows: np.ndarray, step: int) -> Partials:
+    """The stored partials of these day rows ((variable << 32) | day), keyed as in
+    _merge_rollups."""
+    found = _keyed(
         db,
+        # LATERAL ... LIMIT 1: a primary key lookup per row, whatever plan a prepared statement
+        # gets (a join may become a scan of the table)
         f"SELECT k.c0, k.c1, r.data FROM k CROSS JOIN LATERAL (SELECT data FROM {table}"
-        f" WHERE variable_id = k.c0 AND {column} = k.c1 LIMIT 1) AS r"
+        " WHERE variable_id = k.c0 AND day = k.c1 LIMIT 1) AS r"
         if db.postgres
-        else f"SELECT k.c0, k.c1, r.data FROM k JOIN {table} AS r"
-        f" ON r.variable_id = k.c0 AND r.{column} = k.c1",
-        [(pairs >> _SHIFT).tolist(), (pairs & _LOW).tolist()],
+        # SQLite: CROSS JOIN keeps k the outer loop (a lookup per row, not a scan of the table)
+        else f"SELECT k.c0, k.c1, r.data FROM k CROSS JOIN {table} AS r"
+        " ON r.variable_id = k.c0 AND r.day = k.c1",
+        [(rows >> _SHIFT).tolist(), (rows & _LOW).tolist()],
         ["int4", "int4"],
     )
-    if not rows:
+    if not found:
         return Partials.empty()
-    row_periods = np.array([period for _, period, _ in rows], dtype=np.int64)
-    blobs = [bytes(data) for _, _, data in rows]
-    parts = unpack(_period_start(column, row_periods).tolist(), blobs, step)
-    counts = [len(blob) // PACKED.itemsize for blob in blobs]
-    row_vids = np.array([vid for vid, _, _ in rows], dtype=np.int64)
-    parts.start = (np.repeat(row_vids, counts) << _SHIFT) | (parts.start // step)
+    blobs = [bytes(data) for _, _, data in found]
+    parts = unpack([day * DAY_MS for _, day, _ in found], blobs, step)
+    vids = np.repeat([vid for vid, _, _ in found], [len(b) // PACKED.itemsize for b in blobs])
+    parts.start = (vids.astype(np.int64) << _SHIFT) | (parts.start // step)
     return parts
 
 
-def _store_packed(db: Db, table: str, column: str, parts: Partials, step: int) -> None:
-    """Upsert the rows of these partials (keyed as in _merge_rollups, sorted): a row per
-    (variable, period)."""
-    vid, index = parts.start >> _SHIFT, parts.start & _LOW
-    period = _period_of(column, index)
+def _store_rows(db: Db, table: str, parts: Partials, step: int) -> None:
+    """Upsert the day rows of these partials (keyed as in _merge_rollups, sorted)."""
+    rows = _row_keys(parts.start, step)
     packed = np.empty(len(parts), dtype=PACKED)
-    packed["slot"] = index - _period_start(column, period) // step
+    packed["slot"] = (parts.start & _LOW) % (DAY_MS // step)
     packed["n"], packed["mean"], packed["m2"] = parts.n, parts.mean, parts.m2
     packed["min"], packed["max"], packed["sum"] = parts.min, parts.max, parts.sum
-    edges = np.flatnonzero(np.r_[True, (vid[1:] != vid[:-1]) | (period[1:] != period[:-1]), True])
+    edges = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1], True])
     lows, highs = edges[:-1].tolist(), edges[1:].tolist()
+    vids, days = (rows[lows] >> _SHIFT).tolist(), (rows[lows] & _LOW).tolist()
     blobs = [packed[lo:hi].tobytes() for lo, hi in zip(lows, highs, strict=True)]
-    _upsert(db, table, column, vid[lows].tolist(), period[lows].tolist(), blobs)
-
-
-def _upsert(db: Db, table: str, column: str, vids: list, periods: list, blobs: list) -> None:
-    conflict = f" ON CONFLICT (variable_id, {column}) DO UPDATE SET data = excluded.data"
     if db.postgres:
         db.execute(
-            f"INSERT INTO {table} (variable_id, {column}, data)"
-            " SELECT * FROM unnest(?::int4[], ?::int4[], ?::bytea[])" + conflict,
-            (vids, periods, blobs),
+            f"INSERT INTO {table} (variable_id, day, data)"
+            " SELECT * FROM unnest(?::int4[], ?::int4[], ?::bytea[])"
+            " ON CONFLICT (variable_id, day) DO UPDATE SET data = excluded.data",
+            (vids, days, blobs),
             binary=True,
         )
     else:
         db.many(
-            f"INSERT INTO {table} (variable_id, {column}, data) VALUES (?, ?, ?)" + conflict,
-            zip(vids, periods, blobs, strict=True),
+            _UPSERT_ROLLUP if table == "rollups" else _UPSERT_HOURS,
+            zip(vids, days, blobs, strict=True),
         )
 
 
@@ -431,29 +414,26 @@ def _recompute(db: Db, vid: int, first_day: int, last_day: int) -> Partials:
 
 
 def _store_days(db: Db, vid: int, parts: Partials) -> None:
-    db.many(_UPSERT_ROLLUP, _rows(vid, parts, parts.start // DAY_MS, SLOT_MS))
-
-
-def _store_hours(db: Db, vid: int, parts: Partials) -> None:
-    db.many(_UPSERT_HOURS, _rows(vid, parts, month_of(parts.start), HOUR_MS))
+    db.many(_UPSERT_ROLLUP, _rows(vid, parts, SLOT_MS))
 
 
 def _recompute_hours(db: Db, vid: int, days: np.ndarray) -> None:
-    """The hourly rows of the months these days are in, again from their day rows."""
-    months = np.unique(month_of(days * DAY_MS))
-    slots = read_partials(db, vid, month_start(int(months[0])), month_start(int(months[-1]) + 1))
-    slots = slots.take(np.isin(month_of(slots.start), months))
-    _store_hours(db, vid, merge_sorted(slots, slots.start // HOUR_MS * HOUR_MS))
+    """The hourly rows of these days, again from their day rows."""
+    slots = Partials.concat(
+        [read_partials(db, vid, first * DAY_MS, (last + 1) * DAY_MS) for first, last in _runs(days)]
+    )
+    hours = merge_sorted(slots, slots.start // HOUR_MS * HOUR_MS)
+    db.many(_UPSERT_HOURS, _rows(vid, hours, HOUR_MS))
 
 
-def _rows(vid: int, parts: Partials, periods: np.ndarray, step: int) -> list[tuple]:
-    """(variable, period, packed partials) for each period (day or month) in `periods`."""
-    edges = np.flatnonzero(np.r_[True, periods[1:] != periods[:-1], True])
+def _rows(vid: int, parts: Partials, step: int) -> list[tuple]:
+    """(variable, day, packed partials) for each UTC day of the partials."""
+    days = parts.start // DAY_MS
+    edges = np.flatnonzero(np.r_[True, days[1:] != days[:-1], True])
     rows = []
     for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
-        period = int(periods[lo])
-        base = period * DAY_MS if step == SLOT_MS else month_start(period)
-        rows.append((vid, period, pack(parts.take(slice(lo, hi)), base, step)))
+        day = int(days[lo])
+        rows.append((vid, day, pack(parts.take(slice(lo, hi)), day * DAY_MS, step)))
     return rows
 
 
@@ -489,14 +469,13 @@ def read_partials(db: Db, vid: int, start: int, end: int) -> Partials:
 
 
 def read_hours(db: Db, vid: int, start: int, end: int) -> Partials:
-    """The hourly partials of the UTC months that [start, end) overlaps, in time order."""
-    first, last = (int(m) for m in month_of(np.array([start, end - 1])))
+    """The hourly partials of the UTC days that [start, end) overlaps, in time order."""
     rows = db.rows(
-        "SELECT month, data FROM hourly_rollups WHERE variable_id = ? AND month >= ? AND month <= ?"
-        " ORDER BY month",
-        (vid, first, last),
+        "SELECT day, data FROM hourly_rollups WHERE variable_id = ? AND day >= ? AND day <= ?"
+        " ORDER BY day",
+        (vid, start // DAY_MS, (end - 1) // DAY_MS),
     )
-    return unpack([month_start(m) for m, _ in rows], [bytes(data) for _, data in rows], HOUR_MS)
+    return unpack([day * DAY_MS for day, _ in rows], [bytes(data) for _, data in rows], HOUR_MS)
 
 
 def extent(db: Db, vid: int) -> tuple[int, int] | None:

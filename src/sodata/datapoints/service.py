@@ -415,14 +415,36 @@ def parse_ingest(body: Any) -> list[SeriesIn]:
         total += len(raw["data"])
         if total > MAX_POINTS:
             raise BadRequest(f"series: at most {MAX_POINTS} points per call; split the batch")
+        parsed.append(_series_ref(raw, i).model_copy(update={"data": raw["data"]}))
+    return parsed
+
+
+_REFS: dict[tuple, SeriesIn] = {}  # a series' fields but its data, validated: a device sends
+_MAX_REFS = 100_000  # the same ones in every batch
+
+
+def _series_ref(raw: dict[str, Any], i: int) -> SeriesIn:
+    """The series `raw` (the i-th of its batch) validated, with no data."""
+    try:
+        # with the types: 1, 1.0 and True are equal keys, but not equally valid
+        key: tuple | None = tuple(
+            sorted((k, type(v).__name__, v) for k, v in raw.items() if k != "data")
+        )
+        hash(key)
+    except TypeError:  # a list or an object among the fields: refused below
+        key = None
+    ref = _REFS.get(key) if key is not None else None
+    if ref is None:
         try:
             ref = SeriesIn.model_validate({**raw, "data": []})
         except ValidationError as exc:
             errors = [{**e, "loc": ("series", i, *e["loc"])} for e in exc.errors()]
             raise BadRequest(describe_validation_errors(errors)) from None
-        ref.data = raw["data"]  # type: ignore[assignment]
-        parsed.append(ref)
-    return parsed
+        if key is not None:
+            if len(_REFS) >= _MAX_REFS:
+                _REFS.clear()
+            _REFS[key] = ref
+    return ref
 
 
 def decode_body(body: bytes) -> object:
@@ -485,10 +507,11 @@ class Pending:
         self.retention_days = retention_days  # older points are refused (timeseries/retention)
         self._segments: list[_Segment] = []
         self._answers: list[tuple[dict[str, Any], Rejections]] = []
-        self._chunks: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        # the good points, as columns: variable, time, value
+        self._columns: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def __bool__(self) -> bool:
-        return bool(self._chunks)
+        return any(len(t) for _, t, _ in self._columns)
 
     @staticmethod
     def children(gateway: DeviceRow, series: list[SeriesIn]) -> set[uuid.UUID]:
@@ -559,15 +582,12 @@ class Pending:
                 rejections[id(segments[k].answer)].point(
                     segments[k].series, j - edges[k], at, reason
                 )
-            for g, lo, hi in zip(segments, edges[:-1], edges[1:], strict=True):
-                good = ok[lo:hi]
-                if good.all():
-                    self._chunks.setdefault(g.variable_id, []).append((t[lo:hi], v[lo:hi]))
-                elif good.any():
-                    self._chunks.setdefault(g.variable_id, []).append(
-                        (t[lo:hi][good], v[lo:hi][good])
-                    )
-                g.answer["accepted"] += int(good.sum())
+            vids = np.repeat([g.variable_id for g in segments], np.diff(edges))
+            self._columns.append((vids[ok], t[ok], v[ok]))
+            good = np.r_[0, np.cumsum(ok)]
+            accepted = good[edges[1:]] - good[edges[:-1]]  # per segment (some may be empty)
+            for g, count in zip(segments, accepted.tolist(), strict=True):
+                g.answer["accepted"] += count
         for answer, r in self._answers:
             r.errors.sort(key=lambda e: (e["series"], -1 if e["point"] is None else e["point"]))
             answer["rejected"] = r.count
@@ -575,11 +595,8 @@ class Pending:
 
     def write(self, session: Session) -> None:
         """Store the points kept (in the session's transaction; the caller commits)."""
-        batches = []
-        for vid, chunks in self._chunks.items():
-            t, v = chunks[0] if len(chunks) == 1 else map(np.concatenate, zip(*chunks, strict=True))
-            batches.append(store.SeriesPoints.of(vid, t, v))
-        store.write(session, batches)
+        if self._columns:
+            store.write_columns(session, *map(np.concatenate, zip(*self._columns, strict=True)))
 
 
 def _checked(

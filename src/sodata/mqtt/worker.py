@@ -5,7 +5,7 @@ Each worker is a process with a persistent MQTT 5 session of its own (client id
 through a shared subscription (`$share/<group>/...`): the broker deals each message to one
 worker of the group. A worker takes up to mqtt_batch_size messages, or what came within
 mqtt_flush_seconds of the first, stores them in one transaction (mqtt/ingest.py), and only then
-acknowledges them (PUBACK: paho's manual_ack) and publishes their answers. A worker killed
+publishes their answers and acknowledges them (PUBACK; mqtt/consumer.py). A worker killed
 before that has acknowledged nothing of its batch: the broker sends the messages again when it
 is back (the supervisor starts it again, with the same session), and a point stored twice is
 stored once (the same variable and time overwrite).
@@ -32,22 +32,18 @@ import time
 from typing import Any
 
 import orjson
-import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from sodata.config import Settings
 from sodata.kit import log_format, metrics
 from sodata.kit.db import make_engine, make_sessionmaker
 from sodata.kit.errors import Overloaded, Throttled, error_body, overload_reason
-from sodata.mqtt import connection, topics
+from sodata.mqtt import topics
+from sodata.mqtt.consumer import Consumer, Received, text
 from sodata.mqtt.dynsec import RECONCILE_SECONDS, BrokerUnavailable, DynamicSecurity
 from sodata.mqtt.ingest import Answer, Directory, Message, flush
 
 log = logging.getLogger("sodata.mqtt")
 RETRY_SECONDS = 1.0  # between attempts to store a batch while the database is unavailable
-NEVER = 0xFFFFFFFF  # MQTT 5 session expiry: the session outlives any outage of its worker
 STARTUP_SECONDS = 5.0  # a worker that fails within this of its start cannot run: stop
 STOP_SECONDS = 30.0  # how long the parent waits for a worker to finish its batch
 
@@ -60,55 +56,31 @@ class Worker:
         self.engine = make_engine(settings.database_url, connections=1)
         self.sessions = make_sessionmaker(self.engine)
         self.directory = Directory(settings.mqtt_cache_seconds)
-        self.inbox: queue.SimpleQueue[mqtt.MQTTMessage] = queue.SimpleQueue()
-        self.connected = threading.Event()
-        self.client = connection.client(settings, client_id, manual_ack=True)
-        self.client.max_inflight_messages_set(0)  # the answers of a whole batch go out at once
-        self.client.on_connect = self._connected
-        self.client.on_disconnect = self._disconnected
-        self.client.on_message = self._received
+        self.inbox: queue.SimpleQueue[Received] = queue.SimpleQueue()
+        # the broker sends this many messages before it waits for their PUBACKs: a whole batch
+        receive_maximum = min(65535, 2 * settings.mqtt_batch_size)
+        self.consumer = Consumer(
+            settings,
+            client_id,
+            topics.shared(settings.mqtt_share_group),
+            self.inbox,
+            receive_maximum,
+        )
+        self.connected = self.consumer.connected
         self._unavailable = Throttled(30.0)
 
-    def _connected(self, client: mqtt.Client, _u: Any, flags: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            log.error("the broker refused the connection: %s", reason)
-            return
-        client.subscribe(topics.shared(self.settings.mqtt_share_group), options=_AT_LEAST_ONCE)
-        log.info("connected to the broker (session present: %s)", flags.session_present)
-        self.connected.set()
-
-    def _received(self, _c: mqtt.Client, _u: Any, message: mqtt.MQTTMessage) -> None:
-        metrics.MQTT_IN_FLIGHT.inc()
-        self.inbox.put(message)
-
-    def _disconnected(self, _c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        self.connected.clear()
-        log.warning("disconnected from the broker (%s); reconnecting", reason)
-
     def run(self, stop: threading.Event) -> None:
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = NEVER
-        # the broker sends this many messages before it waits for their PUBACKs: a whole batch
-        properties.ReceiveMaximum = min(65535, 2 * self.settings.mqtt_batch_size)
-        self.client.connect_async(
-            self.settings.mqtt_host,  # type: ignore[arg-type]
-            self.settings.mqtt_port,
-            keepalive=connection.KEEPALIVE,
-            clean_start=False,
-            properties=properties,
-        )
-        self.client.loop_start()
+        self.consumer.start()
         try:
             while not stop.is_set():
                 batch = self._take()
                 if batch:
                     self._store(batch, stop)
         finally:
-            self.client.disconnect()
-            self.client.loop_stop()
+            self.consumer.stop()
             self.engine.dispose()
 
-    def _take(self) -> list[mqtt.MQTTMessage]:
+    def _take(self) -> list[Received]:
         """The next batch: what came within mqtt_flush_seconds of its first message."""
         try:
             batch = [self.inbox.get(timeout=0.2)]
@@ -122,7 +94,7 @@ class Worker:
                 break
         return batch
 
-    def _store(self, batch: list[mqtt.MQTTMessage], stop: threading.Event) -> None:
+    def _store(self, batch: list[Received], stop: threading.Event) -> None:
         messages = [Message(m.topic, m.payload) for m in batch]
         while True:
             try:
@@ -147,9 +119,10 @@ class Worker:
             "mqtt", sum(a["accepted"] for a in stored), sum(a["rejected"] for a in stored)
         )
         for message, answer in zip(batch, answers, strict=True):
-            self._answer(message, answer)
-            self.client.ack(message.mid, message.qos)
-            metrics.MQTT_COMMIT_TO_ACK.observe(time.monotonic() - committed)
+            if message.response_topic:
+                self._answer(message, answer)
+        self.consumer.ack(batch)
+        metrics.MQTT_COMMIT_TO_ACK.observe(time.monotonic() - committed)
         metrics.MQTT_IN_FLIGHT.dec(len(batch))
 
     def _flush(self, messages: list[Message]) -> list[Answer]:
@@ -168,23 +141,21 @@ class Worker:
             log.exception("could not store a message on %s", message.topic)
             return Answer(500, error_body(500, "sodata could not store this message"))
 
-    def _answer(self, message: mqtt.MQTTMessage, answer: Answer) -> None:
-        """The answer, to the Response Topic the publisher set (if any), with its Correlation
-        Data, and a `status` user property (what HTTP would answer)."""
-        asked = getattr(message, "properties", None)
-        topic = getattr(asked, "ResponseTopic", None)
-        if not topic:
-            return
-        properties = Properties(PacketTypes.PUBLISH)
-        correlation = getattr(asked, "CorrelationData", None)
-        if correlation is not None:
-            properties.CorrelationData = correlation
-        properties.ContentType = "application/json"
-        properties.UserProperty = [("status", str(answer.status))]
-        self.client.publish(topic, orjson.dumps(answer.body), qos=1, properties=properties)
+    def _answer(self, message: Received, answer: Answer) -> None:
+        """The answer, to the Response Topic the publisher set, with its Correlation Data, and
+        a `status` user property (what HTTP would answer)."""
+        properties = [(0x03, _JSON), (0x26, _STATUS + text(str(answer.status)))]
+        if message.correlation is not None:
+            properties.insert(0, (0x09, text(message.correlation)))
+        self.consumer.publish(
+            message.response_topic,  # type: ignore[arg-type]
+            orjson.dumps(answer.body),
+            properties,
+        )
 
 
-_AT_LEAST_ONCE = SubscribeOptions(qos=1)
+_JSON = text("application/json")  # Content Type
+_STATUS = text("status")  # the name of the user property
 
 
 def _unavailable(exc: BaseException) -> str | None:

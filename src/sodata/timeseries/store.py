@@ -115,60 +115,52 @@ _UPSERT_LAST = "INSERT INTO last_values (variable_id, at, value) VALUES (?, ?, ?
 
 
 def write(session: Session, batches: Sequence[SeriesPoints]) -> None:
-    """Store the points (overwriting those of the same variable and time), their rollups and
-    last values, in the session's transaction. Writers of the same variables take turns.
+    """Store the points of these batches, as write_columns (a later batch's point of the same
+    variable and time wins)."""
+    batches = [b for b in batches if len(b.t)]
+    if batches:
+        vids = np.repeat([b.variable_id for b in batches], [len(b.t) for b in batches])
+        t = np.concatenate([b.t for b in batches])
+        write_columns(session, vids, t, np.concatenate([b.v for b in batches]))
+
+
+def write_columns(session: Session, vids: np.ndarray, t: np.ndarray, v: np.ndarray) -> None:
+    """Store points given as columns (variable, time in ms, value; in any order; of points of
+    the same variable and time, the later one wins), overwriting those stored, with their
+    rollups and last values, in the session's transaction. Writers of the same variables take
+    turns.
 
     A handful of statements whatever the number of series: series that only extend (nothing
     stored between their first and last time) are inserted and merged into their rollups
     together, column-wise; each of the others (overwrites, late points) then recomputes the
     days it touches from the raw points."""
-    batches = _one_per_variable([b for b in batches if len(b.t)])
-    if not batches:
+    if not len(t):
         return
-    lock_rows(session, Variable.id, [b.variable_id for b in batches])
+    order = np.lexsort((t, vids))  # stable: of equal (variable, time), the later stays last
+    vids, t, v = vids[order].astype(np.int64), t[order], v[order]
+    kept = np.r_[(vids[1:] != vids[:-1]) | (t[1:] != t[:-1]), True]
+    vids, t, v = vids[kept], t[kept], v[kept]
+    firsts = np.flatnonzero(np.r_[True, vids[1:] != vids[:-1]])
+    lasts = np.r_[firsts[1:], len(vids)] - 1
+    series = vids[firsts]
+    lock_rows(session, Variable.id, series.tolist())
     db = Db(session)
     if db.postgres:
-        ensure_partitions(db, np.unique(month_of(np.concatenate([b.t for b in batches]))).tolist())
-    between = _with_points_between(db, batches)
-    extend = [b for b in batches if b.variable_id not in between]
-    redo = [b for b in batches if b.variable_id in between]
-    for group, upsert in ((extend, False), (redo, True)):
-        if group:
-            _insert_points(db, *_columns(group), upsert=upsert)
-    if extend:
-        _merge_rollups(db, *_columns(extend))
-    for batch in redo:  # overwrites or late points: the touched days again from the raw points
-        days = np.unique(batch.t // DAY_MS)
-        fresh = [_recompute(db, batch.variable_id, first, last) for first, last in _runs(days)]
-        _store_days(db, batch.variable_id, Partials.concat(fresh))
-        _recompute_hours(db, batch.variable_id, days)
-    _store_last(db, batches)
-
-
-def _one_per_variable(batches: list[SeriesPoints]) -> list[SeriesPoints]:
-    """The batches by variable (ascending), those of the same variable joined (the later point
-    of a time wins)."""
-    by_variable: dict[int, list[SeriesPoints]] = {}
-    for batch in batches:
-        by_variable.setdefault(batch.variable_id, []).append(batch)
-    return [
-        group[0]
-        if len(group) == 1
-        else SeriesPoints.of(
-            vid, np.concatenate([b.t for b in group]), np.concatenate([b.v for b in group])
-        )
-        for vid, group in sorted(by_variable.items())
-    ]
-
-
-def _columns(batches: list[SeriesPoints]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Variable, time and value of every point, by variable then time."""
-    vids = np.repeat([b.variable_id for b in batches], [len(b.t) for b in batches])
-    return (
-        vids.astype(np.int64),
-        np.concatenate([b.t for b in batches]),
-        np.concatenate([b.v for b in batches]),
-    )
+        ensure_partitions(db, np.unique(month_of(t)).tolist())
+    between = _with_points_between(db, series, t[firsts], t[lasts])
+    redo = np.isin(vids, between)
+    for mask, upsert in ((~redo, False), (redo, True)):
+        if mask.any():
+            _insert_points(db, vids[mask], t[mask], v[mask], upsert=upsert)
+    if not redo.all():
+        _merge_rollups(db, vids[~redo], t[~redo], v[~redo])
+    for lo, hi in zip(firsts.tolist(), (lasts + 1).tolist(), strict=True):
+        if redo[lo]:  # overwrites or late points: the touched days again from the raw points
+            vid, days = int(vids[lo]), np.unique(t[lo:hi] // DAY_MS)
+            fresh = [_recompute(db, vid, first, last) for first, last in _runs(days)]
+            _store_days(db, vid, Partials.concat(fresh))
+            _recompute_hours(db, vid, days)
+    _store_last(db, series, t[lasts], v[lasts])
 
 
 def _keyed(db: Db, sql: str, columns: Sequence[Sequence[Any]], types: Sequence[str]) -> list[tuple]:
@@ -190,8 +182,8 @@ def _keyed(db: Db, sql: str, columns: Sequence[Sequence[Any]], types: Sequence[s
     return found
 
 
-def _with_points_between(db: Db, batches: list[SeriesPoints]) -> set[int]:
-    """The variables that have points stored between the batch's first and last time."""
+def _with_points_between(db: Db, vids: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> list:
+    """The variables that have points stored between their batch's first and last time."""
     rows = _keyed(
         db,
         # LATERAL ... LIMIT 1: an index probe per key, whatever plan a prepared statement gets
@@ -200,14 +192,10 @@ def _with_points_between(db: Db, batches: list[SeriesPoints]) -> set[int]:
         if db.postgres
         else "SELECT c0 FROM k WHERE EXISTS (SELECT 1 FROM datapoints WHERE variable_id = k.c0"
         " AND at >= k.c1 AND at <= k.c2)",
-        [
-            [b.variable_id for b in batches],
-            [int(b.t[0]) for b in batches],
-            [int(b.t[-1]) for b in batches],
-        ],
+        [vids.tolist(), firsts.tolist(), lasts.tolist()],
         ["int4", "int8", "int8"],
     )
-    return {vid for (vid,) in rows}
+    return [vid for (vid,) in rows]
 
 
 def _insert_points(db: Db, vids: np.ndarray, t: np.ndarray, v: np.ndarray, upsert: bool) -> None:
@@ -295,18 +283,16 @@ def _store_rows(db: Db, table: str, parts: Partials, step: int) -> None:
         )
 
 
-def _store_last(db: Db, batches: list[SeriesPoints]) -> None:
-    vids = [b.variable_id for b in batches]
-    ats = [int(b.t[-1]) for b in batches]
-    values = [float(b.v[-1]) for b in batches]
+def _store_last(db: Db, vids: np.ndarray, ats: np.ndarray, values: np.ndarray) -> None:
+    params = (vids.tolist(), ats.tolist(), values.tolist())
     if db.postgres:
         db.execute(
             "INSERT INTO last_values (variable_id, at, value)"
             " SELECT * FROM unnest(?::int4[], ?::int8[], ?::float8[])" + _LAST_CONFLICT,
-            (vids, ats, values),
+            params,
         )
     else:
-        db.many(_UPSERT_LAST, zip(vids, ats, values, strict=True))
+        db.many(_UPSERT_LAST, zip(*params, strict=True))
 
 
 # PostgreSQL: a partition of datapoints per UTC month (migration 0004; timeseries/retention.py)

@@ -14,6 +14,7 @@ from the raw table.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,13 +79,10 @@ class Db:
         finally:
             cursor.close()
 
-    def execute(self, sql: str, params: Sequence[Any], binary: bool = False) -> None:
+    def execute(self, sql: str, params: Sequence[Any]) -> None:
         cursor = self.raw.cursor()
         try:
-            if binary:  # PostgreSQL: parameters sent binary (bytea arrays)
-                cursor.execute(self._sql(sql), params, binary=True)
-            else:
-                cursor.execute(self._sql(sql), params)
+            cursor.execute(self._sql(sql), params)
         finally:
             cursor.close()
 
@@ -171,7 +169,8 @@ def _keyed(db: Db, sql: str, columns: Sequence[Sequence[Any]], types: Sequence[s
     names = ", ".join(f"c{i}" for i in range(len(columns)))
     if db.postgres:
         arrays = ", ".join(f"?::{type_}[]" for type_ in types)
-        return db.rows(f"WITH k ({names}) AS (SELECT * FROM unnest({arrays})) {sql}", columns)
+        params = [pg_array(c) for c in columns]
+        return db.rows(f"WITH k ({names}) AS (SELECT * FROM unnest({arrays})) {sql}", params)
     found: list[tuple] = []
     step = 30_000 // len(columns)  # parameters per statement: SQLite's limit is 32,766
     for lo in range(0, len(columns[0]), step):
@@ -180,6 +179,12 @@ def _keyed(db: Db, sql: str, columns: Sequence[Sequence[Any]], types: Sequence[s
         params = [x for row in zip(*chunk, strict=True) for x in row]
         found += db.rows(f"WITH k ({names}) AS (VALUES {values}) {sql}", params)
     return found
+
+
+def pg_array(numbers: Sequence[int] | Sequence[float]) -> str:
+    """A PostgreSQL array of numbers as text ('{1,2,3}'): joined in C, where psycopg dumps a
+    list element by element in Python (a float's repr reads back exactly)."""
+    return "{" + ",".join(map(repr, numbers)) + "}"
 
 
 def _with_points_between(db: Db, vids: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> list:
@@ -268,13 +273,23 @@ def _store_rows(db: Db, table: str, parts: Partials, step: int) -> None:
     lows, highs = edges[:-1].tolist(), edges[1:].tolist()
     vids, days = (rows[lows] >> _SHIFT).tolist(), (rows[lows] & _LOW).tolist()
     blobs = [packed[lo:hi].tobytes() for lo, hi in zip(lows, highs, strict=True)]
-    if db.postgres:
+    if db.postgres:  # a binary COPY into a temporary table, then one upsert
+        header = struct.Struct(">hiiiii")  # 3 fields: int4, int4, bytea (lengths before each)
+        data = b"".join(
+            header.pack(3, 4, vid, 4, day, len(blob)) + blob
+            for vid, day, blob in zip(vids, days, blobs, strict=True)
+        )
         db.execute(
-            f"INSERT INTO {table} (variable_id, day, data)"
-            " SELECT * FROM unnest(?::int4[], ?::int4[], ?::bytea[])"
+            "CREATE TEMPORARY TABLE IF NOT EXISTS incoming_rows"
+            " (variable_id integer, day integer, data bytea) ON COMMIT DELETE ROWS",
+            (),
+        )
+        db.execute("TRUNCATE incoming_rows", ())
+        _copy(db, "incoming_rows (variable_id, day, data)", data)
+        db.execute(
+            f"INSERT INTO {table} (variable_id, day, data) SELECT * FROM incoming_rows"
             " ON CONFLICT (variable_id, day) DO UPDATE SET data = excluded.data",
-            (vids, days, blobs),
-            binary=True,
+            (),
         )
     else:
         db.many(
@@ -289,7 +304,7 @@ def _store_last(db: Db, vids: np.ndarray, ats: np.ndarray, values: np.ndarray) -
         db.execute(
             "INSERT INTO last_values (variable_id, at, value)"
             " SELECT * FROM unnest(?::int4[], ?::int8[], ?::float8[])" + _LAST_CONFLICT,
-            params,
+            [pg_array(p) for p in params],
         )
     else:
         db.many(_UPSERT_LAST, zip(*params, strict=True))
@@ -370,20 +385,23 @@ def _copy_points(db: Db, vid: np.ndarray, t: np.ndarray, v: np.ndarray, upsert: 
         )
         db.execute("TRUNCATE incoming_points", ())
         target = "incoming_points"
-    cursor = db.raw.cursor()
-    try:
-        with cursor.copy(
-            f"COPY {target} (variable_id, at, value) FROM STDIN (FORMAT BINARY)"
-        ) as copy:
-            copy.write(_COPY_HEADER + rows.tobytes() + _COPY_TRAILER)
-    finally:
-        cursor.close()
+    _copy(db, f"{target} (variable_id, at, value)", rows.tobytes())
     if upsert:
         db.execute(
             "INSERT INTO datapoints (variable_id, at, value)"
             " SELECT variable_id, at, value FROM incoming_points" + _UPSERT_POINTS,
             (),
         )
+
+
+def _copy(db: Db, target: str, rows: bytes) -> None:
+    """PostgreSQL: COPY rows already in the binary format into `target` ("table (columns)")."""
+    cursor = db.raw.cursor()
+    try:
+        with cursor.copy(f"COPY {target} FROM STDIN (FORMAT BINARY)") as copy:
+            copy.write(_COPY_HEADER + rows + _COPY_TRAILER)
+    finally:
+        cursor.close()
 
 
 def _runs(days: np.ndarray) -> list[tuple[int, int]]:

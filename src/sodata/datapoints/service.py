@@ -427,9 +427,7 @@ def _series_ref(raw: dict[str, Any], i: int) -> SeriesIn:
     """The series `raw` (the i-th of its batch) validated, with no data."""
     try:
         # with the types: 1, 1.0 and True are equal keys, but not equally valid
-        key: tuple | None = tuple(
-            sorted((k, type(v).__name__, v) for k, v in raw.items() if k != "data")
-        )
+        key: tuple | None = tuple((k, type(v), v) for k, v in raw.items() if k != "data")
         hash(key)
     except TypeError:  # a list or an object among the fields: refused below
         key = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Sequence
@@ -58,13 +59,21 @@ def mapping_config(item_type: str, index: int, service_id: str) -> str:
 
 def parse_mapping_config(text: str, field: str = "mappingConfig") -> tuple[str, int, str]:
     """Split "Global|0|140100" into ("Global", 0, "140100"); a 400 naming `field` if malformed."""
-    match = _MAPPING.fullmatch(text)
-    if match is None or int(match[2]) > MAX_INDEX:
+    parts = _split_mapping(text) if len(text) <= 100 else _split_mapping.__wrapped__(text)
+    if parts is None:
         shown = text if len(text) <= 60 else text[:60] + "..."
         raise BadRequest(
             f"{field}: {shown!r} is not a mapping config; use Item|Index|Service, e.g. "
             "Global|0|140100 (item type, item index from 0, serviceId)"
         )
+    return parts
+
+
+@functools.lru_cache(maxsize=65536)  # ingestion meets the same few in every batch
+def _split_mapping(text: str) -> tuple[str, int, str] | None:
+    match = _MAPPING.fullmatch(text)
+    if match is None or int(match[2]) > MAX_INDEX:
+        return None
     return match[1], int(match[2]), match[3]
 
 

@@ -4,6 +4,8 @@ subscription store it, acknowledge it once committed, and answer on the Response
 
 - topics.py: the topics and their parsing.
 - ingest.py: one flush of messages: checked as HTTP batches are, written in one transaction.
-- worker.py: the broker connection (paho-mqtt, MQTT 5, manual acknowledgements) and the loop.
+- consumer.py: the workers' broker connection (MQTT 5, QoS 1, PUBACKs of a batch in one write).
+- worker.py: the workers' loop (batch, store, answer, acknowledge) and their supervisor.
+- connection.py: sodata's other broker connections (paho-mqtt), as dynsec.py's.
 - dynsec.py: the broker accounts of gateways' API clients, in Mosquitto's dynamic security.
 """

@@ -245,15 +245,25 @@ class Device:
         assert done.wait(10), "no SUBACK"
         return granted
 
-    def publish(self, body: Any, serial: str | None = None, answer: bool = True) -> bytes:
-        """Publish at QoS 1 (returns once the broker acknowledged); the correlation data."""
+    def publish(
+        self,
+        body: Any,
+        serial: str | None = None,
+        answer: bool = True,
+        qos: int = 1,
+        **more: Any,
+    ) -> bytes:
+        """Publish (QoS 1: returns once the broker acknowledged); the correlation data. `more`:
+        other properties of the PUBLISH (paho's names)."""
         correlation = uuid.uuid4().bytes
         properties = Properties(PacketTypes.PUBLISH)
         if answer:
             properties.ResponseTopic = self.answer_topic()
             properties.CorrelationData = correlation
+        for name, value in more.items():
+            setattr(properties, name, value)
         payload = body if isinstance(body, bytes) else orjson.dumps(body)
-        info = self.client.publish(self.topic(serial), payload, qos=1, properties=properties)
+        info = self.client.publish(self.topic(serial), payload, qos=qos, properties=properties)
         info.wait_for_publish(10)
         return correlation
 

@@ -109,6 +109,27 @@ def test_points_published_are_stored_and_answered(
     assert [p["value"] for p in _history(admin, _at(31), _at(9))] == [p["value"] for p in again]
 
 
+def test_any_properties_and_qos_0_are_taken(gateway: Device, admin: httpx.Client) -> None:
+    """The workers read MQTT 5 properties of every kind (mqtt/consumer.py skips those it does
+    not use), and a device's QoS 0 message is stored too (nothing to acknowledge)."""
+    points = [{"at": _at(m), "value": 40.0 + m} for m in (45, 44)]
+    series = {"deviceUuid": str(MASTERYS_U2_CDS), "mappingConfig": CHILD_VARIABLE}
+    correlation = gateway.publish(
+        {"series": [{**series, "data": points[:1]}]},
+        PayloadFormatIndicator=1,
+        MessageExpiryInterval=600,
+        ContentType="application/json",
+        UserProperty=[("site", "Lyon"), ("firmware", "2.1")],
+    )
+    assert gateway.answer(correlation) == (200, {"accepted": 1, "rejected": 0, "errors": []})
+    gateway.publish({"series": [{**series, "data": points[1:]}]}, answer=False, qos=0)
+    deadline = time.monotonic() + 10
+    while len(stored := _history(admin, _at(46), _at(43))) < 2:
+        assert time.monotonic() < deadline, stored
+        time.sleep(0.2)
+    assert [p["value"] for p in stored] == [p["value"] for p in points]
+
+
 def test_bad_messages_answer_why_and_go_to_the_logs(gateway: Device, admin: httpx.Client) -> None:
     status, body = gateway.answer(gateway.publish(b'{"series": [oops'))
     assert status == 400 and body["statusCode"] == 400

@@ -201,6 +201,7 @@ class _Connection(asyncio.Protocol):
         for future in (self.connack, self.suback):
             if not future.done():
                 future.set_exception(ConnectionError("the broker closed the connection"))
+                future.exception()  # retrieved: asyncio logs none if no one awaits it
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -267,7 +268,7 @@ class Consumer:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="mqtt", daemon=True)
         self._connection: _Connection | None = None
-        self._stopping: asyncio.Event | None = None
+        self._stopping = asyncio.Event()  # set on the loop's thread (call_soon_threadsafe)
         self._task: concurrent.futures.Future[None] | None = None
         self._next_id = 0
         self._unanswered: set[int] = set()  # ids of our answers the broker has not acknowledged
@@ -281,8 +282,7 @@ class Consumer:
 
     def stop(self) -> None:
         """Disconnects (the session stays with the broker) and ends the thread."""
-        if self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._loop.call_soon_threadsafe(self._stopping.set)
         if self._task is not None:
             try:
                 self._task.result(timeout=HANDSHAKE_SECONDS)
@@ -328,7 +328,6 @@ class Consumer:
         self._unanswered.discard(packet_id)
 
     async def _run(self) -> None:
-        self._stopping = asyncio.Event()
         number = 0
         while not self._stopping.is_set():
             number += 1
@@ -366,18 +365,18 @@ class Consumer:
         try:
             transport.write(connect_packet(self.settings, self.client_id, self.receive_maximum))
             present, reason = await asyncio.wait_for(connection.connack, HANDSHAKE_SECONDS)
-            if reason >= 0x80:
-                log.error("the broker refused the connection: reason 0x%02x", reason)
+            if reason >= 0x80:  # bad credentials, or not authorized: said every 30 s
+                self._failed.warning("the broker refused the connection: reason 0x%02x", reason)
                 return
             transport.write(subscribe_packet(1, self.topic_filter))
             granted = await asyncio.wait_for(connection.suback, HANDSHAKE_SECONDS)
             if granted >= 0x80:
-                log.error("the broker refused the subscription: reason 0x%02x", granted)
+                self._failed.warning("the broker refused the subscription: 0x%02x", granted)
                 return
             self._connection = connection
             self.connected.set()
             log.info("connected to the broker (session present: %s)", present)
-            stopping = asyncio.ensure_future(self._stopping.wait())  # type: ignore[union-attr]
+            stopping = asyncio.ensure_future(self._stopping.wait())
             while not connection.closed.done():
                 done, _ = await asyncio.wait(
                     {connection.closed, stopping},

@@ -368,12 +368,13 @@ class Consumer:
             if reason >= 0x80:  # bad credentials, or not authorized: said every 30 s
                 self._failed.warning("the broker refused the connection: reason 0x%02x", reason)
                 return
+            # a session present may deliver its messages at once: they are acknowledged here
+            self._connection = connection
             transport.write(subscribe_packet(1, self.topic_filter))
             granted = await asyncio.wait_for(connection.suback, HANDSHAKE_SECONDS)
             if granted >= 0x80:
                 self._failed.warning("the broker refused the subscription: 0x%02x", granted)
                 return
-            self._connection = connection
             self.connected.set()
             log.info("connected to the broker (session present: %s)", present)
             stopping = asyncio.ensure_future(self._stopping.wait())

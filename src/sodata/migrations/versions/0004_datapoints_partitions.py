@@ -30,16 +30,21 @@ def _month_start(month: int) -> int:
     return int(datetime(1970 + year, index + 1, 1, tzinfo=UTC).timestamp() * 1000)
 
 
-def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    op.execute("ALTER TABLE datapoints RENAME TO datapoints_unpartitioned")
-    op.execute("ALTER INDEX pk_datapoints RENAME TO pk_datapoints_unpartitioned")
+def _replace(old_name: str, partitioning: str) -> None:
+    """datapoints renamed to `old_name`, and a new, empty datapoints in its place."""
+    op.execute(f"ALTER TABLE datapoints RENAME TO {old_name}")
+    op.execute(f"ALTER INDEX pk_datapoints RENAME TO pk_{old_name}")
     op.execute(
         "CREATE TABLE datapoints (variable_id integer NOT NULL, at bigint NOT NULL,"
         " value double precision NOT NULL, CONSTRAINT pk_datapoints PRIMARY KEY (variable_id, at))"
-        " PARTITION BY RANGE (at)"
+        + partitioning
     )
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    _replace("datapoints_unpartitioned", " PARTITION BY RANGE (at)")
     months = op.get_bind().exec_driver_sql(_MONTHS.format(table="datapoints_unpartitioned"))
     for (month,) in months.all():
         year, index = divmod(month, 12)
@@ -54,11 +59,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute("ALTER TABLE datapoints RENAME TO datapoints_partitioned")
-    op.execute("ALTER INDEX pk_datapoints RENAME TO pk_datapoints_partitioned")
-    op.execute(
-        "CREATE TABLE datapoints (variable_id integer NOT NULL, at bigint NOT NULL,"
-        " value double precision NOT NULL, CONSTRAINT pk_datapoints PRIMARY KEY (variable_id, at))"
-    )
+    _replace("datapoints_partitioned", "")
     op.execute("INSERT INTO datapoints SELECT variable_id, at, value FROM datapoints_partitioned")
     op.execute("DROP TABLE datapoints_partitioned")  # and its partitions

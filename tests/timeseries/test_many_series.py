@@ -10,6 +10,7 @@ import random
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import pytest
 from sqlalchemy import text
 
 from sodata.timeseries import store
@@ -20,7 +21,10 @@ START = utc("2024-01-30T22:00:00Z")  # a day end and a month end within the call
 KOLKATA = ZoneInfo("Asia/Kolkata")
 
 
-def test_many_series_in_one_write_each_stay_exact(engine) -> None:
+@pytest.mark.parametrize("rows_by_copy", [False, True])
+def test_many_series_in_one_write_each_stay_exact(engine, monkeypatch, rows_by_copy) -> None:
+    if rows_by_copy:  # PostgreSQL writes rollup rows through COPY from this many on
+        monkeypatch.setattr(store, "_COPY_ROWS", 1)
     rng = random.Random(12)
     vids = [engine.variable() for _ in range(40)]
     written: dict[int, dict[int, float]] = {vid: {} for vid in vids}

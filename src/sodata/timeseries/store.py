@@ -214,6 +214,8 @@ def _insert_points(db: Db, vids: np.ndarray, t: np.ndarray, v: np.ndarray, upser
         )
 
 
+_COPY_ROWS = 100  # from this many rows on, rollup rows go through COPY (PostgreSQL)
+
 # Partials of several series at once are keyed by (variable << 32) | slot or hour index (since
 # 1970): one sorted int64 column, grouped and merged as one series' are.
 _SHIFT = np.int64(32)
@@ -273,7 +275,8 @@ def _store_rows(db: Db, table: str, parts: Partials, step: int) -> None:
     lows, highs = edges[:-1].tolist(), edges[1:].tolist()
     vids, days = (rows[lows] >> _SHIFT).tolist(), (rows[lows] & _LOW).tolist()
     blobs = [packed[lo:hi].tobytes() for lo, hi in zip(lows, highs, strict=True)]
-    if db.postgres:  # a binary COPY into a temporary table, then one upsert
+    if db.postgres and len(blobs) >= _COPY_ROWS:  # a binary COPY into a temporary table, then
+        # one upsert (psycopg would dump a bytea[] parameter element by element, in Python)
         header = struct.Struct(">hiiiii")  # 3 fields: int4, int4, bytea (lengths before each)
         data = b"".join(
             header.pack(3, 4, vid, 4, day, len(blob)) + blob

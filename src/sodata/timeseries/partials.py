@@ -8,7 +8,7 @@ is made of. Groups are merged with the two-pass parallel formula (Chan et al.):
 which adds squared deviations from means, never squares of the values themselves, so the
 variance of 1e9 + noise keeps its digits.
 
-Partials are packed many to a row (`pack`/`unpack`): a UTC day's 15-minute slots, or its
+Partials are packed many to a row (PACKED records; `unpack`): a UTC day's 15-minute slots, or its
 hours. A year of a series is 365 rows of each, whatever the number of points.
 """
 
@@ -143,16 +143,6 @@ def value(parts: Partials, aggregation: str) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         variance = np.where(parts.n > 1, np.maximum(parts.m2, 0.0) / (parts.n - 1), np.nan)
     return variance if aggregation == "var" else np.sqrt(variance)
-
-
-def pack(parts: Partials, base: int, step: int) -> bytes:
-    """The partials of one row's period (starting at `base`, ms) as bytes: each partial's slot
-    is its offset from `base` in steps of `step` ms."""
-    rows = np.empty(len(parts), dtype=PACKED)
-    rows["slot"] = (parts.start - base) // step
-    rows["n"], rows["mean"], rows["m2"] = parts.n, parts.mean, parts.m2
-    rows["min"], rows["max"], rows["sum"] = parts.min, parts.max, parts.sum
-    return rows.tobytes()
 
 
 def unpack(bases: list[int], blobs: list[bytes], step: int) -> Partials:

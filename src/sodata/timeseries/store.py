@@ -32,7 +32,6 @@ from sodata.timeseries.partials import (
     merge,
     merge_sorted,
     of_groups,
-    pack,
     unpack,
 )
 
@@ -421,7 +420,7 @@ def _recompute(db: Db, vid: int, first_day: int, last_day: int) -> Partials:
 
 
 def _store_days(db: Db, vid: int, parts: Partials) -> None:
-    db.many(_UPSERT_ROLLUP, _rows(vid, parts, SLOT_MS))
+    _store_rows(db, "rollups", _keyed_by(vid, parts, SLOT_MS), SLOT_MS)
 
 
 def _recompute_hours(db: Db, vid: int, days: np.ndarray) -> None:
@@ -430,18 +429,14 @@ def _recompute_hours(db: Db, vid: int, days: np.ndarray) -> None:
         [read_partials(db, vid, first * DAY_MS, (last + 1) * DAY_MS) for first, last in _runs(days)]
     )
     hours = merge_sorted(slots, slots.start // HOUR_MS * HOUR_MS)
-    db.many(_UPSERT_HOURS, _rows(vid, hours, HOUR_MS))
+    _store_rows(db, "hourly_rollups", _keyed_by(vid, hours, HOUR_MS), HOUR_MS)
 
 
-def _rows(vid: int, parts: Partials, step: int) -> list[tuple]:
-    """(variable, day, packed partials) for each UTC day of the partials."""
-    days = parts.start // DAY_MS
-    edges = np.flatnonzero(np.r_[True, days[1:] != days[:-1], True])
-    rows = []
-    for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
-        day = int(days[lo])
-        rows.append((vid, day, pack(parts.take(slice(lo, hi)), day * DAY_MS, step)))
-    return rows
+def _keyed_by(vid: int, parts: Partials, step: int) -> Partials:
+    """One series' partials (start in ms) keyed as in _merge_rollups."""
+    keyed = parts.take(slice(None))
+    keyed.start = (np.int64(vid) << _SHIFT) | (parts.start // step)
+    return keyed
 
 
 _POINT = np.dtype([("at", "<i8"), ("value", "<f8")])

@@ -394,7 +394,15 @@ class Rejections:
         self.count += 1
 
 
-def parse_ingest(body: Any) -> list[SeriesIn]:
+class Series(NamedTuple):
+    """One series of an ingestion batch: its fields but `data`, validated (`ref`, shared by the
+    batches that name the same variable), and its points as sent."""
+
+    ref: SeriesIn
+    data: list[Any]
+
+
+def parse_ingest(body: Any) -> list[Series]:
     """The batch's series with their points left as sent (each point is checked on its own,
     so one bad point does not refuse the batch)."""
     if (
@@ -415,7 +423,7 @@ def parse_ingest(body: Any) -> list[SeriesIn]:
         total += len(raw["data"])
         if total > MAX_POINTS:
             raise BadRequest(f"series: at most {MAX_POINTS} points per call; split the batch")
-        parsed.append(_series_ref(raw, i).model_copy(update={"data": raw["data"]}))
+        parsed.append(Series(_series_ref(raw, i), raw["data"]))
     return parsed
 
 
@@ -425,12 +433,16 @@ _MAX_REFS = 100_000  # the same ones in every batch
 
 def _series_ref(raw: dict[str, Any], i: int) -> SeriesIn:
     """The series `raw` (the i-th of its batch) validated, with no data."""
-    try:
-        # with the types: 1, 1.0 and True are equal keys, but not equally valid
-        key: tuple | None = tuple((k, type(v), v) for k, v in raw.items() if k != "data")
-        hash(key)
-    except TypeError:  # a list or an object among the fields: refused below
-        key = None
+    key: tuple | None
+    if len(raw) == 2 and type(name := raw.get("mappingConfig")) is str:
+        key = (name,)  # the usual series: {"mappingConfig", "data"}
+    else:
+        try:
+            # with the types: 1, 1.0 and True are equal keys, but not equally valid
+            key = tuple((k, type(v), v) for k, v in raw.items() if k != "data")
+            hash(key)
+        except TypeError:  # a list or an object among the fields: refused below
+            key = None
     ref = _REFS.get(key) if key is not None else None
     if ref is None:
         try:
@@ -468,7 +480,7 @@ def ingest(
     principal: Principal,
     ca: CorporateAccount,
     device_uuid: uuid.UUID,
-    series: list[SeriesIn],
+    series: list[Series],
     retention_days: int | None = None,
 ) -> dict[str, Any]:
     writable = writable_devices(principal, ca)
@@ -512,16 +524,19 @@ class Pending:
         return any(len(t) for _, t, _ in self._columns)
 
     @staticmethod
-    def children(gateway: DeviceRow, series: list[SeriesIn]) -> set[uuid.UUID]:
+    def children(gateway: DeviceRow, series: list[Series]) -> set[uuid.UUID]:
         """The other devices the series name (a gateway's child devices, or so they say)."""
-        return {s.device_uuid for s in series if s.device_uuid not in (None, gateway.uuid)}
+        named = {s.ref.device_uuid for s in series}
+        named.discard(None)
+        named.discard(gateway.uuid)
+        return named  # type: ignore[return-value]
 
     def add(
         self,
         gateway: DeviceRow,
         children: dict[uuid.UUID, DeviceRow],
         catalog: Catalog | Catalogs,
-        series: list[SeriesIn],
+        series: list[Series],
     ) -> dict[str, Any]:
         """Take a batch sent for `gateway` (a device, or a gateway and the `children` it names:
         those found of Pending.children). Its answer, complete once check() has run, counts the
@@ -529,8 +544,7 @@ class Pending:
         rejections = Rejections()
         answer: dict[str, Any] = {"accepted": 0, "rejected": 0, "errors": rejections.errors}
         self._answers.append((answer, rejections))
-        for i, s in enumerate(series):
-            points: list[Any] = s.data  # type: ignore[assignment]
+        for i, (s, points) in enumerate(series):
             device = (
                 gateway if s.device_uuid in (None, gateway.uuid) else children.get(s.device_uuid)
             )

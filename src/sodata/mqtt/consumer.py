@@ -4,8 +4,8 @@ paho-mqtt (which sodata uses for everything else) took about 60% of a worker's C
 (bench/mqtt.py, py-spy): three recv calls, a full Properties object and a threading.Condition
 per message. This consumer does only what a worker needs, on an asyncio loop in a thread of
 its own: it reads the socket in large chunks and parses the packets of a chunk in one pass
-(only the Response Topic and Correlation Data of the properties are kept), puts the messages
-into the worker's inbox, and writes the PUBACKs of a whole batch, once the worker has
+(only the Response Topic and Correlation Data of the properties are kept), puts the chunk's
+messages into the worker's inbox as one list, and writes the PUBACKs of a whole batch, once the worker has
 committed it, in one write.
 
 Protocol (MQTT 5.0, OASIS): CONNECT with clean start off and a session that never expires
@@ -138,11 +138,19 @@ def pubacks(packet_ids: Iterable[int]) -> bytes:
     return b"".join(b"\x40\x02" + pid.to_bytes(2, "big") for pid in packet_ids if pid)
 
 
+_TOPICS: dict[bytes, str] = {}  # decoded once: a device publishes to the same topic
+
+
 def _publish(body: bytes, flags: int, connection: int) -> Received:
     """A PUBLISH packet's body (after the fixed header). A QoS 0 message (sent so by its
     device) has no packet identifier: 0, and nothing to acknowledge."""
     length = int.from_bytes(body[0:2], "big")
-    topic = body[2 : 2 + length].decode()
+    name = body[2 : 2 + length]
+    topic = _TOPICS.get(name)
+    if topic is None:
+        if len(_TOPICS) >= 100_000:
+            _TOPICS.clear()
+        topic = _TOPICS[name] = name.decode()
     pos = 2 + length
     packet_id = 0
     if flags & 0x06:  # QoS 1 (the subscription's maximum)
@@ -209,8 +217,8 @@ class _Connection(asyncio.Protocol):
         self.heard = self.closed.get_loop().time()
         buffer = self.buffer
         buffer += data
-        pos, end, inbox = 0, len(buffer), self.consumer.inbox
-        received = 0
+        pos, end = 0, len(buffer)
+        received: list[Received] = []
         try:
             while end - pos >= 2:
                 read = _read_varint(buffer, pos + 1, end)
@@ -224,8 +232,7 @@ class _Connection(asyncio.Protocol):
                 pos = start + length
                 kind = first >> 4
                 if kind == PUBLISH:
-                    inbox.put(_publish(body, first & 0x0F, self.number))
-                    received += 1
+                    received.append(_publish(body, first & 0x0F, self.number))
                 elif kind == PUBACK:
                     self.consumer._answered(int.from_bytes(body[0:2], "big"))
                 elif kind == CONNACK and not self.connack.done():
@@ -242,7 +249,8 @@ class _Connection(asyncio.Protocol):
                 self.transport.close()
         del buffer[:pos]
         if received:
-            metrics.MQTT_IN_FLIGHT.inc(received)
+            self.consumer.inbox.put(received)
+            metrics.MQTT_IN_FLIGHT.inc(len(received))
 
 
 class Consumer:
@@ -254,7 +262,7 @@ class Consumer:
         settings: Settings,
         client_id: str,
         topic_filter: str,
-        inbox: queue.SimpleQueue[Received],
+        inbox: queue.SimpleQueue[list[Received]],
         receive_maximum: int,
     ) -> None:
         if settings.mqtt_host is None:

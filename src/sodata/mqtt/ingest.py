@@ -15,20 +15,20 @@ from __future__ import annotations
 import random
 import time
 import uuid
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sodata.datapoints.schemas import SeriesIn
 from sodata.datapoints.service import (
     DEVICE_ROW,
     Catalog,
     Catalogs,
     DeviceRow,
     Pending,
+    Series,
     decode_body,
     device_rows,
     parse_ingest,
@@ -44,8 +44,7 @@ V = TypeVar("V")
 MAX_LOGGED_ERRORS = 20  # reasons kept in a Logs entry (the answer has them all)
 
 
-@dataclass
-class Message:
+class Message(Protocol):
     topic: str
     payload: bytes
 
@@ -144,8 +143,9 @@ class Directory:
 class _Parsed:
     index: int
     where: topics.DeviceTopic
-    series: list[SeriesIn] = field(default_factory=list)
+    series: list[Series] = field(default_factory=list)
     error: str | None = None  # the body is malformed: why
+    children: set[uuid.UUID] = field(default_factory=set)  # the other devices it names
 
 
 @dataclass
@@ -164,7 +164,7 @@ class _Note:
 def flush(
     session: Session,
     directory: Directory,
-    messages: list[Message],
+    messages: Sequence[Message],
     retention_days: int | None = None,
 ) -> list[Answer]:
     """Check and store the messages (committed when this returns), and their answers, in
@@ -196,12 +196,11 @@ def flush(
     def gateway_of(p: _Parsed) -> DeviceRow | None:
         return gateways.get((accounts[p.where.ca], p.where.serial_number))
 
-    wanted = {
-        (accounts[p.where.ca], child)
-        for p in known
-        if (gateway := gateway_of(p)) is not None
-        for child in Pending.children(gateway, p.series)
-    }
+    wanted = set()
+    for p in known:
+        if p.series and (gateway := gateway_of(p)) is not None:
+            p.children = Pending.children(gateway, p.series)
+            wanted.update((accounts[p.where.ca], child) for child in p.children)
     children = directory.by_uuid(session, wanted)
     catalogs = directory.catalogs(
         session,
@@ -230,11 +229,7 @@ def flush(
             note(p, "MQTT_MESSAGE_REJECTED").errors.append({"reason": reason})
         else:
             ca_id = accounts[p.where.ca]
-            named = {
-                u: children[ca_id, u]
-                for u in Pending.children(gateway, p.series)
-                if (ca_id, u) in children
-            }
+            named = {u: children[ca_id, u] for u in p.children if (ca_id, u) in children}
             answers[p.index] = Answer(200, pending.add(gateway, named, catalogs, p.series))
     pending.check()
     for p in known:

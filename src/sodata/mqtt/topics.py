@@ -7,6 +7,7 @@ answer on a topic under `sodata/v1/{corporateAccountUuid}/devices/{serialNumber}
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import NamedTuple
 
@@ -39,6 +40,7 @@ def publishable(serial_number: str) -> bool:
     return bool(serial_number) and not any(c in serial_number for c in "/+#\0")
 
 
+@functools.lru_cache(maxsize=100_000)  # a device publishes to the same topic
 def parse(topic: str) -> DeviceTopic | None:
     """The account and serial number a datapoints topic names; None if it is not one."""
     parts = topic.split("/")

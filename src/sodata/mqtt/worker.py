@@ -40,7 +40,7 @@ from sodata.kit.errors import Overloaded, Throttled, error_body, overload_reason
 from sodata.mqtt import topics
 from sodata.mqtt.consumer import Consumer, Received, text
 from sodata.mqtt.dynsec import RECONCILE_SECONDS, BrokerUnavailable, DynamicSecurity
-from sodata.mqtt.ingest import Answer, Directory, Message, flush
+from sodata.mqtt.ingest import Answer, Directory, flush
 
 log = logging.getLogger("sodata.mqtt")
 RETRY_SECONDS = 1.0  # between attempts to store a batch while the database is unavailable
@@ -56,7 +56,9 @@ class Worker:
         self.engine = make_engine(settings.database_url, connections=1)
         self.sessions = make_sessionmaker(self.engine)
         self.directory = Directory(settings.mqtt_cache_seconds)
-        self.inbox: queue.SimpleQueue[Received] = queue.SimpleQueue()
+        # what the consumer received, as it came: a list per read of its socket
+        self.inbox: queue.SimpleQueue[list[Received]] = queue.SimpleQueue()
+        self._left: list[Received] = []  # what the last batch left of the last list taken
         # the broker sends this many messages before it waits for their PUBACKs: a whole batch
         receive_maximum = min(65535, 2 * settings.mqtt_batch_size)
         self.consumer = Consumer(
@@ -82,28 +84,30 @@ class Worker:
 
     def _take(self) -> list[Received]:
         """The next batch: what came within mqtt_flush_seconds of its first message."""
-        try:
-            batch = [self.inbox.get(timeout=0.2)]
-        except queue.Empty:
-            return []
-        deadline = time.monotonic() + self.settings.mqtt_flush_seconds
-        while len(batch) < self.settings.mqtt_batch_size:
+        batch, size = self._left, self.settings.mqtt_batch_size
+        if not batch:
             try:
-                batch.append(self.inbox.get(timeout=max(0.0, deadline - time.monotonic())))
+                batch = self.inbox.get(timeout=0.2)
+            except queue.Empty:
+                return []
+        deadline = time.monotonic() + self.settings.mqtt_flush_seconds
+        while len(batch) < size:
+            try:
+                batch += self.inbox.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
+        batch, self._left = batch[:size], batch[size:]
         return batch
 
     def _store(self, batch: list[Received], stop: threading.Event) -> None:
-        messages = [Message(m.topic, m.payload) for m in batch]
         while True:
             try:
-                answers = self._flush(messages)
+                answers = self._flush(batch)
                 break
             except Exception as exc:  # noqa: BLE001 - unavailable: retry; else one by one
                 reason = _unavailable(exc)
                 if reason is None:
-                    answers = [self._alone(m) for m in messages]
+                    answers = [self._alone(m) for m in batch]
                     break
                 self._unavailable.warning(
                     "database unavailable (%s): %d messages wait, unacknowledged",
@@ -125,11 +129,11 @@ class Worker:
         metrics.MQTT_COMMIT_TO_ACK.observe(time.monotonic() - committed)
         metrics.MQTT_IN_FLIGHT.dec(len(batch))
 
-    def _flush(self, messages: list[Message]) -> list[Answer]:
+    def _flush(self, messages: list[Received]) -> list[Answer]:
         with self.sessions() as session:
             return flush(session, self.directory, messages, self.settings.raw_retention_days)
 
-    def _alone(self, message: Message) -> Answer:
+    def _alone(self, message: Received) -> Answer:
         """A message whose batch failed for another reason than the database's availability,
         stored on its own; if it fails alone, it is answered 500, logged and acknowledged
         (sent again, it would fail again and hold the session's queue for ever)."""

@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     mqtt_password: str | None = None
     mqtt_client_id: str = "sodata-mqtt"  # worker i of `sodata mqtt --workers N`: <id>-<i>
     mqtt_share_group: str = "sodata"  # the workers split the messages: $share/<group>/...
-    mqtt_batch_size: int = Field(default=2000, ge=1, le=30000)  # messages per commit at most
+    mqtt_batch_size: int = Field(default=5000, ge=1, le=30000)  # messages per commit at most
     mqtt_flush_seconds: float = Field(default=0.05, gt=0)  # the longest a message waits
     # How long a device, its variables and its account are reused without reading the
     # database again: a device created shows at once; a change shows after at most this long.

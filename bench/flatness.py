@@ -35,6 +35,7 @@ from bench.common import (
     Report,
     Timing,
     backends,
+    checkpoint,
     connect,
     database_size,
     parser,
@@ -70,9 +71,7 @@ def count(url: str) -> int:
 def settle(url: str) -> None:
     """Checkpoint SQLite's WAL into the database file; VACUUM ANALYZE on PostgreSQL."""
     if url.startswith("sqlite"):
-        conn = connect(url)
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.close()
+        checkpoint(url)
         return
     conn = connect(url)
     conn.autocommit = True

@@ -28,17 +28,19 @@ and a Correlation Data: a subscriber of ours (a raw MQTT 5 connection in this pr
 the answers, which a worker publishes right after its commit, each just before its PUBACK.
 Before the clock: each device publishes one warm-up message (another time) asking for an
 answer, and the run waits for all of them (the workers are subscribed, their caches of
-devices and variables filled as in a steady state; they last mqtt_cache_seconds, 10 s).
+devices and variables filled as in a steady state; they last mqtt_cache_seconds, 10 s); then
+a checkpoint of the database (the setup's writes, the demo's points among them, are not
+flushed during the run: on PostgreSQL they had started a checkpoint in some runs).
 
 Measured (the clock starts when the publishers start writing):
 - points/s end to end: all the points of the run (devices x messages x 3) in the database
   (count(*) of the datapoints of our variables), polled every 100 ms (first the 3 points of
   each device's last message, 3,000 index lookups; once there, the full count);
-- publish -> answer p50/p99 over the sampled messages: an upper bound of commit -> ack (the
-  rest is the time queued at the broker and in the worker, and the transaction). Under a
-  backlog the bound is loose: paho sends at most 20 QoS 1 publishes (the answers) before
-  their PUBACKs, which then wait behind the incoming flood, while the PUBACKs of the messages
-  go out at once (bench/README.md, MQTT);
+- commit -> ack p50/p99: the bound of the bucket that holds them in the workers' histogram
+  sodata_mqtt_commit_to_ack_seconds (from their /metrics, before and after the run: one
+  observation per batch, from its commit to its PUBACKs handed to the connection);
+- publish -> answer p50/p99 over the sampled messages (the rest is the time queued at the
+  broker and in the worker, and the transaction);
 - publish -> broker PUBACK p50/p99 (sampled), and the publishers' own rate (messages over the
   time to their last broker PUBACK);
 - CPU used during the run by the publishers, the broker, the workers, the database's server
@@ -96,6 +98,7 @@ from bench.common import (
     Report,
     backends,
     bulk_devices,
+    checkpoint,
     child_pids,
     connect,
     cpu_seconds,
@@ -584,6 +587,17 @@ class Workers:
         self.pids = child_pids(self.process.pid)
         say(f"sodata mqtt: {workers} workers (pids {self.pids}), log {log}")
 
+    def commit_to_ack(self) -> Counter[float]:
+        """The workers' sodata_mqtt_commit_to_ack_seconds histogram (one observation per
+        batch): its cumulative count by bucket bound (seconds; inf last), from /metrics."""
+        text = httpx.get(f"http://127.0.0.1:{self.http}/metrics", timeout=10).text
+        counts: Counter[float] = Counter()
+        for line in text.splitlines():
+            if line.startswith("sodata_mqtt_commit_to_ack_seconds_bucket{"):
+                bound = line.split('le="', 1)[1].split('"', 1)[0]
+                counts[float(bound)] += int(float(line.rsplit(" ", 1)[1]))
+        return counts
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
@@ -629,6 +643,7 @@ class Run:
     publish_took: float = 0.0  # first publish -> the broker's last PUBACK
     publish_cpu: float = 0.0
     answers: list[float] = field(default_factory=list)  # publish -> answer, seconds
+    batches: Counter[float] = field(default_factory=Counter)  # commit -> ack, cumulative
     pubacks: list[float] = field(default_factory=list)  # publish -> broker PUBACK, seconds
     missing_answers: int = 0
     bad: list = field(default_factory=list)
@@ -760,6 +775,7 @@ def _measure(
             )
         time.sleep(0.05)
     say(f"  warm-up answered ({len(devices):,} messages)")
+    checkpoint(url)  # the demo database and the devices written out: not during the run
     warm_points = len(vids)
     expected = warm_points + len(devices) * args.messages * len(SERIES)
     roles = {
@@ -773,6 +789,7 @@ def _measure(
     cpu0 = {role: sum(map(cpu_seconds, pids)) for role, pids in roles.items()}
     busy0 = machine_busy_seconds()
 
+    acks0 = workers.commit_to_ack()
     started = time.perf_counter()
     go.set()
     done, last_progress, stored = None, started, -1
@@ -811,6 +828,8 @@ def _measure(
     wait_until = time.monotonic() + 30  # answers published after the last commit
     while time.monotonic() < wait_until and answers.count(warmup=False) < len(sent):
         time.sleep(0.05)
+    run.batches = workers.commit_to_ack()
+    run.batches.subtract(acks0)
     run.answers = [answers.came[k] - t for k, t in sent.items() if k in answers.came]
     run.missing_answers = len(sent) - len(run.answers)
     run.pubacks = [acked[k] - t for k, t in sent.items() if k in acked]
@@ -836,6 +855,16 @@ def _measure(
 
 def ms(samples: Sequence[float], q: float) -> float:
     return percentile(samples, q) * 1000 if samples else float("nan")
+
+
+def bucket(cumulative: Counter[float], q: float) -> str:
+    """The bound of the histogram bucket holding the q-th percentile ("<= 5 ms")."""
+    bounds = sorted(cumulative)
+    total = cumulative[bounds[-1]] if bounds else 0
+    if not total:
+        return "n/a"
+    bound = next(b for b in bounds if cumulative[b] >= q / 100 * total)
+    return "> 30 s" if bound == float("inf") else f"<= {bound * 1000:g} ms"
 
 
 def baseline(
@@ -910,6 +939,10 @@ def one_backend(args: argparse.Namespace, backend: str, report: Report) -> None:
         f" publish -> broker PUBACK p50 {ms(run.pubacks, 50):.1f} ms, p99 {ms(run.pubacks, 99):.1f} ms"
     )
     say(
+        f"  commit -> ack (the workers' histogram, {run.batches[float('inf')]:,} batches):"
+        f" p50 {bucket(run.batches, 50)}, p99 {bucket(run.batches, 99)}"
+    )
+    say(
         f"  publish -> answer (after commit and PUBACK), {len(run.answers):,} samples:"
         f" p50 {ms(run.answers, 50):.0f} ms, p99 {ms(run.answers, 99):.0f} ms,"
         f" max {ms(run.answers, 100):.0f} ms; missing {run.missing_answers}"
@@ -937,7 +970,8 @@ def one_backend(args: argparse.Namespace, backend: str, report: Report) -> None:
     report.add(
         f"MQTT {args.devices:,} devices, {args.workers} workers, {paced}",
         backend,
-        f"{rate:,.0f} points/s ({run.points:,} in {run.took:.1f} s; publish->answer p50"
+        f"{rate:,.0f} points/s ({run.points:,} in {run.took:.1f} s; commit->ack p99"
+        f" {bucket(run.batches, 99)}; publish->answer p50"
         f" {ms(run.answers, 50):.0f} ms, p99 {ms(run.answers, 99):.0f} ms; publishers"
         f" {messages / run.publish_took:,.0f} msg/s)",
         f"{kind} {base_rate:,.0f} rows/s",

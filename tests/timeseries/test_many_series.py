@@ -18,7 +18,8 @@ from tests.timeseries import brute
 from tests.timeseries.brute import utc
 
 START = utc("2024-01-30T22:00:00Z")  # a day end and a month end within the calls
-KOLKATA = ZoneInfo("Asia/Kolkata")
+KOLKATA = ZoneInfo("Asia/Kolkata")  # half-hour offset: buckets from the 15-minute slots
+PARIS = ZoneInfo("Europe/Paris")  # whole hours: from the hourly rows and the open day's slots
 
 
 @pytest.mark.parametrize("rows_by_copy", [False, True])
@@ -64,6 +65,11 @@ def test_many_series_in_one_write_each_stay_exact(engine, monkeypatch, rows_by_c
             ).one()
             latest = max(written[vid])
             assert (at, value) == (latest, written[vid][latest])
+        for vid in vids[:8]:
+            for granularity in ("hour", "day"):
+                got = engine.buckets(vid, granularity, "avg", PARIS)
+                grouped = brute.buckets(written[vid], granularity, PARIS)
+                brute.assert_close(got, grouped, "avg", granularity)
     for vid in vids[:8]:
         for granularity in ("hour", "day", "month"):
             grouped = brute.buckets(written[vid], granularity, KOLKATA)

@@ -134,11 +134,12 @@ MQTT_IN_FLIGHT = Gauge(
 up); the sum over the live processes."""
 MQTT_COMMIT_TO_ACK = Histogram(
     "sodata_mqtt_commit_to_ack_seconds",
-    "Seconds from the commit that stored an MQTT message's points to its acknowledgement",
+    "Seconds from the commit of a batch of MQTT messages to their acknowledgements",
     buckets=SECONDS,
 )
-"""`MQTT_COMMIT_TO_ACK.observe(seconds)` for each message acknowledged: from the commit that
-made its points durable to its acknowledgement sent to the broker."""
+"""`MQTT_COMMIT_TO_ACK.observe(seconds)` for each batch acknowledged: from the commit that made
+its messages' points durable to their PUBACKs handed to the broker connection (and their
+answers published)."""
 DB_CONNECTIONS_IN_USE = Gauge(
     "sodata_db_connections_in_use",
     "Database connections checked out of the requests' pools",

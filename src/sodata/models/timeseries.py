@@ -45,7 +45,9 @@ class HourlyRollup(Base):
     """The same partial aggregates per hour, one row per variable and UTC day, built from the
     day rows of slots: a quarter of their size. Used where every bucket boundary falls on a
     whole UTC hour (zones whose offsets are whole hours). A row per day, not per month: a
-    write rewrites the rows it touches, and a month's row would be 30 times larger."""
+    write rewrites the rows it touches, and a month's row would be 30 times larger. A
+    variable's open day (that of its latest row of slots) is read from its slots: its row
+    here is written when the day closes (timeseries/store.py)."""
 
     __tablename__ = "hourly_rollups"
     __table_args__ = {"sqlite_with_rowid": False}

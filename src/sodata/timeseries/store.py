@@ -5,10 +5,10 @@ Hot paths talk to the driver's connection of the session (same transaction) with
 and columns out: one executemany (SQLite) or one binary COPY (PostgreSQL) for all the series of
 a write, and fetches straight into numpy arrays.
 
-Rollups stay equal to a recomputation from the raw points: points that only extend a series
-(nothing stored between the batch's first and last time) are merged into the partials, all
-such series together; any other batch (overwrite, late data) recomputes the days it touches
-from the raw table.
+Rollups stay equal to a recomputation from the raw points: new points (appended or late) are
+merged into the partials, all such series together; a series whose batch overwrites a stored
+point recomputes the days it touches from the raw table. A series' hourly rows are written when their day closes (_merge_rollups):
+its open day's hours are read from its slot row.
 """
 
 from __future__ import annotations
@@ -127,10 +127,10 @@ def write_columns(session: Session, vids: np.ndarray, t: np.ndarray, v: np.ndarr
     rollups and last values, in the session's transaction. Writers of the same variables take
     turns.
 
-    A handful of statements whatever the number of series: series that only extend (nothing
-    stored between their first and last time) are inserted and merged into their rollups
-    together, column-wise; each of the others (overwrites, late points) then recomputes the
-    days it touches from the raw points."""
+    A handful of statements whatever the number of series: the points of series that only add
+    points (none stored at their times: appended or late) are inserted and merged into their
+    rollups together, column-wise (partials merge in any order); each series with an
+    overwrite then recomputes the days it touches from the raw points."""
     if not len(t):
         return
     order = np.lexsort((t, vids))  # stable: of equal (variable, time), the later stays last
@@ -144,19 +144,24 @@ def write_columns(session: Session, vids: np.ndarray, t: np.ndarray, v: np.ndarr
     db = Db(session)
     if db.postgres:
         ensure_partitions(db, np.unique(month_of(t)).tolist())
-    between = _with_points_between(db, series, t[firsts], t[lasts])
-    redo = np.isin(vids, between)
+    between, opened = _state(db, series, t[firsts], t[lasts])
+    redo = np.zeros(len(vids), dtype=bool)
+    if between:  # late points: only a point stored at the same time makes a recomputation
+        maybe = np.isin(vids, between)
+        redo = np.isin(vids, _overwritten(db, vids[maybe], t[maybe]))
     for mask, upsert in ((~redo, False), (redo, True)):
         if mask.any():
             _insert_points(db, vids[mask], t[mask], v[mask], upsert=upsert)
     if not redo.all():
-        _merge_rollups(db, vids[~redo], t[~redo], v[~redo])
-    for lo, hi in zip(firsts.tolist(), (lasts + 1).tolist(), strict=True):
-        if redo[lo]:  # overwrites or late points: the touched days again from the raw points
+        _merge_rollups(db, vids[~redo], t[~redo], v[~redo], series, opened)
+    for i, (lo, hi) in enumerate(zip(firsts.tolist(), (lasts + 1).tolist(), strict=True)):
+        if redo[lo]:  # overwrites: the touched days again from the raw points
             vid, days = int(vids[lo]), np.unique(t[lo:hi] // DAY_MS)
             fresh = [_recompute(db, vid, first, last) for first, last in _runs(days)]
             _store_days(db, vid, Partials.concat(fresh))
-            _recompute_hours(db, vid, days)
+            # and the hours of those days, and of the open day before them (it may close now)
+            hour_days = days if opened[i] < 0 else np.union1d(days, opened[i : i + 1])
+            _recompute_hours(db, vid, hour_days)
     _store_last(db, series, t[lasts], v[lasts])
 
 
@@ -186,18 +191,42 @@ def pg_array(numbers: Sequence[int] | Sequence[float]) -> str:
     return "{" + ",".join(map(repr, numbers)) + "}"
 
 
-def _with_points_between(db: Db, vids: np.ndarray, firsts: np.ndarray, lasts: np.ndarray) -> list:
-    """The variables that have points stored between their batch's first and last time."""
+def _state(
+    db: Db, vids: np.ndarray, firsts: np.ndarray, lasts: np.ndarray
+) -> tuple[list, np.ndarray]:
+    """The variables (sorted `vids`) that have points stored between their batch's first and
+    last time; and the open day of each (the UTC day of its latest row of slots; -1: none)."""
     rows = _keyed(
         db,
         # LATERAL ... LIMIT 1: an index probe per key, whatever plan a prepared statement gets
-        "SELECT k.c0 FROM k CROSS JOIN LATERAL (SELECT 1 FROM datapoints WHERE variable_id = k.c0"
-        " AND at >= k.c1 AND at <= k.c2 LIMIT 1) AS d"
+        "SELECT k.c0, d.x IS NOT NULL, (SELECT max(day) FROM rollups WHERE variable_id = k.c0)"
+        " FROM k LEFT JOIN LATERAL (SELECT 1 AS x FROM datapoints WHERE variable_id = k.c0"
+        " AND at >= k.c1 AND at <= k.c2 LIMIT 1) AS d ON true"
         if db.postgres
-        else "SELECT c0 FROM k WHERE EXISTS (SELECT 1 FROM datapoints WHERE variable_id = k.c0"
-        " AND at >= k.c1 AND at <= k.c2)",
+        else "SELECT c0, EXISTS (SELECT 1 FROM datapoints WHERE variable_id = k.c0"
+        " AND at >= k.c1 AND at <= k.c2), (SELECT max(day) FROM rollups WHERE variable_id = k.c0)"
+        " FROM k",
         [vids.tolist(), firsts.tolist(), lasts.tolist()],
         ["int4", "int8", "int8"],
+    )
+    opened = np.full(len(vids), -1, dtype=np.int64)
+    for vid, _, day in rows:
+        if day is not None:
+            opened[np.searchsorted(vids, vid)] = day
+    return [vid for vid, between, _ in rows if between], opened
+
+
+def _overwritten(db: Db, vids: np.ndarray, t: np.ndarray) -> list:
+    """The variables of these points that have a point stored at the same time as one of them."""
+    rows = _keyed(
+        db,
+        "SELECT DISTINCT k.c0 FROM k CROSS JOIN LATERAL (SELECT 1 FROM datapoints"
+        " WHERE variable_id = k.c0 AND at = k.c1) AS d"
+        if db.postgres
+        else "SELECT DISTINCT c0 FROM k WHERE EXISTS (SELECT 1 FROM datapoints"
+        " WHERE variable_id = k.c0 AND at = k.c1)",
+        [vids.tolist(), t.tolist()],
+        ["int4", "int8"],
     )
     return [vid for (vid,) in rows]
 
@@ -205,7 +234,7 @@ def _with_points_between(db: Db, vids: np.ndarray, firsts: np.ndarray, lasts: np
 def _insert_points(db: Db, vids: np.ndarray, t: np.ndarray, v: np.ndarray, upsert: bool) -> None:
     if db.postgres:
         _copy_points(db, vids, t, v, upsert)
-    else:  # where nothing is stored between the first and last time, nothing conflicts
+    else:  # where nothing is stored at the same times, nothing conflicts
         db.many(
             "INSERT INTO datapoints (variable_id, at, value) VALUES (?, ?, ?)"
             + (_UPSERT_POINTS if upsert else ""),
@@ -221,16 +250,40 @@ _SHIFT = np.int64(32)
 _LOW = np.int64(0xFFFFFFFF)
 
 
-def _merge_rollups(db: Db, vids: np.ndarray, t: np.ndarray, v: np.ndarray) -> None:
-    """Merge points that only extend their series into their day rows: of 15-minute slots
-    (rollups) and of hours (hourly_rollups)."""
+def _merge_rollups(
+    db: Db, vids: np.ndarray, t: np.ndarray, v: np.ndarray, series: np.ndarray, opened: np.ndarray
+) -> None:
+    """Merge new points (none stored at their times) into their day rows of 15-minute slots
+    (rollups), and write the hourly rows (hourly_rollups) of the days this write closes or,
+    with late points, changes.
+
+    A series' hourly rows hold every day but its open one, the day of its latest slot row,
+    whose hours read_hours takes from that row: a series sending all day rewrites its day of
+    slots at each write, and its day of hours once, when the next day opens. `series` (sorted)
+    and `opened` are _state's."""
     slots = of_groups((vids << _SHIFT) | (t // SLOT_MS), v)  # by variable, then slot
-    per_hour = HOUR_MS // SLOT_MS
-    hours = merge((slots.start >> _SHIFT << _SHIFT) | ((slots.start & _LOW) // per_hour), slots)
-    for table, step, new in (("rollups", SLOT_MS, slots), ("hourly_rollups", HOUR_MS, hours)):
-        stored = _read_rows(db, table, np.unique(_row_keys(new.start, step)), step)
-        both = Partials.concat([stored, new])
-        _store_rows(db, table, merge_sorted(both, both.start), step)
+    written = np.unique(_row_keys(slots.start, SLOT_MS))  # (variable << 32) | day
+    row_vids, row_days = written >> _SHIFT, written & _LOW
+    # each series' open day after this write: the later of its last row's and the one before
+    ends = np.flatnonzero(np.r_[row_vids[1:] != row_vids[:-1], True])
+    before = opened[np.searchsorted(series, row_vids[ends])]
+    now_open = np.maximum(before, row_days[ends])
+    closing = np.r_[
+        written[row_days < np.repeat(now_open, np.diff(np.r_[-1, ends]))],
+        ((row_vids[ends] << _SHIFT) | before)[(before >= 0) & (before < now_open)],
+    ]
+    stored = _read_rows(db, "rollups", np.union1d(written, closing), SLOT_MS)
+    both = Partials.concat([stored, slots])
+    merged = merge_sorted(both, both.start)
+    rows = _row_keys(merged.start, SLOT_MS)
+    _store_rows(db, "rollups", merged.take(np.isin(rows, written)), SLOT_MS)
+    if len(closing):
+        closed = merged.take(np.isin(rows, closing))
+        per_hour = HOUR_MS // SLOT_MS
+        hours = merge(
+            (closed.start >> _SHIFT << _SHIFT) | ((closed.start & _LOW) // per_hour), closed
+        )
+        _store_rows(db, "hourly_rollups", hours, HOUR_MS)
 
 
 def _row_keys(keys: np.ndarray, step: int) -> np.ndarray:
@@ -471,13 +524,23 @@ def read_partials(db: Db, vid: int, start: int, end: int) -> Partials:
 
 
 def read_hours(db: Db, vid: int, start: int, end: int) -> Partials:
-    """The hourly partials of the UTC days that [start, end) overlaps, in time order."""
+    """The hourly partials of the UTC days that [start, end) overlaps, in time order: of the
+    hourly rows, but for the series' open day (_merge_rollups), merged from its slot row."""
     rows = db.rows(
-        "SELECT day, data FROM hourly_rollups WHERE variable_id = ? AND day >= ? AND day <= ?"
-        " ORDER BY day",
-        (vid, start // DAY_MS, (end - 1) // DAY_MS),
+        "WITH o AS (SELECT max(day) AS day FROM rollups WHERE variable_id = ?)"
+        " SELECT h.day, h.data, 0 FROM hourly_rollups AS h, o WHERE h.variable_id = ?"
+        " AND h.day >= ? AND h.day <= ? AND h.day < o.day"
+        " UNION ALL SELECT r.day, r.data, 1 FROM rollups AS r, o WHERE r.variable_id = ?"
+        " AND r.day = o.day AND r.day >= ? AND r.day <= ? ORDER BY 1",
+        (vid, vid, start // DAY_MS, (end - 1) // DAY_MS, vid, start // DAY_MS, (end - 1) // DAY_MS),
     )
-    return unpack([day * DAY_MS for day, _ in rows], [bytes(data) for _, data in rows], HOUR_MS)
+    hours = [(day, data) for day, data, slots in rows if not slots]
+    parts = unpack([day * DAY_MS for day, _ in hours], [bytes(data) for _, data in hours], HOUR_MS)
+    if len(hours) == len(rows):
+        return parts
+    (day, data, _) = rows[-1]  # the open day: the last
+    slots = unpack([day * DAY_MS], [bytes(data)], SLOT_MS)
+    return Partials.concat([parts, merge_sorted(slots, slots.start // HOUR_MS * HOUR_MS)])
 
 
 def extent(db: Db, vid: int) -> tuple[int, int] | None:

@@ -1,6 +1,6 @@
 """One store.write of many series at once (an MQTT flush, an HTTP batch of many variables):
-series that only extend, new ones, overwrites, late points and the same variable twice, mixed
-in each call, across day and month ends. After every call, each series' rollups equal a
+series that only extend, new ones, overwrites, late points, a late point with an overwrite and
+the same variable twice, mixed in each call, across day and month ends. After every call, each series' rollups equal a
 recomputation from its raw rows, its raw rows hold the last value sent for each time, its last
 value is its latest point, and its aggregates equal the brute force. SQLite and PostgreSQL."""
 
@@ -33,7 +33,7 @@ def test_many_series_in_one_write_each_stay_exact(engine, monkeypatch, rows_by_c
     for call in range(6):
         batches = []
         for vid in vids:
-            kind = rng.choice(["extend", "extend", "overwrite", "late", "twice", "skip"])
+            kind = rng.choice(["extend", "extend", "overwrite", "late", "mixed", "twice", "skip"])
             points = written[vid]
             if kind == "skip":
                 continue
@@ -42,6 +42,8 @@ def test_many_series_in_one_write_each_stay_exact(engine, monkeypatch, rows_by_c
             elif kind == "late" and points:
                 first = min(points)
                 times = [first - rng.randrange(1, 3 * 86_400_000) for _ in range(3)]
+            elif kind == "mixed" and points:  # a new point before a stored one sent again
+                times = [min(points) - rng.randrange(1, 86_400_000), rng.choice(sorted(points))]
             else:
                 times = [clock + rng.randrange(0, 3 * 3_600_000) for _ in range(rng.randint(1, 8))]
             batch = {t: round(rng.uniform(-50, 50), 2) for t in times}

@@ -217,6 +217,16 @@ def _state(
 
 
 def _overwritten(db: Db, vids: np.ndarray, t: np.ndarray) -> list:
+    """The variables (`vids` sorted) that have a point stored at the time of one of theirs: the
+    first point of each series is looked up first (an overwrite usually overwrites them all),
+    then the other points of the series not found so."""
+    first = np.r_[True, vids[1:] != vids[:-1]]
+    found = _stored_at(db, vids[first], t[first])
+    rest = ~first & ~np.isin(vids, found)
+    return found + (_stored_at(db, vids[rest], t[rest]) if rest.any() else [])
+
+
+def _stored_at(db: Db, vids: np.ndarray, t: np.ndarray) -> list:
     """The variables of these points that have a point stored at the same time as one of them."""
     rows = _keyed(
         db,

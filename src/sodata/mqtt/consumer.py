@@ -5,8 +5,8 @@ paho-mqtt (which sodata uses for everything else) took about 60% of a worker's C
 per message. This consumer does only what a worker needs, on an asyncio loop in a thread of
 its own: it reads the socket in large chunks and parses the packets of a chunk in one pass
 (only the Response Topic and Correlation Data of the properties are kept), puts the chunk's
-messages into the worker's inbox as one list, and writes the PUBACKs of a whole batch, once the worker has
-committed it, in one write.
+messages into the worker's inbox as one list, and writes the PUBACKs of a whole batch, once
+the worker has committed it, in one write.
 
 Protocol (MQTT 5.0, OASIS): CONNECT with clean start off and a session that never expires
 (the broker keeps the session and its unacknowledged messages while the worker is away),

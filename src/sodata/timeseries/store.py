@@ -7,8 +7,8 @@ a write, and fetches straight into numpy arrays.
 
 Rollups stay equal to a recomputation from the raw points: new points (appended or late) are
 merged into the partials, all such series together; a series whose batch overwrites a stored
-point recomputes the days it touches from the raw table. A series' hourly rows are written when their day closes (_merge_rollups):
-its open day's hours are read from its slot row.
+point recomputes the days it touches from the raw table. A series' hourly rows are written
+when their day closes (_merge_rollups): its open day's hours are read from its slot row.
 """
 
 from __future__ import annotations

@@ -154,14 +154,14 @@ def write_columns(session: Session, vids: np.ndarray, t: np.ndarray, v: np.ndarr
             _insert_points(db, vids[mask], t[mask], v[mask], upsert=upsert)
     if not redo.all():
         _merge_rollups(db, vids[~redo], t[~redo], v[~redo], series, opened)
-    for i in np.flatnonzero(redo[firsts]).tolist():  # overwrites: their days from the raw points
-        lo, hi = int(firsts[i]), int(lasts[i]) + 1
-        vid, days = int(vids[lo]), np.unique(t[lo:hi] // DAY_MS)
-        fresh = [_recompute(db, vid, first, last) for first, last in _runs(days)]
-        _store_days(db, vid, Partials.concat(fresh))
-        # and the hours of those days, and of the open day before them (it may close now)
-        hour_days = days if opened[i] < 0 else np.union1d(days, opened[i : i + 1])
-        _recompute_hours(db, vid, hour_days)
+    for i, (lo, hi) in enumerate(zip(firsts.tolist(), (lasts + 1).tolist(), strict=True)):
+        if redo[lo]:  # overwrites: the touched days again from the raw points
+            vid, days = int(vids[lo]), np.unique(t[lo:hi] // DAY_MS)
+            fresh = [_recompute(db, vid, first, last) for first, last in _runs(days)]
+            _store_days(db, vid, Partials.concat(fresh))
+            # and the hours of those days, and of the open day before them (it may close now)
+            hour_days = days if opened[i] < 0 else np.union1d(days, opened[i : i + 1])
+            _recompute_hours(db, vid, hour_days)
     _store_last(db, series, t[lasts], v[lasts])
 
 
@@ -210,10 +210,9 @@ def _state(
         ["int4", "int8", "int8"],
     )
     opened = np.full(len(vids), -1, dtype=np.int64)
-    days = [(vid, day) for vid, _, day in rows if day is not None]
-    if days:
-        found, day = np.array(days, dtype=np.int64).T
-        opened[np.searchsorted(vids, found)] = day
+    for vid, _, day in rows:
+        if day is not None:
+            opened[np.searchsorted(vids, vid)] = day
     return [vid for vid, between, _ in rows if between], opened
 
 

@@ -1,13 +1,16 @@
 """The stored rollups of a series, read with SQL, against partials recomputed here from its raw
 rows: per 15-minute UTC slot and per UTC hour (rows of a UTC day), n, min
 and max exactly, mean, sum and M2 (the sum of squared
-deviations from the mean) within float rounding of the exact values (statistics module).
+deviations from the mean) within float rounding of the exact values (statistics module); the
+first and last point, the longest time between two points and the decreases exactly, the
+integral of the held values and the sum of the values before decreases within rounding.
 
 The hourly rows hold every day of a series but its open day (the day of its latest slot row),
 whose hours the engine reads from that slot row: that day's hourly row is not checked."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 
@@ -88,6 +91,7 @@ def assert_rollups_equal(
     )
     for start, values in want.items():
         got = stored[start]
+        _assert_order(got, start, sorted(p for p in points.items() if p[0] - p[0] % step == start))
         where = f"slot {brute.iso(start)} ({len(values)} points)"
         n = len(values)
         mean = brute.aggregate(values, "avg")
@@ -107,6 +111,33 @@ def assert_rollups_equal(
         tolerance = 2 * math.sqrt(m2) * rounding + rounding**2
         assert math.isclose(got["m2"], m2, rel_tol=1e-9, abs_tol=tolerance), (
             f"{where}: M2 = {got['m2']!r}, recomputed {m2!r}"
+        )
+
+
+def _assert_order(got: np.void, start: int, points: list[tuple[int, float]]) -> None:
+    """The order fields of a partial (partials.PACKED) against its points (time order)."""
+    where = f"slot {brute.iso(start)} ({len(points)} points)"
+    pairs = list(itertools.pairwise(points))
+    drops = [a[1] - b[1] for a, b in pairs if a[1] > b[1]]
+    want = {
+        "t0": points[0][0] - start,
+        "t1": points[-1][0] - start,
+        "v0": points[0][1],
+        "v1": points[-1][1],
+        "gap": max((b[0] - a[0] for a, b in pairs), default=0),
+        "drop_lo": min(drops, default=math.inf),
+        "drop_hi": max(drops, default=0.0),
+    }
+    for name, value in want.items():
+        assert got[name] == value, f"{where}: {name} = {got[name]!r}, recomputed {value!r}"
+    area = math.fsum(a[1] * (b[0] - a[0]) for a, b in pairs)
+    resets = math.fsum(a[1] for a, b in pairs if a[1] > b[1])
+    for name, value, scale in (
+        ("area", area, math.fsum(abs(a[1]) * (b[0] - a[0]) for a, b in pairs)),
+        ("resets", resets, math.fsum(abs(a[1]) for a, _ in pairs)),
+    ):
+        assert math.isclose(got[name], value, rel_tol=1e-12, abs_tol=scale * 1e-13), (
+            f"{where}: {name} = {got[name]!r}, recomputed {value!r}"
         )
 
 

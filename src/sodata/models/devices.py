@@ -134,6 +134,10 @@ class Variable(Base):
     timestamp_id: Mapped[OptStr]
     polling_time: Mapped[int] = mapped_column(default=60)
     send_on_update: Mapped[bool] = mapped_column(default=False)
+    # delta: the largest decrease that is noise, not a counter reset (None: 0)
+    counter_reset_threshold: Mapped[float | None] = mapped_column(Float, default=None)
+    # twa: how long a value holds at most (None: 3 x polling_time, a day if sent on update)
+    max_carry_seconds: Mapped[int | None] = mapped_column(default=None)
     is_computed: Mapped[bool] = mapped_column(default=False)
     configuration_computed: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)

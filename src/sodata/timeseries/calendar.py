@@ -152,6 +152,39 @@ def bucket_starts(t: np.ndarray, granularity: str, offsets: Offsets) -> np.ndarr
     return _midnights(days, offsets.tz)[inverse.reshape(-1)]
 
 
+def bucket_ends(starts: np.ndarray, granularity: str, offsets: Offsets) -> np.ndarray:
+    """The end of each bucket starting at `starts` (bucket_starts' values): the next bucket's
+    start."""
+    starts = np.asarray(starts, dtype=np.int64)
+    if starts.size == 0:
+        return starts.copy()
+    if granularity in ("minute", "hour"):
+        unit = MINUTE_MS if granularity == "minute" else HOUR_MS
+        piece = offsets.piece(starts)
+        offset = offsets.offsets[piece]
+        mark = (starts + offset) // unit * unit + unit - offset  # the next mark of this offset
+        later = np.minimum(piece + 1, len(offsets.begins) - 1)
+        change = np.where(piece + 1 < len(offsets.begins), offsets.begins[later], mark)
+        # a change of offset first: the first mark the clock shows from the change on
+        after = offsets.offsets[later]
+        moved = -(-(change + after) // unit) * unit - after
+        return np.where(mark < change, mark, moved)
+    local = (starts + offsets.at(starts) + 12 * HOUR_MS) // DAY_MS  # a day inside the bucket
+    first = _first_days(local, granularity)
+    if granularity == "day":
+        following = first + 1
+    elif granularity == "week":
+        following = first + 7
+    else:
+        unit = "M" if granularity == "month" else "Y"
+        following = (
+            (first.astype("datetime64[D]").astype(f"datetime64[{unit}]") + 1)
+            .astype("datetime64[D]")
+            .astype(np.int64)
+        )
+    return _midnights(following, offsets.tz)
+
+
 def _first_days(day: np.ndarray, granularity: str) -> np.ndarray:
     """The first local day (days since 1970-01-01) of the bucket of each local day."""
     if granularity == "day":

@@ -20,8 +20,18 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from sodata.timeseries import store
-from sodata.timeseries.calendar import HOUR_MS, WINDOW_MS, Offsets, bucket_starts
-from sodata.timeseries.partials import SLOT_MS, Partials, merge_sorted, of_groups, value
+from sodata.timeseries.calendar import HOUR_MS, WINDOW_MS, Offsets, bucket_ends, bucket_starts
+from sodata.timeseries.partials import (
+    SLOT_MS,
+    Partials,
+    increase,
+    merge_sorted,
+    of_groups,
+    settle,
+    time_weighted,
+    usable,
+    value,
+)
 from sodata.timeseries.store import Db
 
 
@@ -72,14 +82,19 @@ def aggregate(
     granularity: str,
     aggregation: str,
     tz: ZoneInfo,
+    threshold: float = 0.0,
+    carry: int | None = None,
 ) -> Page:
     """Buckets of [start, end) that hold points, each with its aggregate, from the first
-    bucket starting after `after` (if given)."""
+    bucket starting after `after` (if given). `threshold`: the largest decrease of a counter
+    that is not a reset (delta); `carry`: how long a value holds at most, in ms (twa; None: no
+    limit)."""
     span = _clip(db, vid, start, end, after, HOUR_MS)
     if span is None:
         return Page(np.empty(0, np.int64), np.empty(0), None)
     lo, hi = span
     offsets = Offsets(tz, lo, hi)
+    rule = _Rule(aggregation, threshold, carry)
     found: list[Partials] = []
     count = 0
     while lo < hi and count <= take:
@@ -88,22 +103,58 @@ def aggregate(
             window_end = int(
                 bucket_starts(np.array([lo + WINDOW_MS[granularity]]), granularity, offsets)[0]
             )
-        buckets = _buckets(db, vid, lo, window_end, granularity, offsets)
-        if after is not None:
-            buckets = buckets.take(buckets.start > after)
+        buckets = _buckets(db, vid, lo, window_end, granularity, offsets, rule)
         found.append(buckets)
-        count += len(buckets)
+        count += len(buckets) if after is None else int(np.sum(buckets.start > after))
         lo = window_end
     buckets = Partials.concat(found)
-    return _page(buckets.start, value(buckets, aggregation), take)
+    if aggregation in ("delta", "twa"):  # each bucket also depends on the point before it
+        prior = store.last_before(db, vid, span[0])
+        if aggregation == "delta":
+            values = increase(buckets, prior, threshold)
+        else:
+            ends = bucket_ends(buckets.start, granularity, offsets)
+            values = time_weighted(buckets, ends, prior, span[0], end, carry)
+    else:
+        values = value(buckets, aggregation)
+    if after is not None:
+        later = buckets.start > after
+        buckets, values = buckets.take(later), values[later]
+    return _page(buckets.start, values, take)
 
 
-def _buckets(db: Db, vid: int, lo: int, hi: int, granularity: str, offsets: Offsets) -> Partials:
+@dataclass
+class _Rule:
+    """What an aggregation needs of the partials it merges."""
+
+    aggregation: str
+    threshold: float
+    carry: int | None
+
+    def usable(self, parts: Partials) -> np.ndarray:
+        return usable(parts, self.aggregation, self.threshold, self.carry)
+
+    def group(self, keys: np.ndarray, t: np.ndarray, v: np.ndarray) -> Partials:
+        """Points grouped by `keys` (sorted)."""
+        if self.aggregation in ("delta", "twa"):  # with the threshold and the carry
+            return self.merge(Partials.of_points(keys, t, v))
+        return of_groups(keys, t, v)
+
+    def merge(self, parts: Partials) -> Partials:
+        if self.aggregation == "delta":
+            parts = settle(parts, self.threshold)
+        return merge_sorted(parts, parts.start, self.threshold, self.carry)
+
+
+def _buckets(
+    db: Db, vid: int, lo: int, hi: int, granularity: str, offsets: Offsets, rule: _Rule
+) -> Partials:
     """The bucket partials of [lo, hi): from hourly partials where they fit (zones with whole
-    hour offsets), else 15-minute ones, else the raw points of the pieces left."""
+    hour offsets) and can answer the aggregation, else 15-minute ones, else the raw points of
+    the pieces left."""
     if granularity == "minute":  # finer than a slot: from the raw points
         t, v = store.read_raw(db, vid, lo, hi)
-        return of_groups(bucket_starts(t, granularity, offsets), v)
+        return rule.group(bucket_starts(t, granularity, offsets), t, v)
     levels = [(store.read_partials, SLOT_MS)]
     if not np.any(offsets.offsets % HOUR_MS):
         levels.insert(0, (store.read_hours, HOUR_MS))
@@ -112,22 +163,28 @@ def _buckets(db: Db, vid: int, lo: int, hi: int, granularity: str, offsets: Offs
     for read, step in levels:
         left = []
         for a, b in gaps:
-            usable, holes = _cover(read(db, vid, a, b), a, b, step, granularity, offsets)
-            pieces.append(usable)
+            whole, holes = _cover(read(db, vid, a, b), a, b, step, granularity, offsets, rule)
+            pieces.append(whole)
             left += holes
         gaps = left
     for a, b in gaps:
         t, v = store.read_raw(db, vid, a, b)
-        pieces.append(Partials.of_points(bucket_starts(t, granularity, offsets), v))
-    both = Partials.concat(pieces)
-    return merge_sorted(both, both.start)
+        pieces.append(Partials.of_points(bucket_starts(t, granularity, offsets), t, v))
+    return rule.merge(Partials.concat(pieces))
 
 
 def _cover(
-    parts: Partials, lo: int, hi: int, step: int, granularity: str, offsets: Offsets
+    parts: Partials,
+    lo: int,
+    hi: int,
+    step: int,
+    granularity: str,
+    offsets: Offsets,
+    rule: _Rule,
 ) -> tuple[Partials, list[tuple[int, int]]]:
-    """The partials (of `step` ms each) lying wholly inside [lo, hi) and inside one bucket, keyed
-    by their bucket; and the ranges of the others, clipped to [lo, hi), to read finer."""
+    """The partials (of `step` ms each) lying wholly inside [lo, hi) and inside one bucket, and
+    usable for the aggregation, keyed by their bucket; and the ranges of the others, clipped to
+    [lo, hi), to read finer."""
     parts = parts.take((parts.start + step > lo) & (parts.start < hi))
     s = parts.start
     first = bucket_starts(s, granularity, offsets)
@@ -136,6 +193,7 @@ def _cover(
     whole = (s >= lo) & (s + step <= hi)
     last = np.flatnonzero(np.r_[first[1:] != first[:-1], True]) if len(s) else np.empty(0, int)
     whole[last] &= first[last] == bucket_starts(s[last] + step - 1, granularity, offsets)
+    whole &= rule.usable(parts)
     usable = parts.take(whole)
     usable.start = first[whole]
     holes = _ranges(np.maximum(s[~whole], lo), np.minimum(s[~whole] + step, hi))

@@ -32,6 +32,7 @@ from sodata.timeseries.partials import (
     merge,
     merge_sorted,
     of_groups,
+    pack,
     unpack,
 )
 
@@ -271,7 +272,7 @@ def _merge_rollups(
     whose hours read_hours takes from that row: a series sending all day rewrites its day of
     slots at each write, and its day of hours once, when the next day opens. `series` (sorted)
     and `opened` are _state's."""
-    slots = of_groups((vids << _SHIFT) | (t // SLOT_MS), v)  # by variable, then slot
+    slots = of_groups((vids << _SHIFT) | (t // SLOT_MS), t, v)  # by variable, then slot
     written = np.unique(_row_keys(slots.start, SLOT_MS))  # (variable << 32) | day
     row_vids, row_days = written >> _SHIFT, written & _LOW
     # each series' open day after this write: the later of its last row's and the one before
@@ -283,6 +284,7 @@ def _merge_rollups(
         ((row_vids[ends] << _SHIFT) | before)[(before >= 0) & (before < now_open)],
     ]
     stored = _read_rows(db, "rollups", np.union1d(written, closing), SLOT_MS)
+    stored, slots = _interleaved(db, stored, slots)
     both = Partials.concat([stored, slots])
     merged = merge_sorted(both, both.start)
     rows = _row_keys(merged.start, SLOT_MS)
@@ -294,6 +296,39 @@ def _merge_rollups(
             (closed.start >> _SHIFT << _SHIFT) | ((closed.start & _LOW) // per_hour), closed
         )
         _store_rows(db, "hourly_rollups", hours, HOUR_MS)
+
+
+def _interleaved(db: Db, stored: Partials, slots: Partials) -> tuple[Partials, Partials]:
+    """Stored and new slot partials (keyed as in _merge_rollups) without the slots where new
+    points fall between stored ones (or whose stored order fields are unknown): those slots'
+    partials then come again from their raw points (the new ones inserted), with the new."""
+    common, i, j = np.intersect1d(
+        stored.start, slots.start, assume_unique=True, return_indices=True
+    )
+    if not len(common):
+        return stored, slots
+    apart = (slots.t0[j] > stored.t1[i]) | (slots.t1[j] < stored.t0[i])
+    mixed = common[~(apart & stored.known[i])]
+    if not len(mixed):
+        return stored, slots
+    vids, first = mixed >> _SHIFT, (mixed & _LOW) * SLOT_MS
+    rows = _keyed(
+        db,
+        "SELECT k.c0, d.at, d.value FROM k CROSS JOIN LATERAL (SELECT at, value FROM datapoints"
+        " WHERE variable_id = k.c0 AND at >= k.c1 AND at < k.c2) AS d ORDER BY 1, 2"
+        if db.postgres
+        else "SELECT k.c0, d.at, d.value FROM k CROSS JOIN datapoints AS d"
+        " ON d.variable_id = k.c0 AND d.at >= k.c1 AND d.at < k.c2 ORDER BY 1, 2",
+        [vids.tolist(), first.tolist(), (first + SLOT_MS).tolist()],
+        ["int4", "int8", "int8"],
+    )
+    points = np.array(rows, dtype=[("vid", "<i8"), ("at", "<i8"), ("value", "<f8")])
+    t = points["at"]
+    again = of_groups((points["vid"] << _SHIFT) | (t // SLOT_MS), t, points["value"])
+    return (
+        stored.take(~np.isin(stored.start, mixed)),
+        Partials.concat([slots.take(~np.isin(slots.start, mixed)), again]),
+    )
 
 
 def _row_keys(keys: np.ndarray, step: int) -> np.ndarray:
@@ -329,10 +364,7 @@ def _read_rows(db: Db, table: str, rows: np.ndarray, step: int) -> Partials:
 def _store_rows(db: Db, table: str, parts: Partials, step: int) -> None:
     """Upsert the day rows of these partials (keyed as in _merge_rollups, sorted)."""
     rows = _row_keys(parts.start, step)
-    packed = np.empty(len(parts), dtype=PACKED)
-    packed["slot"] = (parts.start & _LOW) % (DAY_MS // step)
-    packed["n"], packed["mean"], packed["m2"] = parts.n, parts.mean, parts.m2
-    packed["min"], packed["max"], packed["sum"] = parts.min, parts.max, parts.sum
+    packed = pack(parts, (parts.start & _LOW) % (DAY_MS // step), (parts.start & _LOW) * step)
     edges = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1], True])
     lows, highs = edges[:-1].tolist(), edges[1:].tolist()
     vids, days = (rows[lows] >> _SHIFT).tolist(), (rows[lows] & _LOW).tolist()
@@ -479,7 +511,7 @@ def _runs(days: np.ndarray) -> list[tuple[int, int]]:
 
 def _recompute(db: Db, vid: int, first_day: int, last_day: int) -> Partials:
     t, v = read_raw(db, vid, first_day * DAY_MS, (last_day + 1) * DAY_MS)
-    return of_groups(t // SLOT_MS * SLOT_MS, v)
+    return of_groups(t // SLOT_MS * SLOT_MS, t, v)
 
 
 def _store_days(db: Db, vid: int, parts: Partials) -> None:
@@ -551,6 +583,26 @@ def read_hours(db: Db, vid: int, start: int, end: int) -> Partials:
     (day, data, _) = rows[-1]  # the open day: the last
     slots = unpack([day * DAY_MS], [bytes(data)], SLOT_MS)
     return Partials.concat([parts, merge_sorted(slots, slots.start // HOUR_MS * HOUR_MS)])
+
+
+def last_before(db: Db, vid: int, at: int) -> tuple[int, float] | None:
+    """The series' last point (time, value) before `at`, if any: from the raw points, else
+    (raw points removed) from the rollups' last slot that ends before it."""
+    rows = db.rows(
+        "SELECT at, value FROM datapoints WHERE variable_id = ? AND at < ? ORDER BY at DESC LIMIT 1",
+        (vid, at),
+    )
+    if rows:
+        return int(rows[0][0]), float(rows[0][1])
+    rows = db.rows(
+        "SELECT day, data FROM rollups WHERE variable_id = ? AND day <= ? ORDER BY day DESC"
+        " LIMIT 2",
+        (vid, at // DAY_MS),
+    )
+    rows.reverse()
+    slots = unpack([day * DAY_MS for day, _ in rows], [bytes(data) for _, data in rows], SLOT_MS)
+    slots = slots.take((slots.t1 < at) & slots.known)
+    return (int(slots.t1[-1]), float(slots.v1[-1])) if len(slots) else None
 
 
 def extent(db: Db, vid: int) -> tuple[int, int] | None:

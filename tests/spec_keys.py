@@ -160,4 +160,5 @@ SPEC_VARIABLE_KEYS = {
     "streamRef",
     "datahubId",
 }
-VARIABLE_EXTRAS = {"mappingConfig"}  # documented addition: Item|Index|Service (3.3.1)
+# documented additions: Item|Index|Service (3.3.1); the settings of delta and twa
+VARIABLE_EXTRAS = {"mappingConfig", "counterResetThreshold", "maxCarrySeconds"}

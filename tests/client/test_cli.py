@@ -23,8 +23,10 @@ from sodata.client.cli import (
     EXIT_REJECTED,
     EXIT_UNREACHABLE,
     EXIT_USAGE,
+    Aggregation,
 )
 from sodata.client.config import ENV
+from sodata.client.datapoints import AGGREGATIONS
 from sodata.demo import ids
 from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD
 from sodata.demo.ids import ADMIN_EMAIL, DEMO_EMAIL, VIEWER_EMAIL
@@ -213,6 +215,30 @@ def test_export_csv_json_and_parquet(home: Path, tmp_path, sdk: Client) -> None:
     assert header == f"at,{LOAD},Global|0|140108"
     at, *values = row.split(",")
     assert at == "2022-05-17T22:00:00Z" and len([float(v) for v in values]) == 2
+
+
+def test_export_takes_every_aggregation(home: Path, sdk: Client) -> None:
+    """--aggregation offers what the SDK accepts; the newer ones (first, last, delta, twa)
+    export what the SDK reads, and the help says what they are."""
+    assert [a.value for a in Aggregation] == list(AGGREGATIONS)
+    shown = run([*_export(), "--help"], home, {"COLUMNS": "200"})
+    assert "avg|min|max|count|sum|var|stdev|first|last|delta|twa" in shown.stdout
+    assert "time-weighted average" in shown.stdout and "cumulative counter" in shown.stdout
+    for aggregation in ("first", "last", "delta", "twa"):
+        done = run([*_export("--granularity", "hour", "--aggregation", aggregation)], home)
+        assert done.exit_code == 0, done.output
+        expected = sdk.datapoints.query(
+            ids.SOLINK,
+            ids.DELPHYS_GP2,
+            LOAD,
+            "2022-05-18",
+            "2022-05-19",
+            granularity="hour",
+            aggregation=aggregation,
+        )
+        assert len(expected[0]) == 24 and done.stdout == expected.to_csv(), aggregation
+    unknown = run([*_export("--granularity", "hour", "--aggregation", "median")], home)
+    assert unknown.exit_code == EXIT_USAGE and "twa" in unknown.stderr
 
 
 @pytest.fixture(scope="module")

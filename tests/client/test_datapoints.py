@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sodata.client import BadRequest, Client, SeriesSpec
+from sodata.client.datapoints import AGGREGATIONS
 from sodata.demo import ids
 from tests import factories
 from tests.client.conftest import OwnAccount, demo_settings, recorded_client
@@ -131,6 +132,53 @@ def test_several_series_of_several_devices(sdk: Client, api: httpx.Client) -> No
     assert [s.name for s in two] == [LOAD, CURRENT] and two[CURRENT].unit == "AMPERE"
 
 
+def test_every_aggregation_as_the_api_answers_it(sdk: Client, api: httpx.Client) -> None:
+    """Every aggregation the SDK accepts, as one query of one day by the hour: each column is
+    the API's own answer for its aggregation; first, last, count and delta are those of the
+    raw points (delta with the variable's counter reset threshold); twa lies within the
+    values held in its hour (the hour's points and the one before, which may carry in)."""
+    body = {"from": "2022-05-18", "to": "2022-05-19", "granularity": "hour"}
+    result = sdk.datapoints.query(
+        ids.SOLINK,
+        series=[(ids.DELPHYS_GP2, LOAD, a) for a in AGGREGATIONS],
+        frm=body["from"],
+        to=body["to"],
+        granularity="hour",
+    )
+    assert [s.name for s in result] == [f"{LOAD} {a}" for a in AGGREGATIONS]
+    assert [s.aggregation for s in result] == list(AGGREGATIONS)
+    expected = api_query(
+        api,
+        **body,
+        series=[
+            {"deviceUuid": str(ids.DELPHYS_GP2), "mappingConfig": LOAD, "aggregation": a}
+            for a in AGGREGATIONS
+        ],
+    )
+    for got, want in zip(result, expected, strict=True):
+        assert got.aggregation == want["aggregation"]
+        assert got.at == [p["at"] for p in want["data"]] and len(got) == 24, got.aggregation
+        assert got.values == [p["value"] for p in want["data"]], got.aggregation
+
+    raw = sdk.datapoints.query(ids.SOLINK, ids.DELPHYS_GP2, LOAD, "2022-05-17T23:00", body["to"])
+    points = list(zip(raw[0].at, raw[0].values, strict=True))
+    threshold = sdk.variables.find(ids.SOLINK, ids.DELPHYS_GP2, LOAD).counter_reset_threshold
+    hours: dict[str, list[tuple[float, float]]] = {}  # hour -> (value before, value) pairs
+    for (_, before), (at, value) in zip(points, points[1:], strict=False):
+        if at >= "2022-05-18":
+            hours.setdefault(at[:13], []).append((before, value))
+    assert len(hours) == 24 and raw[0].at[0] < "2022-05-18"  # the day's first point has one
+    by = {s.aggregation: {a[:13]: v for a, v in zip(s.at, s.values, strict=True)} for s in result}
+    for hour, pairs in hours.items():
+        values = [v for _, v in pairs]
+        assert by["first"][hour] == values[0] and by["last"][hour] == values[-1]
+        assert by["count"][hour] == len(values)
+        rises = [v if b - v > (threshold or 0) else v - b for b, v in pairs]
+        assert by["delta"][hour] == pytest.approx(math.fsum(rises), abs=1e-9)
+        held = [pairs[0][0], *values]
+        assert min(held) - 1e-9 <= by["twa"][hour] <= max(held) + 1e-9
+
+
 def test_from_and_to_as_datetimes_and_device_time(sdk: Client) -> None:
     text = sdk.datapoints.query(
         ids.SOLINK,
@@ -165,6 +213,16 @@ def test_bad_queries(sdk: Client) -> None:
     with pytest.raises(ValueError, match="aggregation: required"):
         sdk.datapoints.query(
             ids.SOLINK, ids.DELPHYS_GP2, LOAD, "2022-05-18", "2022-05-19", granularity="day"
+        )
+    with pytest.raises(ValueError, match="aggregation: one of avg, .*, first, last, delta, twa$"):
+        sdk.datapoints.query(
+            ids.SOLINK,
+            ids.DELPHYS_GP2,
+            LOAD,
+            "2022-05-18",
+            "2022-05-19",
+            granularity="day",
+            aggregation="median",
         )
     with pytest.raises(ValueError, match="not with granularity 'raw'"):
         sdk.datapoints.query(

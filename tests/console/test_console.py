@@ -4,6 +4,7 @@ clicks through the pages as a user would, on the real server (SQLite and Postgre
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -31,6 +32,26 @@ GP2_NAME = "Delphys GP2 - 160 kVA"
 LOAD_RATE = "Global|0|140100"
 GP2_LOAD_RATE_LABEL = f"{GP2_NAME} : Global Ups output global load rate %"
 SERIES_BLUE = (0x0B, 0x5C, 0xAD)  # the first series' colour in chart.js
+AGGREGATION_LABELS = {  # the historical data's choices (history.js), as the API names them
+    "avg": "Average",
+    "min": "Minimum",
+    "max": "Maximum",
+    "count": "Count",
+    "sum": "Sum",
+    "var": "Variance",
+    "stdev": "Standard deviation",
+    "first": "First value",
+    "last": "Last value",
+    "delta": "Increase (counter)",
+    "twa": "Time-weighted average",
+}
+# the tooltips of the choices whose label does not say it all
+EXPLAINED = {
+    "first": "earliest point",
+    "last": "latest point",
+    "delta": "cumulative counter",
+    "twa": "each value holds until the next point",
+}
 
 
 def history_url(*series: str, **settings: str) -> str:
@@ -170,6 +191,34 @@ def test_historical_daily_averages_chart_and_csv_equal_the_api(
     assert got == want
     # each date is a local midnight in Paris, with its offset (+01:00 or +02:00)
     assert all(r[0][11:19] == "00:00:00" and r[0][19:] in ("+01:00", "+02:00") for r in rows[2:])
+
+    # every aggregation of the API is a choice; the newer ones, chosen, draw the API's answer
+    select = page.get_by_label("Aggregation")
+    expect(select.locator("option")).to_have_text(list(AGGREGATION_LABELS.values()))
+    assert select.locator("option").evaluate_all("os => os.map((o) => o.value)") == list(
+        AGGREGATION_LABELS
+    )
+    expect(select).not_to_have_attribute("title", re.compile("."))  # "Average" says it all
+    for aggregation, hint in EXPLAINED.items():
+        label = AGGREGATION_LABELS[aggregation]
+        option = select.locator(f"option[value={aggregation}]")
+        expect(option).to_have_attribute("title", re.compile(hint))
+        page.evaluate("window.sodataChart = null")
+        chosen = captured_query(page, functools.partial(select.select_option, label=label))
+        assert chosen["series"][0]["aggregation"] == aggregation
+        assert f"aggregation={aggregation}" in page.url  # a link shows the same
+        assert (chosen["from"], chosen["granularity"]) == (body["from"], "day")
+        answer = api.put(f"/api/v1/ca/{SOLINK}/datapoints", json=chosen)
+        assert answer.status_code == 200, answer.text
+        values = [p["value"] for p in answer.json()["series"][0]["data"]]
+        assert len(values) == len(expected)  # the same days: those that hold a point
+        page.wait_for_function(
+            "(values) => window.sodataChart && "
+            "JSON.stringify(window.sodataPlot.data[1]) === JSON.stringify(values)",
+            arg=values,
+        )
+        expect(head.nth(1).locator("th").nth(1)).to_have_text(label)
+        expect(select).to_have_attribute("title", re.compile(hint))
     assert_no_page_errors(page)
     assert_only_own_host(page, server)
 

@@ -84,6 +84,9 @@ def assert_rollups_equal(
     """`stored` holds one record for each slot that has points, and only those, each equal to
     the partials of the slot's points."""
     want = slot_values(points, step)
+    timed: dict[int, list[tuple[int, float]]] = {}
+    for t, v in sorted(points.items()):
+        timed.setdefault(t - t % step, []).append((t, v))
     missing = [brute.iso(s) for s in want if s not in stored]
     extra = [brute.iso(s) for s in stored if s not in want]
     assert not missing and not extra, (
@@ -91,7 +94,7 @@ def assert_rollups_equal(
     )
     for start, values in want.items():
         got = stored[start]
-        _assert_order(got, start, sorted(p for p in points.items() if p[0] - p[0] % step == start))
+        _assert_order(got, start, timed[start])
         where = f"slot {brute.iso(start)} ({len(values)} points)"
         n = len(values)
         mean = brute.aggregate(values, "avg")

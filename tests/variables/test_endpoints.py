@@ -2,7 +2,7 @@ import uuid
 
 from sodata.demo import ids
 from tests import factories
-from tests.spec_keys import SPEC_VARIABLE_KEYS
+from tests.spec_keys import SPEC_VARIABLE_KEYS, VARIABLE_EXTRAS
 
 # the keys of the spec's example body (5.7.3)
 
@@ -39,7 +39,7 @@ def test_device_variables_follow_the_profile_in_the_spec_shape(api):
         e["mappingConfig"] for e in profile(api, ids.MASTERYS_TYPE)
     }
     for v in variables:
-        assert set(v) == SPEC_VARIABLE_KEYS | {"mappingConfig"}
+        assert set(v) == SPEC_VARIABLE_KEYS | VARIABLE_EXTRAS
     keys = [(v["itemType"], int(v["itemIndex"]), v["serviceId"]) for v in variables]
     assert keys == sorted(keys)
     v = by_mapping(variables)["Global|0|141935"]
@@ -94,7 +94,7 @@ def test_add_one_variable(api):
     )
     assert r.status_code == 201, r.text
     v = r.json()
-    assert set(v) == SPEC_VARIABLE_KEYS | {"mappingConfig"}
+    assert set(v) == SPEC_VARIABLE_KEYS | VARIABLE_EXTRAS
     assert (v["itemType"], v["itemIndex"], v["serviceId"], v["mappingConfig"]) == (
         "Load",
         "3",
@@ -372,7 +372,7 @@ def test_pagination_and_filters(api):
     assert everything.status_code == 200
     assert set(everything.json()) == {"total", "results", "take"}
     assert everything.json()["total"] == n_masterys + n_delphys == len(everything.json()["results"])
-    assert set(everything.json()["results"][0]) == SPEC_VARIABLE_KEYS | {"mappingConfig"}
+    assert set(everything.json()["results"][0]) == SPEC_VARIABLE_KEYS | VARIABLE_EXTRAS
     assert api.post(url, json={}).json()["total"] == n_masterys + n_delphys
 
     first = api.post(url, params={"take": 10}).json()

@@ -450,9 +450,19 @@ class DatapointsResource(_Resource):
         ...]` queries several devices. `frm` (inclusive) and `to` (exclusive) are wall-clock
         times of the effective zone (ISO text, datetime or date; an aware datetime is
         converted to `timezone`). `granularity`: raw, minute, hour, day, week, month or year;
-        `aggregation` (not with raw): avg, min, max, count, sum, var or stdev. `page_size`
-        caps the points per series per request (the API's `take`); `on_progress` is called
-        with a `Progress` after each page."""
+        `aggregation` (not with raw), of each bucket's points:
+
+        - avg, min, max, count, sum, var, stdev (var and stdev: sample statistics, n-1);
+        - first, last: the value of the bucket's earliest, latest point;
+        - delta: the increase of a cumulative counter, each point's rise over the point
+          before it (even one before the bucket or `frm`); a drop of more than the
+          variable's `counter_reset_threshold` (default 0) is a reset, counted from zero;
+        - twa: the time-weighted average, each value held until the next point, at most the
+          variable's carry limit (`max_carry_seconds`; default: 3 x its polling time, a day
+          with send on update).
+
+        `page_size` caps the points per series per request (the API's `take`);
+        `on_progress` is called with a `Progress` after each page."""
         if frm is None or to is None:
             raise ValueError("frm and to: the time range to read")
         query = DatapointsQuery(

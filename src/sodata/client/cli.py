@@ -579,6 +579,10 @@ class Aggregation(StrEnum):
     sum = "sum"
     var = "var"
     stdev = "stdev"
+    first = "first"
+    last = "last"
+    delta = "delta"
+    twa = "twa"
 
 
 def _progress():
@@ -614,7 +618,15 @@ def datapoints_export(
         Granularity, typer.Option(help="raw or a calendar bucket")
     ] = Granularity.raw,
     aggregation: Annotated[
-        Aggregation | None, typer.Option(help="Required unless raw", show_default=False)
+        Aggregation | None,
+        typer.Option(
+            help="Of each bucket's points; required unless raw. first, last: the value of the "
+            "earliest, latest point; delta: the increase of a cumulative counter (a drop is a "
+            "reset, counted from zero, unless within the variable's counterResetThreshold); "
+            "twa: the time-weighted average (each value held until the next point, at most "
+            "the variable's maxCarrySeconds)",
+            show_default=False,
+        ),
     ] = None,
     timezone: Annotated[str, typer.Option(help="IANA zone of from, to and buckets")] = "UTC",
     device_time: Annotated[

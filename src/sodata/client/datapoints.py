@@ -24,7 +24,20 @@ from sodata.client.errors import MissingDependency
 from sodata.client.models import Device, IngestResult, Rejection, Variable
 
 GRANULARITIES = ("raw", "minute", "hour", "day", "week", "month", "year")
-AGGREGATIONS = ("avg", "min", "max", "count", "sum", "var", "stdev")
+# The aggregations of a bucket's points (meanings: `Client.datapoints.query`).
+AGGREGATIONS = (
+    "avg",
+    "min",
+    "max",
+    "count",
+    "sum",
+    "var",
+    "stdev",
+    "first",  # the value of the bucket's earliest point
+    "last",  # the value of its latest point
+    "delta",  # the increase of a cumulative counter (a reset counted from zero)
+    "twa",  # the time-weighted average (a value holds until the next point, up to a limit)
+)
 MAX_SERIES_PER_CALL = 100
 MAX_POINTS_PER_CALL = 100_000
 MAX_TAKE = 100_000

@@ -215,6 +215,8 @@ class Variable(ApiModel):
     timestamp_id: str | None = None
     polling_time: int | None = None
     send_on_update: bool | None = None
+    counter_reset_threshold: float | None = None  # delta: a larger drop is a reset (None: 0)
+    max_carry_seconds: int | None = None  # twa: how long a value holds (None: the default)
     is_computed: bool | None = None
     configuration_computed: dict[str, Any] | None = None
     tags: list[str] | None = None

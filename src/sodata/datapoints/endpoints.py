@@ -51,7 +51,20 @@ DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of 
   only the points between from and to.
 - **aggregation** (required unless raw): `avg`, `min`, `max`, `count`, `sum`, `var` (sample
   variance, n-1) or `stdev` (sample standard deviation); var and stdev are null for a
-  bucket of one point.
+  bucket of one point. Beyond the spec, for meters and values sent on change:
+  - `first`, `last`: the value of the bucket's earliest and latest point.
+  - `delta`: the increase of a cumulative counter (an energy index). Each point adds its
+    increase over the series' point before it (at any distance, also before `from`), so that
+    consecutive buckets add up exactly to the increase over the period; nothing is
+    extrapolated. A decrease larger than the variable's `counterResetThreshold` (default 0) is
+    a counter reset: the point adds its own value (the counter restarted from zero); a smaller
+    decrease is noise and counts negative.
+  - `twa`: the time-weighted average. Each value holds until the series' next point, at most
+    the variable's `maxCarrySeconds` (default 3 x `pollingTime`, or a day with
+    `sendOnUpdate`; the last point holds that long). A bucket's twa is the integral of the
+    held value over the part of the bucket inside from and to, divided by the time some
+    value holds in it; a value held from before the bucket counts.
+  - As for the others, only buckets holding points are answered.
 - Times in the answer are UTC with `Z`.
 - **Paging:** at most `take` (default and maximum {MAX_TAKE:,}) points or buckets per series.
   A series with more answers `nextAfter`; send the same query again with that series'

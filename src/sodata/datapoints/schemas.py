@@ -18,7 +18,10 @@ MAX_INGEST_BYTES = 32 * 1024 * 1024
 NOTICE_HEADER = "Sodata-Notice"
 
 Granularity = Literal["raw", "minute", "hour", "day", "week", "month", "year"]
-Aggregation = Literal["avg", "min", "max", "count", "sum", "var", "stdev"]
+# the spec's seven, then sodata's for counters and values sent on change
+Aggregation = Literal[
+    "avg", "min", "max", "count", "sum", "var", "stdev", "first", "last", "delta", "twa"
+]
 # the spec sends itemIndex and serviceId as strings ("0", "140100"); whole numbers are taken too
 NumericName = Annotated[Str32, WholeNumberAsText]
 
@@ -43,7 +46,10 @@ class SeriesQuery(VariableRef):
     aggregation: Aggregation | None = Field(
         None,
         description="How each bucket's points are combined (not with raw granularity): avg, "
-        "min, max, count, sum, var (sample variance, n-1) or stdev (sample standard deviation)",
+        "min, max, count, sum, var (sample variance, n-1), stdev (sample standard deviation), "
+        "first, last (the value of the bucket's first and last point), delta (the increase of "
+        "a cumulative counter) or twa (the time-weighted average); see the operation's "
+        "description",
     )
     after: Str64 | None = Field(
         None, description="Paging: the series' nextAfter of the previous answer", examples=[None]

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple, get_args
 import numpy as np
 import orjson
 from pydantic import ValidationError
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -34,6 +34,7 @@ from sodata.datapoints.schemas import (
 from sodata.kit.db import commit_writes
 from sodata.kit.errors import BadRequest, describe_validation_errors, not_found
 from sodata.models import CorporateAccount, Device, Item, Service, Variable
+from sodata.models.devices import CARRY_ON_UPDATE_SECONDS
 from sodata.timeseries import query, retention, store
 from sodata.timeseries.calendar import (
     UnknownZone,
@@ -61,6 +62,8 @@ class SeriesVariable(NamedTuple):
     service_id: str
     data_type: str
     unit: str | None
+    reset_threshold: float  # delta: the largest decrease that is not a counter reset
+    carry_seconds: int  # twa: how long a value holds at most
 
     @property
     def mapping_config(self) -> str:
@@ -78,6 +81,13 @@ _CATALOG = (
         Service.service_id,
         Service.data_type,
         func.coalesce(Variable.unit, Service.unit),
+        func.coalesce(Variable.counter_reset_threshold, 0.0),
+        func.coalesce(  # the defaults of VariableUpdate's descriptions
+            Variable.max_carry_seconds,
+            case(
+                (Variable.send_on_update, CARRY_ON_UPDATE_SECONDS), else_=3 * Variable.polling_time
+            ),
+        ),
     )
     .join(Item, Variable.item_id == Item.id)
     .join(Service, Variable.service_id == Service.id)
@@ -265,6 +275,8 @@ def run_query(
                 body.granularity,
                 series.aggregation,
                 tz,
+                threshold=variable.reset_threshold,
+                carry=variable.carry_seconds * 1000,
             )
         answer: dict[str, Any] = {
             "itemType": variable.item_type,

@@ -111,6 +111,9 @@ class Item(Base):
     created_at: Mapped[Created]
 
 
+CARRY_ON_UPDATE_SECONDS = 86_400
+
+
 class Variable(Base):
     """One measured, alarm or status value of an item, bound to a service."""
 
@@ -136,7 +139,8 @@ class Variable(Base):
     send_on_update: Mapped[bool] = mapped_column(default=False)
     # delta: the largest decrease that is noise, not a counter reset (None: 0)
     counter_reset_threshold: Mapped[float | None] = mapped_column(Float, default=None)
-    # twa: how long a value holds at most (None: 3 x polling_time, a day if sent on update)
+    # twa: how long a value holds at most (None: 3 x polling_time, or CARRY_ON_UPDATE_SECONDS
+    # for a variable sent on update)
     max_carry_seconds: Mapped[int | None] = mapped_column(default=None)
     is_computed: Mapped[bool] = mapped_column(default=False)
     configuration_computed: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)

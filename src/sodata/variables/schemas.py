@@ -9,6 +9,7 @@ from sodata.catalog.data import UNITS
 from sodata.items.schemas import ItemIndex, ItemType
 from sodata.kit.schemas import CamelModel, WriteModel
 from sodata.kit.types import JsonObject, NoNul, Str255, WholeNumberAsText
+from sodata.models.devices import CARRY_ON_UPDATE_SECONDS
 
 ServiceType = Literal["Measure", "Alarm", "Status"]
 
@@ -79,6 +80,8 @@ class VariablePublic(CamelModel):
     timestamp_id: str | None
     polling_time: int
     send_on_update: bool
+    counter_reset_threshold: float | None
+    max_carry_seconds: int | None
     is_computed: bool
     configuration_computed: dict[str, Any] | None
     tags: list[str]
@@ -107,6 +110,18 @@ class VariableUpdate(WriteModel):
     )
     polling_time: PollingTime | None = None
     send_on_update: bool | None = None
+    counter_reset_threshold: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = Field(
+        None,
+        description="For the delta aggregation of a cumulative counter: a decrease larger than "
+        "this is a counter reset (the counter restarted from zero), a smaller one is noise and "
+        "counts as a negative increase. Unset: 0, every decrease is a reset",
+    )
+    max_carry_seconds: Annotated[int, Field(ge=1, le=366 * 86400)] | None = Field(
+        None,
+        description="For the twa (time-weighted average) aggregation: how long a value holds "
+        "at most when no point follows; a longer gap counts only this long. Unset: 3 x "
+        f"pollingTime, or {CARRY_ON_UPDATE_SECONDS:,} s for a variable with sendOnUpdate",
+    )
     tags: list[Str255] | None = None
     active: bool | None = None
     iot_group: Str255 | None = None

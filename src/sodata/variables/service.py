@@ -128,6 +128,8 @@ def to_public(row: Row | tuple[Variable, uuid.UUID, str, uuid.UUID]) -> Variable
         timestamp_id=variable.timestamp_id,
         polling_time=variable.polling_time,
         send_on_update=variable.send_on_update,
+        counter_reset_threshold=variable.counter_reset_threshold,
+        max_carry_seconds=variable.max_carry_seconds,
         is_computed=variable.is_computed,
         configuration_computed=variable.configuration_computed,
         tags=variable.tags or [],

@@ -15,6 +15,16 @@ const GRANULARITIES = ["raw", "minute", "hour", "day", "week", "month", "year"];
 const AGGREGATIONS = {
   avg: "Average", min: "Minimum", max: "Maximum", count: "Count", sum: "Sum",
   var: "Variance", stdev: "Standard deviation",
+  first: "First value", last: "Last value", delta: "Increase (counter)", twa: "Time-weighted average",
+};
+/** What an aggregation that its name does not say computes: the tooltip of its choice. */
+const EXPLAINED = {
+  first: "The value of the earliest point of each bucket.",
+  last: "The value of the latest point of each bucket.",
+  delta: "How much a cumulative counter (e.g. an energy meter) increased in each bucket. " +
+    "A drop larger than the variable's reset threshold is a reset: the counter restarted from zero.",
+  twa: "The average over time: each value holds until the next point " +
+    "(at most the variable's carry limit), so values held longer weigh more.",
 };
 const PAGE_POINTS = 50_000; // points per series per answer while following nextAfter
 const TABLE_ROWS = 200;
@@ -280,8 +290,9 @@ function Controls({ settings }) {
     </select></label>
     ${settings.granularity === "raw"
       ? null
-      : html`<label>Aggregation <select value=${settings.aggregation} onChange=${(e) => set({ aggregation: e.target.value })}>
-          ${Object.entries(AGGREGATIONS).map(([value, label]) => html`<option value=${value}>${label}</option>`)}
+      : html`<label>Aggregation <select value=${settings.aggregation} title=${EXPLAINED[settings.aggregation] || ""}
+            onChange=${(e) => set({ aggregation: e.target.value })}>
+          ${Object.entries(AGGREGATIONS).map(([value, label]) => html`<option value=${value} title=${EXPLAINED[value] || ""}>${label}</option>`)}
         </select></label>`}
   </div>`;
 }

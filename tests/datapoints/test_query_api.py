@@ -38,7 +38,10 @@ from tests.datapoints.wire import (
 AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$")
 SOLINK = f"{API}/ca/{ids.SOLINK}"
 GRANULARITIES = ("raw", "minute", "hour", "day", "week", "month", "year")
-AGGREGATIONS = ("avg", "min", "max", "count", "sum", "var", "stdev")
+AGGREGATIONS = (
+    *("avg", "min", "max", "count", "sum", "var", "stdev"),
+    *("first", "last", "delta", "twa"),
+)
 
 
 @pytest.fixture(scope="module")
@@ -317,8 +320,15 @@ def test_several_series_of_several_devices_in_one_call(account: Account) -> None
     assert [[p["value"] for p in s["data"]] for s in tokyo["series"]] == [[3, 4], [1], []]
 
 
+def set_variable(account: Account, device: str, mapping: str, **settings) -> httpx.Response:
+    variable = account.variables(device)[mapping]
+    url = f"{account.base}/devices/{device}/variables/{variable}"
+    return account.api.put(url, json=settings)
+
+
 def test_every_aggregation_by_its_name(account: Account) -> None:
     device = account.device()
+    ok(set_variable(account, device, LOAD, maxCarrySeconds=1800))
     data = [
         {"at": "2022-05-18T10:00:00Z", "value": 1},
         {"at": "2022-05-18T10:15:00Z", "value": 2},
@@ -338,6 +348,12 @@ def test_every_aggregation_by_its_name(account: Account) -> None:
         "sum": [10, 7],
         "var": [statistics.variance([1, 2, 3, 4]), None],
         "stdev": [statistics.stdev([1, 2, 3, 4]), None],
+        "first": [1, 7],
+        "last": [4, 7],
+        "delta": [3, 3],  # 1 -> 4, then 4 -> 7
+        # 1, 2 and 3 hold until the next point; 4 until the hour's end (1 ms); 7 for 30 minutes,
+        # and nothing of 4 holds at 12:00 (30 minutes at most)
+        "twa": [(900_000 * (1 + 2) + 3 * 1_799_999 + 4) / 3_600_000, 7],
     }
     for series in answer["series"]:
         assert [p["at"] for p in series["data"]] == ["2022-05-18T10:00:00Z", "2022-05-18T12:00:00Z"]
@@ -601,3 +617,38 @@ def test_pages_of_several_series(account: Account) -> None:
     asked[0]["after"] = answer["series"][0]["nextAfter"]
     again = ok(account.query(asked, take=5))
     assert [p["value"] for p in again["series"][0]["data"]] == [5, 6, 7, 8, 9]
+
+
+def test_the_variable_settings_of_delta_and_twa(account: Account) -> None:
+    """counterResetThreshold tells a reset from noise; maxCarrySeconds cuts a held value; both
+    are checked, and null brings the default back."""
+    device = account.device()
+    data = [
+        {"at": "2022-05-18T10:00:00Z", "value": 100},
+        {"at": "2022-05-18T10:10:00Z", "value": 98},  # 2 less: a reset by default
+        {"at": "2022-05-18T10:20:00Z", "value": 110},
+        {"at": "2022-05-18T12:00:00Z", "value": 120},
+    ]
+    account.sent(device, [{"mappingConfig": LOAD, "data": data}])
+
+    def hourly(aggregation: str) -> list[float]:
+        asked = [{"deviceUuid": device, "mappingConfig": LOAD, "aggregation": aggregation}]
+        answer = ok(account.query(asked, granularity="hour"))
+        return [p["value"] for p in answer["series"][0]["data"]]
+
+    assert hourly("delta") == [98 + 12, 10]
+    answer = ok(set_variable(account, device, LOAD, counterResetThreshold=5, maxCarrySeconds=600))
+    assert (answer["counterResetThreshold"], answer["maxCarrySeconds"]) == (5, 600)
+    assert hourly("delta") == [-2 + 12, 10]
+    # 100, 98 and 110 hold 10 minutes each; 120 holds 10 minutes
+    assert hourly("twa") == [pytest.approx((100 + 98 + 110) / 3), 120]
+    ok(set_variable(account, device, LOAD, counterResetThreshold=None, maxCarrySeconds=None))
+    assert hourly("delta") == [98 + 12, 10]
+    for settings, field in (
+        ({"counterResetThreshold": -1}, "counterResetThreshold"),
+        ({"counterResetThreshold": "many"}, "counterResetThreshold"),
+        ({"maxCarrySeconds": 0}, "maxCarrySeconds"),
+        ({"maxCarrySeconds": 1.5}, "maxCarrySeconds"),
+    ):
+        message = error(set_variable(account, device, LOAD, **settings), 400)
+        assert field in message, message

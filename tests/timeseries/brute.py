@@ -12,20 +12,29 @@ stdev (exact for floats: the variance is computed with fractions).
 - day, week (Monday), month, year: the bucket starts at local midnight of its first day
   (fold=0: the first occurrence of a midnight shown twice, and for a skipped midnight the
   offset in force before the change).
+
+The energy aggregations first, last, delta and twa (sodata issue 14) are written from their
+definitions alone, over ALL the points of the series (also those outside [from, to)): a
+point's predecessor and the time its value holds do not depend on the range asked for. A
+bucket ends where the next one starts: the first instant whose bucket start differs, found by
+bisection (bucket starts never decrease with time).
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 GRANULARITIES = ("minute", "hour", "day", "week", "month", "year")
 AGGREGATIONS = ("avg", "min", "max", "count", "sum", "var", "stdev")
+ENERGY = ("first", "last", "delta", "twa")
 
 
 def instant(ms: int) -> datetime:
@@ -205,4 +214,201 @@ def assert_close(
         tol = tolerance(values, aggregation, want, strict)
         assert math.isclose(value, want, rel_tol=var_rel, abs_tol=tol), (
             f"{where}: {value!r} instead of {want!r} (tolerance {tol:g}, rel {var_rel:g})"
+        )
+
+
+# --- first, last, delta, twa ------------------------------------------------------------------
+
+_LONGEST = {  # longer than any bucket of the granularity, in any zone (ms)
+    "minute": 86_400_000,
+    "hour": 86_400_000,
+    "day": 3 * 86_400_000,
+    "week": 10 * 86_400_000,
+    "month": 34 * 86_400_000,
+    "year": 368 * 86_400_000,
+}
+
+
+@lru_cache(maxsize=1 << 16)
+def bucket_end(start: int, granularity: str, tz: ZoneInfo) -> int:
+    """The end of the bucket that starts at `start`: the smallest instant x > start whose
+    bucket start differs (the next bucket's start)."""
+    assert bucket_start(start, granularity, tz) == start, f"{iso(start)} starts no bucket"
+    inside, beyond = start, start + _LONGEST[granularity]
+    assert bucket_start(beyond, granularity, tz) != start
+    while beyond - inside > 1:
+        middle = (inside + beyond) // 2
+        if bucket_start(middle, granularity, tz) == start:
+            inside = middle
+        else:
+            beyond = middle
+    return beyond
+
+
+def increment(before: float, after: float, threshold: float) -> float:
+    """What a counter gained from `before` to `after`: a drop of more than `threshold` is a
+    reset (the counter restarted from zero and counted `after`); a drop of at most `threshold`
+    is noise and counts negative."""
+    return after if before - after > threshold else after - before
+
+
+def _series(points: Mapping[int, float] | Iterable[tuple[int, float]]) -> list[tuple[int, float]]:
+    """The series in time order; a time given twice keeps its last value."""
+    items = points.items() if isinstance(points, Mapping) else points
+    return sorted(dict(items).items())
+
+
+def _held_until(series: Sequence[tuple[int, float]], i: int, carry: int | None) -> float:
+    """The end of the time point i's value holds: min(next point, t_i + carry); the last
+    point holds `carry` (forever with no carry limit)."""
+    t = series[i][0]
+    limit = math.inf if carry is None else t + carry
+    return limit if i + 1 == len(series) else min(series[i + 1][0], limit)
+
+
+def _energy(
+    series: Sequence[tuple[int, float]],
+    times: Sequence[int],
+    members: Sequence[int],
+    bucket: int,
+    granularity: str,
+    aggregation: str,
+    tz: ZoneInfo,
+    start: float,
+    end: float,
+    threshold: float,
+    carry: int | None,
+) -> tuple[float, float]:
+    """(value, absolute tolerance) of one bucket, whose points in [start, end) are the
+    indices `members` of `series` (whose times are `times`)."""
+    if aggregation == "first":
+        return series[members[0]][1], 0.0
+    if aggregation == "last":
+        return series[members[-1]][1], 0.0
+    if aggregation == "delta":
+        gains, sizes = [], []
+        for i in members:
+            if i == 0:  # no predecessor: adds nothing
+                continue
+            before, after = series[i - 1][1], series[i][1]
+            gains.append(increment(before, after, threshold))
+            sizes.append(abs(before) + abs(after))
+        total = math.fsum(gains)
+        tol = 1e-9 * math.fsum(abs(g) for g in gains) + 1e-15 * math.fsum(sizes) + 1e-12
+        return total, tol
+    assert aggregation == "twa", aggregation
+    lo = max(bucket, start)
+    hi = min(bucket_end(bucket, granularity, tz), end)
+    first = max(bisect.bisect_right(times, lo) - 1, 0)  # the last point at or before lo
+    weighted, magnitude, covered = [], [], 0
+    for i in range(first, len(series)):
+        t, v = series[i]
+        if t >= hi:
+            break
+        a, b = max(t, lo), min(_held_until(series, i, carry), hi)
+        if b > a:
+            length = int(b - a)
+            weighted.append(v * length)
+            magnitude.append(abs(v) * length)
+            covered += length
+    assert covered > 0, f"twa of {iso(bucket)}: no value holds"
+    return math.fsum(weighted) / covered, 1e-9 * math.fsum(magnitude) / covered + 1e-12
+
+
+def expected_energy_with_tolerance(
+    points: Mapping[int, float] | Iterable[tuple[int, float]],
+    granularity: str,
+    aggregation: str,
+    tz: ZoneInfo,
+    start: int | None = None,
+    end: int | None = None,
+    threshold: float = 0.0,
+    carry: int | None = None,
+) -> list[tuple[int, float, float]]:
+    """(bucket start, value, absolute tolerance) of every bucket holding a point of
+    [start, end), in time order. `points`: ALL the points of the series; `threshold`: the
+    counter reset threshold T; `carry`: the carry limit L in ms (None: no limit)."""
+    series = _series(points)
+    times = [t for t, _ in series]
+    lo = -math.inf if start is None else start
+    hi = math.inf if end is None else end
+    grouped: dict[int, list[int]] = defaultdict(list)
+    for i, (t, _) in enumerate(series):
+        if lo <= t < hi:
+            grouped[bucket_start(t, granularity, tz)].append(i)
+    return [
+        (
+            bucket,
+            *_energy(
+                series,
+                times,
+                members,
+                bucket,
+                granularity,
+                aggregation,
+                tz,
+                lo,
+                hi,
+                threshold,
+                carry,
+            ),
+        )
+        for bucket, members in sorted(grouped.items())
+    ]
+
+
+def expected_energy(
+    points: Mapping[int, float] | Iterable[tuple[int, float]],
+    granularity: str,
+    aggregation: str,
+    tz: ZoneInfo,
+    start: int | None = None,
+    end: int | None = None,
+    threshold: float = 0.0,
+    carry: int | None = None,
+) -> list[tuple[int, float]]:
+    """(bucket start, value) of every bucket holding a point of [start, end), in time order
+    (see expected_energy_with_tolerance)."""
+    return [
+        (t, value)
+        for t, value, _ in expected_energy_with_tolerance(
+            points, granularity, aggregation, tz, start, end, threshold, carry
+        )
+    ]
+
+
+def assert_energy(
+    got: Sequence[tuple[int, float | None]],
+    points: Mapping[int, float] | Iterable[tuple[int, float]],
+    granularity: str,
+    aggregation: str,
+    tz: ZoneInfo,
+    start: int | None = None,
+    end: int | None = None,
+    threshold: float = 0.0,
+    carry: int | None = None,
+    context: str = "",
+) -> None:
+    """The engine's buckets (start, value) are the brute force's: the same bucket starts;
+    first and last exactly; delta within 1e-9 of the sum of the increments' sizes (and a few
+    roundings of the values); twa within 1e-9 relative (of the mean size of the values)."""
+    want = expected_energy_with_tolerance(
+        points, granularity, aggregation, tz, start, end, threshold, carry
+    )
+    where = (
+        f"{context} {tz.key} {granularity} {aggregation} T={threshold} L={carry} "
+        f"[{start if start is None else iso(start)}, {end if end is None else iso(end)})"
+    )
+    got_starts = [iso(t) for t, _ in got]
+    want_starts = [iso(t) for t, _, _ in want]
+    assert got_starts == want_starts, f"{where}: bucket starts differ"
+    for (t, value), (_, expected_value, tol) in zip(got, want, strict=True):
+        here = f"{where}: bucket {iso(t)}"
+        assert value is not None and not math.isnan(value), f"{here}: null, not {expected_value}"
+        if aggregation in ("first", "last"):
+            assert value == expected_value, f"{here}: {value!r} instead of {expected_value!r}"
+            continue
+        rel = 1e-9 if aggregation == "twa" else 0.0
+        assert math.isclose(value, expected_value, rel_tol=rel, abs_tol=tol), (
+            f"{here}: {value!r} instead of {expected_value!r} (tolerance {tol:g}, rel {rel:g})"
         )

@@ -66,15 +66,33 @@ class Engine:
         end: int = 2**53,
         after: int | None = None,
         take: int = 100_000,
+        threshold: float = 0.0,
+        carry: int | None = None,
     ) -> tuple[list[tuple[int, float | None]], int | None]:
+        """One page of buckets; `threshold` is the counter reset threshold of delta, `carry`
+        the carry limit of twa in ms (None: no limit), passed on when not the defaults."""
+        energy: dict[str, float | int] = {}
+        if threshold != 0.0:
+            energy["threshold"] = threshold
+        if carry is not None:
+            energy["carry"] = carry
         page = query.aggregate(
-            store.Db(self.session), vid, start, end, after, take, granularity, aggregation, tz
+            store.Db(self.session),
+            vid,
+            start,
+            end,
+            after,
+            take,
+            granularity,
+            aggregation,
+            tz,
+            **energy,
         )
         values = [None if np.isnan(x) else float(x) for x in page.v.tolist()]
         return list(zip(page.t.tolist(), values, strict=True)), page.next_after
 
     def buckets(self, vid: int, granularity: str, aggregation: str, tz: ZoneInfo, **kw):
-        """All buckets, no paging."""
+        """All buckets, no paging (keywords of `aggregate`: start, end, threshold, carry)."""
         found, next_after = self.aggregate(vid, granularity, aggregation, tz, **kw)
         assert next_after is None
         return found

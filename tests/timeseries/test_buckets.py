@@ -1,15 +1,18 @@
 """Every granularity and aggregation of the engine against the brute force (tests/timeseries/
 brute.py) over the raw points: DST days, zones with :30 and :45 offsets, a 30-minute DST
 shift, odd historical offsets, skipped and repeated days and midnights, month and year ends,
-from/to cutting into buckets, numerical stability. SQLite and PostgreSQL."""
+from/to cutting into buckets, numerical stability. SQLite and PostgreSQL. And the ends of
+buckets (calendar.bucket_ends) against the brute force's."""
 
 from __future__ import annotations
 
 import random
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
+from sodata.timeseries import calendar
 from tests.timeseries import brute
 from tests.timeseries.brute import AGGREGATIONS, GRANULARITIES, iso, utc, wall
 
@@ -350,3 +353,38 @@ def test_long_ranges_read_in_windows(engine):
     check(engine, vid, points, tz, start, end, granularities=("hour",))
     start, end = utc("2023-03-23T23:59:00Z"), utc("2023-03-28T12:00:00Z")
     check(engine, vid, points, tz, start, end, granularities=("minute",))
+
+
+# --- bucket ends (calendar.bucket_ends) -----------------------------------------------------
+
+BUCKET_END_DAYS = [  # zone, a local day around which buckets are cut, the day's hours
+    ("Europe/Paris", "2024-03-31", 23),
+    ("Europe/Paris", "2024-10-27", 25),
+    ("America/New_York", "2024-03-10", 23),
+    ("America/New_York", "2024-11-03", 25),
+    ("Asia/Kolkata", "2024-02-29", 24),  # +05:30, a leap day ends a month
+    ("Asia/Kathmandu", "2024-12-31", 24),  # +05:45, a year ends
+    ("Australia/Lord_Howe", "2023-04-02", 24.5),  # 30 minutes back
+    ("Australia/Lord_Howe", "2023-10-01", 23.5),  # 30 minutes forward
+]
+
+
+@pytest.mark.parametrize("granularity", GRANULARITIES)
+@pytest.mark.parametrize(("zone", "day", "hours"), BUCKET_END_DAYS)
+def test_bucket_ends_are_the_next_bucket_starts(zone, day, hours, granularity):
+    """calendar.bucket_ends gives, for each bucket start, the smallest later instant whose
+    bucket start differs (the brute force's bisection), for the buckets of the day, its
+    neighbours, and its offset changes minute by minute."""
+    tz = ZoneInfo(zone)
+    midnight = wall(f"{day}T00:00:00", tz)
+    instants = set(range(midnight - 3 * HOUR_MS, midnight + 27 * HOUR_MS, 433_000))
+    instants |= set(range(midnight, midnight + 5 * HOUR_MS, 60_000))  # the changes
+    starts = sorted({brute.bucket_start(t, granularity, tz) for t in instants})
+    offsets = calendar.Offsets(tz, starts[0], starts[-1] + 370 * DAY_MS)
+    got = calendar.bucket_ends(np.array(starts, dtype=np.int64), granularity, offsets)
+    want = [brute.bucket_end(s, granularity, tz) for s in starts]
+    assert [iso(t) for t in got.tolist()] == [iso(t) for t in want], f"{zone} {granularity}"
+    if granularity == "day":
+        assert (brute.bucket_end(midnight, "day", tz) - midnight) / HOUR_MS == hours
+    if granularity == "hour" and zone == "Australia/Lord_Howe":
+        assert max(b - a for a, b in zip(starts, want, strict=True)) == 1.5 * HOUR_MS

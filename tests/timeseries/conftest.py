@@ -70,23 +70,10 @@ class Engine:
         carry: int | None = None,
     ) -> tuple[list[tuple[int, float | None]], int | None]:
         """One page of buckets; `threshold` is the counter reset threshold of delta, `carry`
-        the carry limit of twa in ms (None: no limit), passed on when not the defaults."""
-        energy: dict[str, float | int] = {}
-        if threshold != 0.0:
-            energy["threshold"] = threshold
-        if carry is not None:
-            energy["carry"] = carry
+        the carry limit of twa in ms (None: no limit)."""
+        db = store.Db(self.session)
         page = query.aggregate(
-            store.Db(self.session),
-            vid,
-            start,
-            end,
-            after,
-            take,
-            granularity,
-            aggregation,
-            tz,
-            **energy,
+            db, vid, start, end, after, take, granularity, aggregation, tz, threshold, carry
         )
         values = [None if np.isnan(x) else float(x) for x in page.v.tolist()]
         return list(zip(page.t.tolist(), values, strict=True)), page.next_after

@@ -194,10 +194,10 @@ def _cover(
     last = np.flatnonzero(np.r_[first[1:] != first[:-1], True]) if len(s) else np.empty(0, int)
     whole[last] &= first[last] == bucket_starts(s[last] + step - 1, granularity, offsets)
     whole &= rule.usable(parts)
-    usable = parts.take(whole)
-    usable.start = first[whole]
+    kept = parts.take(whole)
+    kept.start = first[whole]
     holes = _ranges(np.maximum(s[~whole], lo), np.minimum(s[~whole] + step, hi))
-    return usable, holes
+    return kept, holes
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, int]]:

@@ -2,7 +2,8 @@
 
 The last `days` days up to now, plus the windows of the spec's examples (7.1: 2021-09-20 and
 21; 5.8: May to July 2022), so that the spec's requests return data. A value depends only on
-its variable and its time step, so two seeds agree wherever they overlap.
+its variable and its time step, so two seeds agree wherever they overlap. The energy meters of
+demo.meters get their index and power over the last `days` days, written with these points.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sodata.demo import ids
+from sodata.demo import ids, meters
 from sodata.models import Device, Item, Service, Variable
 from sodata.timeseries import store
 from sodata.timeseries.calendar import DAY_MS, HOUR_MS, MINUTE_MS, Offsets, zone
@@ -118,5 +119,6 @@ def seed_history(session: Session, days: int = DAYS, now_ms: int | None = None) 
                     np.concatenate([v for _, v in parts]),
                 )
             )
+    batches += meters.batches(session, *windows[-1], now_ms)
     store.write(session, batches)
     return sum(len(b.t) for b in batches)

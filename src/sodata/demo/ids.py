@@ -30,7 +30,8 @@ DELPHYS_SERIAL = "1D15350041"
 MASTERYS_TYPE = uuid.UUID("df14206d-7b64-11eb-b6f0-aa0fc901eabd")
 DELPHYS_TYPE = uuid.UUID("df142a3c-7b64-11eb-b6f0-aa0fc901eabd")
 GATEWAY_TYPE = uuid.UUID("df142c1e-7b64-11eb-b6f0-aa0fc901eabd")
-METER_TYPE = uuid.UUID("df142d9a-7b64-11eb-b6f0-aa0fc901eabd")
+METER_TYPE = uuid.UUID("df142d9a-7b64-11eb-b6f0-aa0fc901eabd")  # Diris A-40
+COUNTIS_TYPE = uuid.UUID("df142f0c-7b64-11eb-b6f0-aa0fc901eabd")  # Countis E
 
 
 def demo_uuid(kind: str, name: str) -> uuid.UUID:

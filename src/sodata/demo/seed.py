@@ -20,7 +20,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sodata.demo import ids
+from sodata.demo import ids, meters
 from sodata.demo.ids import demo_uuid
 from sodata.devices.profile import apply_profile
 from sodata.logs.service import record
@@ -247,7 +247,8 @@ CUSTOMERS = [
 # The standard set of a generic site: (device type, name pattern, nominal power in kVA).
 # Meters are named after the circuit they measure and UPSs after their range, so that sorted
 # by name the 40 "Air handling", "Chiller" and "Delphys BC" devices come before the spec's
-# "Delphys GP2 - 160 kVA": it is on the second page of 25.
+# "Delphys GP2 - 160 kVA": it is on the second page of 25. Meters are Diris A-40, but those of
+# demo.meters.DEVICE_TYPES (Countis E); the meters of demo.meters have an energy history.
 GENERIC_DEVICES = [
     (ids.GATEWAY_TYPE, "IoT Gateway - {city}", None),
     (ids.MASTERYS_TYPE, "Masterys BC {kva} kVA - {city}", [10, 15, 20, 30, 40]),
@@ -267,7 +268,11 @@ SERIAL_FORMATS = {
     ids.DELPHYS_TYPE: "1D1535{:04d}",
     ids.GATEWAY_TYPE: "GW2103{:04d}",
     ids.METER_TYPE: "A40210{:04d}",
+    ids.COUNTIS_TYPE: "CE0210{:04d}",
 }
+# Countis E meters are numbered in the Diris A-40 sequence: a generic meter's number depends on
+# its place only, whatever its type
+SERIAL_SEQUENCES = {ids.COUNTIS_TYPE: ids.METER_TYPE}
 SERIAL_START = 1100  # above the spec's P486271001 and 1D15350041
 
 
@@ -337,7 +342,8 @@ class _Builder:
         self.devices: list[Device] = []
 
     def serial(self, type_uuid: uuid.UUID) -> str:
-        return SERIAL_FORMATS[type_uuid].format(next(self.serials[type_uuid]))
+        sequence = self.serials[SERIAL_SEQUENCES.get(type_uuid, type_uuid)]
+        return SERIAL_FORMATS[type_uuid].format(next(sequence))
 
     def device(
         self,
@@ -569,6 +575,7 @@ def _site_devices(b: _Builder, site: Site, spec: SiteSpec, index: int) -> None:
         for type_uuid, pattern, ratings in GENERIC_DEVICES:
             kva = ratings[index % len(ratings)] if ratings else None
             name = pattern.format(kva=kva, city=spec.city)
+            type_uuid = meters.DEVICE_TYPES.get(name, type_uuid)  # the Countis E meters
             status = STATUSES.get(spec.name, {}).get(name, "ACCEPTED")
             device = b.device(site, spec, name, type_uuid, gateway=gateway, kva=kva, status=status)
             gateway = gateway or device  # the first device of the set is the gateway
@@ -636,6 +643,7 @@ def _profiles(b: _Builder) -> None:
             variable.created_at = device.created_at
             if device.uuid == ids.MASTERYS_U2_CDS and mapping == "Global|0|141935":
                 variable.uuid = ids.MASTERYS_OVERLOAD_VARIABLE
+    meters.configure(session, b.devices)
     session.flush()
 
 

@@ -1,11 +1,12 @@
-"""`make bench` / `python -m bench`: the four benchmarks at quick sizes, one table at the end.
+"""`make bench` / `python -m bench`: the five benchmarks at quick sizes, one table at the end.
 
     python -m bench [--backend sqlite] [--backend postgresql] [--full]
 
-Quick sizes: Q-agg 100 repetitions per variant; Ingest 1,000,000 points per variant; Raw year
-3 full reads; Flatness 1M vs 5M points stored. --full: the issue's sizes (Q-agg 200
-repetitions, Raw year 5 reads, Flatness 1M vs 100M points stored: 10+ minutes and ~3 GB of
-disk on SQLite, ~8 GB on PostgreSQL). Each benchmark also runs alone: python -m bench.q_agg -h.
+Quick sizes: Q-agg and Q-energy 100 repetitions per variant; Ingest 1,000,000 points per
+variant; Raw year 3 full reads; Flatness 1M vs 5M points stored. --full: the issue's sizes
+(Q-agg and Q-energy 200 repetitions, Raw year 5 reads, Flatness 1M vs 100M points stored: 10+
+minutes and ~3 GB of disk on SQLite, ~8 GB on PostgreSQL). Each benchmark also runs alone:
+python -m bench.q_agg -h.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench import flatness, ingest, q_agg, raw_year
+from bench import flatness, ingest, q_agg, q_energy, raw_year
 from bench.common import Report, say
 
 
@@ -29,6 +30,7 @@ def main() -> None:
     full = options.full
     plan = [
         (q_agg, ["--repeat", "200" if full else "100"]),
+        (q_energy, ["--repeat", "200" if full else "100"]),
         (ingest, ["--points", "1000000"]),
         (raw_year, ["--repeat", "5" if full else "3"]),
         (

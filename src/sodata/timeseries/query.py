@@ -5,7 +5,11 @@ An aggregated bucket is assembled from the hourly partials that lie wholly insid
 left, then the raw points of the slots cut by from or to, or by a bucket boundary that is not on
 a quarter hour (zones of the past with odd offsets). So a year of daily buckets in Paris reads
 365 rows of hours, a row of slots at each end and two slots of raw points; in Kolkata, 365
-rows of slots.
+rows of slots. A partial that cannot answer the aggregation as it is (delta: a decrease that
+may be a reset or noise; twa: a gap longer than the carry limit; a partial stored before
+migration 0006) is read finer the same way. delta and twa then take, for each bucket, the
+point before it: the last of the bucket before, or for the first the series' last point before
+the range (store.last_before).
 
 Pages: at most `take` points or buckets per call, with the cursor `after` (the last time
 returned). Reads are clipped to the series' first and last point, and aggregates walk the

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from tests.timeseries import brute
 from tests.timeseries.brute import ENERGY, GRANULARITIES, iso, utc, wall
+from tests.timeseries.test_properties import write_all
 
 SECOND_MS = 1000
 MINUTE_MS = 60 * SECOND_MS
@@ -810,15 +811,6 @@ def scenarios(draw):
         start = anchor + draw(st.integers(-spread - HOUR_MS, spread))
         end = start + draw(st.integers(1, 2 * spread + 2 * HOUR_MS))
     return ZoneInfo(zone), batches, start, end
-
-
-def write_all(engine, batches) -> tuple[int, dict[int, float]]:
-    vid = engine.variable()
-    points: dict[int, float] = {}
-    for batch in batches:
-        engine.write(vid, batch)
-        points.update(batch)  # the last value sent for a time wins
-    return vid, points
 
 
 @settings(max_examples=50, deadline=None, database=None)

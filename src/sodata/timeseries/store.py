@@ -6,8 +6,10 @@ and columns out: one executemany (SQLite) or one binary COPY (PostgreSQL) for al
 a write, and fetches straight into numpy arrays.
 
 Rollups stay equal to a recomputation from the raw points: new points (appended or late) are
-merged into the partials, all such series together; a series whose batch overwrites a stored
-point recomputes the days it touches from the raw table. A series' hourly rows are written
+merged into the partials, all such series together, but for the slots where they fall between
+stored points (a partial's first and last point and what lies between need them in order):
+those slots are recomputed from their raw points, together; a series whose batch overwrites a
+stored point recomputes the days it touches from the raw table. A series' hourly rows are written
 when their day closes (_merge_rollups): its open day's hours are read from its slot row.
 """
 

@@ -173,7 +173,7 @@ def main() -> None:
     args = p.parse_args()
     anyio.to_thread.run_sync = _inline  # sync endpoints on this thread: one profile sees all
     with database(args.backend) as url:
-        from sodata.cli import prepare_database
+        from sodata.cli.server import prepare_database
 
         prepare_database(url, demo=True)
         asyncio.run(scenario(url, args.scenario, args.requests, args.out, args.gc))

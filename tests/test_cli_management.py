@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sodata.cli import prepare_database
+from sodata.cli.server import prepare_database
 from sodata.config import sqlite_url
 from sodata.demo.ids import ADMIN_EMAIL, MASTERYS_SERIAL, VIEWER_EMAIL
 from sodata.identity.bootstrap import SWAGGER_CLIENT_ID

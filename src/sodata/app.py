@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from sodata import __version__, console, docs
 from sodata.access.deps import Principals
 from sodata.access_groups.endpoints import router as access_groups_router
+from sodata.api_clients.endpoints import router as clients_router
 from sodata.catalog.endpoints import router as catalog_router
-from sodata.clients.endpoints import router as clients_router
 from sodata.config import Settings
 from sodata.corporate_accounts.endpoints import router as corporate_accounts_router
 from sodata.customers.endpoints import router as customers_router
@@ -25,7 +25,7 @@ from sodata.identity.endpoints import router as identity_router
 from sodata.identity.external import ExternalIssuer
 from sodata.identity.provider import Provider
 from sodata.items.endpoints import router as items_router
-from sodata.kit import errors, health, metrics
+from sodata.kit import handlers, health, metrics
 from sodata.kit.admission import Admission, Turns
 from sodata.kit.db import make_engine, make_sessionmaker
 from sodata.last_values.endpoints import router as last_values_router
@@ -156,8 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.oidc_issuer
         else None
     )
-    errors.install(app)
-    errors.install_openapi(app)
+    handlers.install(app)
+    handlers.install_openapi(app)
     for router in ROUTERS:
         app.include_router(router)
     if app.state.external_issuer is None:  # the embedded provider, also under Keycloak's old /auth

@@ -14,8 +14,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from sodata.cli import app
-from sodata.client import Client
-from sodata.client.cli import (
+from sodata.cli.user import (
     EXIT_API_ERROR,
     EXIT_AUTH,
     EXIT_FORBIDDEN,
@@ -25,6 +24,7 @@ from sodata.client.cli import (
     EXIT_USAGE,
     Aggregation,
 )
+from sodata.client import Client
 from sodata.client.config import ENV
 from sodata.client.datapoints import AGGREGATIONS
 from sodata.demo import ids

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from sodata.cli import app
+from sodata.cli.user import EXIT_USAGE
 from sodata.client import Client
-from sodata.client.cli import EXIT_USAGE
 from sodata.client.config import LoginStore
 from sodata.demo import ids
 from sodata.demo.credentials import DEMO_PASSWORD

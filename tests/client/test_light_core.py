@@ -89,6 +89,6 @@ def test_the_client_and_user_commands_need_no_server_dependency(server: Server) 
 
 def test_the_command_line_roles_are_the_servers() -> None:
     from sodata.access.principal import Role
-    from sodata.cli import Role as CliRole
+    from sodata.cli.manage import Role as CliRole
 
     assert [r.value for r in CliRole] == [r.value for r in Role]

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sodata.access.principal import Principal
 from sodata.catalog import service as catalog
 from sodata.catalog.endpoints import device_type_public
-from sodata.cli import prepare_database
+from sodata.cli.server import prepare_database
 from sodata.customers import service as customers
 from sodata.demo import ids
 from sodata.devices import service as devices

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import DataError
 
 from sodata.demo.ids import DELPHYS_TYPE
-from sodata.kit import errors
+from sodata.kit import handlers
 from tests import factories
 from tests.conftest import unique
 
@@ -289,7 +289,7 @@ def test_huge_icon_uploads_are_refused(api, ca):
 
 def test_database_data_errors_are_400_without_sql():
     app = FastAPI()
-    errors.install(app)
+    handlers.install(app)
 
     @app.get("/boom")
     def boom() -> None:

@@ -12,8 +12,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.principal import Principal, Right
-from sodata.kit.db import InHop, SessionDep
 from sodata.kit.errors import ApiError, not_found
+from sodata.kit.sessions import InHop, SessionDep
 from sodata.models import CorporateAccount
 
 

@@ -15,14 +15,14 @@ from sodata.access_groups.schemas import (
     AccessGroupUpdate,
     AccessGroupUserPublic,
 )
+from sodata.contacts.schemas import NestedDetails
 from sodata.customers import service as customers
 from sodata.customers.schemas import NESTED as CUSTOMER_NESTED
 from sodata.customers.schemas import CustomerPublic
-from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.lookup import name_query
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
+from sodata.kit.sessions import SessionDep, SessionRoute
 from sodata.kit.sorting import sort_by_query
 
 NameFilter = name_query("the groups whose name contains this text")

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from sodata.access.data import group_device_ids
 from sodata.access.principal import Principal
 from sodata.access_groups.schemas import AccessGroupCreate, AccessGroupPublic, AccessGroupUpdate
+from sodata.audit import apply_update, record
 from sodata.customers import service as customers
 from sodata.kit.errors import NotFound, not_found
-from sodata.kit.lookup import changed_fields, contains_text, ensure_unique, get_in_ca, public
+from sodata.kit.lookup import contains_text, ensure_unique, get_in_ca, public
 from sodata.kit.sorting import apply_sort
-from sodata.logs.service import record
 from sodata.models import (
     AccessGroup,
     AccessGroupCustomer,
@@ -140,21 +140,15 @@ def update(
     changes = data.changes()
     if "name" in changes:
         _ensure_unique_name(session, ca, changes["name"], exclude_id=group.id)
-    with session.no_autoflush:
-        for key, value in changes.items():
-            setattr(group, key, value)
-        changed = changed_fields(session, group, changes)
-    session.flush()
-    if changed:
-        record(
-            session,
-            ca.id,
-            "ACCESS_GROUP_UPDATED",
-            f"Data access group {group.name} updated",
-            principal=principal,
-            obj=group,
-            details={"fields": changed},
-        )
+    apply_update(
+        session,
+        principal,
+        ca.id,
+        group,
+        changes,
+        action="ACCESS_GROUP_UPDATED",
+        message=lambda: f"Data access group {group.name} updated",
+    )
     return group
 
 

@@ -9,10 +9,11 @@ from sqlalchemy import select
 from sodata.access.deps import PrincipalDep
 from sodata.catalog import data, service
 from sodata.catalog.schemas import DeviceTypePublic, ProfileEntryPublic, ServicePublic
-from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
+from sodata.kit.db import MAX_FILTER_LENGTH
 from sodata.kit.lookup import public
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
+from sodata.kit.sessions import SessionDep, SessionRoute
 from sodata.kit.sorting import apply_sort, sort_by_query
 from sodata.models import DeviceType, Service
 

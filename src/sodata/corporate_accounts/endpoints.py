@@ -10,10 +10,10 @@ from sodata.corporate_accounts.schemas import (
     CorporateAccountPublic,
     CorporateAccountUpdate,
 )
-from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.lookup import name_query
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
+from sodata.kit.sessions import SessionDep, SessionRoute
 from sodata.kit.sorting import sort_by_query
 
 NameFilter = name_query("the accounts whose name contains this text")

@@ -7,15 +7,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from sodata.access.principal import Principal, Right, Role
 from sodata.access.scope import visible_corporate_accounts
+from sodata.audit import apply_update, record
 from sodata.corporate_accounts.schemas import (
     CorporateAccountCreate,
     CorporateAccountPublic,
     CorporateAccountUpdate,
 )
 from sodata.kit.errors import BadRequest
-from sodata.kit.lookup import changed_fields, contains_text, ensure_unique, get_in_ca, public
+from sodata.kit.lookup import contains_text, ensure_unique, get_in_ca, public
 from sodata.kit.sorting import apply_sort
-from sodata.logs.service import record
 from sodata.models import CorporateAccount, Customer, UserLink
 
 SORT_FIELDS = {"name": CorporateAccount.name, "createdAt": CorporateAccount.created_at}
@@ -89,20 +89,13 @@ def update(
 ) -> CorporateAccount:
     """A partial update; logged only when it changes something."""
     _check(session, ca, data)
-    changes = data.changes()
-    with session.no_autoflush:
-        for key, value in changes.items():
-            setattr(ca, key, value)
-        changed = changed_fields(session, ca, changes)
-    session.flush()
-    if changed:
-        record(
-            session,
-            ca.id,
-            "CORPORATE_ACCOUNT_UPDATED",
-            f"Corporate account {ca.name} updated",
-            principal=principal,
-            obj=ca,
-            details={"fields": changed},
-        )
+    apply_update(
+        session,
+        principal,
+        ca.id,
+        ca,
+        data.changes(),
+        action="CORPORATE_ACCOUNT_UPDATED",
+        message=lambda: f"Corporate account {ca.name} updated",
+    )
     return ca

@@ -7,14 +7,19 @@ from fastapi import APIRouter, Depends, Path, Response
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
+from sodata.contacts.schemas import NestedDetails
 from sodata.customers import service
 from sodata.customers.schemas import NESTED, CustomerCreate, CustomerPublic, CustomerUpdate
-from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import SessionDep, SessionRoute
-from sodata.kit.icons import ICON_RESPONSES, ICON_UPLOAD_OPENAPI, icon_response, read_icon_upload
+from sodata.icons.service import (
+    ICON_RESPONSES,
+    ICON_UPLOAD_OPENAPI,
+    icon_response,
+    read_icon_upload,
+)
 from sodata.kit.lookup import name_query
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
+from sodata.kit.sessions import SessionDep, SessionRoute
 from sodata.kit.sorting import sort_by_query
 from sodata.models import Icon
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sodata.kit.contacts import AddressPublic, AddressWrite, ContactPublic, ContactWrite
+from sodata.contacts.schemas import AddressPublic, AddressWrite, ContactPublic, ContactWrite
 from sodata.kit.schemas import CamelModel, WriteModel
 from sodata.kit.types import Name, Str32, Str255, Text
 

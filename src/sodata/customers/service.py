@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 
 from sodata.access.principal import Principal
+from sodata.audit import apply_update, record
+from sodata.contacts.service import set_field
 from sodata.customers.schemas import NESTED, CustomerCreate, CustomerPublic, CustomerUpdate
-from sodata.kit.contacts import apply_address, apply_contact
+from sodata.icons.service import delete_icon
+from sodata.icons.service import set_icon as replace_icon
 from sodata.kit.errors import Conflict, not_found
 from sodata.kit.lookup import (
-    changed_fields,
     contains_text,
-    delete_icon,
     ensure_unique,
     get_in_ca,
     public,
 )
-from sodata.kit.lookup import set_icon as replace_icon
 from sodata.kit.sorting import apply_sort
-from sodata.logs.service import record
 from sodata.models import CorporateAccount, Customer, Icon, Site
 
 SORT_FIELDS = {
@@ -127,22 +125,13 @@ def _ensure_unique_name(
     )
 
 
-def _apply(customer: Customer, changes: dict[str, Any]) -> None:
-    for key, value in changes.items():
-        if key == "company_address":
-            customer.company_address = apply_address(customer.company_address, value)
-        elif key == "contact":
-            customer.contact = apply_contact(customer.contact, value)
-        else:
-            setattr(customer, key, value)
-
-
 def create(
     session: Session, principal: Principal, ca: CorporateAccount, data: CustomerCreate
 ) -> Customer:
     _ensure_unique_name(session, ca, data.name)
     customer = Customer(corporate_account=ca, corporate_account_id=ca.id)
-    _apply(customer, data.changes())
+    for key, value in data.changes().items():
+        set_field(customer, key, value)
     session.add(customer)
     session.flush()
     record(
@@ -168,20 +157,16 @@ def update(
     changes = data.changes()
     if "name" in changes:
         _ensure_unique_name(session, ca, changes["name"], exclude_id=customer.id)
-    with session.no_autoflush:
-        _apply(customer, changes)
-        changed = changed_fields(session, customer, changes)
-    session.flush()
-    if changed:
-        record(
-            session,
-            ca.id,
-            "CUSTOMER_UPDATED",
-            f"Customer {customer.name} updated",
-            principal=principal,
-            obj=customer,
-            details={"fields": changed},
-        )
+    apply_update(
+        session,
+        principal,
+        ca.id,
+        customer,
+        changes,
+        action="CUSTOMER_UPDATED",
+        message=lambda: f"Customer {customer.name} updated",
+        apply=lambda: [set_field(customer, key, value) for key, value in changes.items()],
+    )
     return customer
 
 

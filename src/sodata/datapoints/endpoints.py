@@ -21,9 +21,9 @@ from sodata.datapoints.schemas import (
 )
 from sodata.kit import metrics
 from sodata.kit.admission import RawBody
-from sodata.kit.db import SessionDep, SessionRoute
-from sodata.kit.errors import body_schema
+from sodata.kit.handlers import body_schema
 from sodata.kit.responses import json_body
+from sodata.kit.sessions import SessionDep, SessionRoute
 
 router = APIRouter(
     route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}", tags=["Data Points"]

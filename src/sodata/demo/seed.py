@@ -20,10 +20,10 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sodata.audit import record
 from sodata.demo import ids, meters
 from sodata.demo.ids import demo_uuid
 from sodata.devices.profile import apply_profile
-from sodata.logs.service import record
 from sodata.models import (
     AccessGroup,
     AccessGroupCustomer,

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-# module imports only: items.service imports devices.service, which imports this module
 from sodata.items import service as items
 from sodata.models import Device, Variable
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from sodata.kit.contacts import AddressPublic, AddressWrite, ContactPublic, ContactWrite
+from sodata.contacts.schemas import AddressPublic, AddressWrite, ContactPublic, ContactWrite
 from sodata.kit.schemas import CamelModel, Timestamp, WriteModel
 from sodata.kit.timezones import check_time_zone
 from sodata.kit.types import JsonObject, Name, Serial, Str32, Str64, Str255, Text

@@ -25,7 +25,9 @@ from sqlalchemy.sql.selectable import ScalarSelect
 
 from sodata.access.data import readable_devices
 from sodata.access.principal import Principal
+from sodata.audit import apply_update, record
 from sodata.catalog.service import device_type_by_uuid
+from sodata.contacts.service import set_field
 from sodata.customers import service as customers
 from sodata.devices import profile
 from sodata.devices.schemas import (
@@ -38,13 +40,12 @@ from sodata.devices.schemas import (
     DevicesRepaired,
     DeviceUpdate,
 )
-from sodata.kit.contacts import apply_address, apply_contact
+from sodata.icons.service import delete_icon
+from sodata.icons.service import set_icon as replace_icon
 from sodata.kit.db import lock_row
 from sodata.kit.errors import BadRequest, Conflict, NotFound, not_found
-from sodata.kit.lookup import changed_fields, contains_text, delete_icon, get_in_ca, like_literal
-from sodata.kit.lookup import set_icon as replace_icon
+from sodata.kit.lookup import contains_text, get_in_ca, like_literal
 from sodata.kit.sorting import apply_sort
-from sodata.logs.service import record
 from sodata.models import (
     Address,
     Contact,
@@ -302,12 +303,8 @@ def _apply(session: Session, ca: CorporateAccount, device: Device, changes: dict
         elif key == "serial_number":
             _ensure_unique_serial(session, ca, value, device.id)
             device.serial_number = value
-        elif key == "address":
-            device.address = apply_address(device.address, value)
-        elif key == "contact":
-            device.contact = apply_contact(device.contact, value)
         else:
-            setattr(device, key, value)
+            set_field(device, key, value)
 
 
 # DeviceCreate fields that `create` has already used
@@ -500,24 +497,17 @@ def update(
     """A partial update; logged (and updatedAt set) only when it changes something."""
     device = get(session, ca, device_uuid)
     changes = data.changes()
-    with session.no_autoflush:
-        _apply(session, ca, device, changes)
-        changed = changed_fields(
-            session, device, changes, {"site_uuid": "site", "gateway_uuid": "gateway"}
-        )
-    if changed:
-        device.updated_at = datetime.now(UTC)
-    session.flush()
-    if changed:
-        record(
-            session,
-            ca.id,
-            "DEVICE_UPDATED",
-            f"Device {device.name} updated",
-            principal=principal,
-            obj=device,
-            details={"fields": changed},
-        )
+    apply_update(
+        session,
+        principal,
+        ca.id,
+        device,
+        changes,
+        action="DEVICE_UPDATED",
+        message=lambda: f"Device {device.name} updated",
+        apply=lambda: _apply(session, ca, device, changes),
+        attributes={"site_uuid": "site", "gateway_uuid": "gateway"},
+    )
     return device
 
 

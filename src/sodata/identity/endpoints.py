@@ -30,8 +30,8 @@ from sodata.identity.login_page import message_page, sign_in_page
 from sodata.identity.provider import Provider, provider
 from sodata.identity.service import OAuthError
 from sodata.identity.tokens import InvalidToken
-from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.ratelimit import Limit, Limiter
+from sodata.kit.sessions import SessionDep, SessionRoute
 from sodata.models import OAuthClient, RateLimitCount
 
 OIDC = "/realms/{realm}/protocol/openid-connect"

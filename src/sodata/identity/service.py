@@ -19,10 +19,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from sodata.audit import record
 from sodata.config import Settings
 from sodata.identity.passwords import verify_secret
 from sodata.identity.tokens import InvalidToken, Subject, Tokens
-from sodata.logs.service import record
 from sodata.models import (
     AuthorizationCode,
     AuthSession,

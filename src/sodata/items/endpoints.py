@@ -9,8 +9,8 @@ from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
 from sodata.items import service
 from sodata.items.schemas import ItemCreate, ItemPublic, ItemsList, ItemUpdate
-from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.responses import json_response
+from sodata.kit.sessions import SessionDep, SessionRoute
 
 router = APIRouter(
     route_class=SessionRoute,

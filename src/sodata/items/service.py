@@ -10,11 +10,10 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
 from sodata.access.principal import Principal
-from sodata.devices import service as devices
+from sodata.audit import apply_update, record
 from sodata.items.schemas import ItemCreate, ItemPublic, ItemsList, ItemUpdate
 from sodata.kit.errors import Conflict, not_found
-from sodata.kit.lookup import changed_fields
-from sodata.logs.service import record
+from sodata.kit.lookup import get_in_ca
 from sodata.models import CorporateAccount, Device, Item, Variable
 
 
@@ -50,9 +49,15 @@ def to_public(item: Item, device: Device, variables: int) -> ItemPublic:
 
 
 def list_public(session: Session, ca: CorporateAccount, device_uuid: uuid.UUID) -> ItemsList:
-    device = devices.get(session, ca, device_uuid)
+    device = _device(session, ca, device_uuid)
     results = [to_public(item, device, n) for item, n in session.execute(_query(device)).tuples()]
     return ItemsList(results=results, total=len(results))
+
+
+def _device(session: Session, ca: CorporateAccount, device_uuid: uuid.UUID) -> Device:
+    """The device whose items are asked for, or a 404 (devices.get: items sit below devices,
+    whose profiles create them)."""
+    return get_in_ca(session, Device, ca, device_uuid, "Device")
 
 
 def get(session: Session, device: Device, item_uuid: uuid.UUID) -> Item:
@@ -65,7 +70,7 @@ def get(session: Session, device: Device, item_uuid: uuid.UUID) -> Item:
 def get_public(
     session: Session, ca: CorporateAccount, device_uuid: uuid.UUID, item_uuid: uuid.UUID
 ) -> ItemPublic:
-    device = devices.get(session, ca, device_uuid)
+    device = _device(session, ca, device_uuid)
     row = session.execute(_query(device).where(Item.uuid == item_uuid)).tuples().one_or_none()
     if row is None:
         raise not_found("Item", item_uuid)
@@ -113,7 +118,7 @@ def create(
     device_uuid: uuid.UUID,
     data: ItemCreate,
 ) -> Item:
-    device = devices.get(session, ca, device_uuid)
+    device = _device(session, ca, device_uuid)
     clash = session.scalar(
         select(Item.uuid).where(
             Item.device_id == device.id, Item.item_type == data.item_type, Item.index == data.index
@@ -150,24 +155,17 @@ def update(
     data: ItemUpdate,
 ) -> Item:
     """A partial update; logged only when it changes something."""
-    device = devices.get(session, ca, device_uuid)
+    device = _device(session, ca, device_uuid)
     item = get(session, device, item_uuid)
-    changes = data.changes()
-    with session.no_autoflush:
-        for key, value in changes.items():
-            setattr(item, key, value)
-        changed = changed_fields(session, item, changes)
-    session.flush()
-    if changed:
-        record(
-            session,
-            ca.id,
-            "ITEM_UPDATED",
-            f"Item {label(item.item_type, item.index)} of device {device.name} updated",
-            principal=principal,
-            obj=item,
-            details={"fields": changed},
-        )
+    apply_update(
+        session,
+        principal,
+        ca.id,
+        item,
+        data.changes(),
+        action="ITEM_UPDATED",
+        message=lambda: f"Item {label(item.item_type, item.index)} of device {device.name} updated",
+    )
     return item
 
 
@@ -179,7 +177,7 @@ def delete(
     item_uuid: uuid.UUID,
 ) -> None:
     """Delete the item and its variables; losing profile variables puts the profile out of date."""
-    device = devices.get(session, ca, device_uuid)
+    device = _device(session, ca, device_uuid)
     item = get(session, device, item_uuid)
     sources = set(
         session.scalars(select(Variable.source).where(Variable.item_id == item.id).distinct())

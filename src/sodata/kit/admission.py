@@ -23,7 +23,8 @@ from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sodata.kit import metrics
-from sodata.kit.errors import ApiError, Overloaded, error_response
+from sodata.kit.errors import ApiError, Overloaded
+from sodata.kit.handlers import error_response
 
 log = logging.getLogger(__name__)
 REPORT_EVERY = 10.0  # seconds between two log lines about refused requests

@@ -1,12 +1,11 @@
-"""Engine, sessions and the declarative base. SQLite (embedded default) and PostgreSQL.
+"""Engine, session factory and the declarative base. SQLite (embedded default) and
+PostgreSQL. The request's session, a FastAPI dependency, is in `kit.sessions`: this module is
+shared with the time-series engine, the CLI and the MQTT workers, which know no HTTP.
 
-A request gets one session; it commits once the endpoint has returned and before the
-response is sent, so an acknowledged change is durable. Services never commit, but for
-ingestion, whose points `commit_writes` commits together with those of concurrent requests.
+Services never commit, but for ingestion, whose points `commit_writes` commits together with
+those of concurrent requests.
 
-Concurrency (README, "Concurrency"): a session takes a connection at its first query and gives
-it back at commit, so a request holds none while its body arrives or its answer leaves. On
-SQLite, readers never wait for writers (WAL), and writers take turns in one lane per database
+Concurrency (README, "Concurrency"): on SQLite, readers never wait for writers (WAL), and writers take turns in one lane per database
 (`_Lane`: threads, then processes): a connection's first write waits for the lane and then for
 SQLite's write lock (BEGIN IMMEDIATE, against other programs), each at most `wait` seconds,
 and keeps both until its commit or rollback. A wait that runs out raises `Overloaded`,
@@ -16,8 +15,6 @@ answered 503.
 from __future__ import annotations
 
 import fcntl
-import functools
-import inspect
 import json
 import os
 import sqlite3
@@ -25,19 +22,14 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from contextvars import ContextVar
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any
 
 import orjson
-from fastapi import Depends, Request
-from fastapi.routing import APIRoute
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
 
 from sodata.kit.errors import Overloaded
-
-T = TypeVar("T")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -423,76 +415,3 @@ def commit_writes(session: Session, work: Callable[[Session], None]) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False, autoflush=True)
-
-
-_request_session: ContextVar[Session | None] = ContextVar("request_session", default=None)
-
-
-async def _session(request: Request) -> Session:
-    """The request's session, made on the event loop (it holds no connection until its first
-    query) and ended (committed, or rolled back if the work failed, then closed) by the
-    endpoint's own thread hop (SessionRoute): only a sync endpoint of a SessionRoute may use it."""
-    route = request.scope.get("route")
-    if not isinstance(route, SessionRoute) or inspect.iscoroutinefunction(route.endpoint):
-        raise RuntimeError(f"{request.url.path}: SessionDep needs a sync SessionRoute endpoint")
-    session: Session = request.app.state.sessionmaker()
-    _request_session.set(session)  # seen by the endpoint's hop (it copies this task's context)
-    return session
-
-
-def _ending_request_session(work: Callable[[], T]) -> T:
-    """work(), then the request's commit (its rollback if work failed) and close, in this
-    thread."""
-    session = _request_session.get()
-    if session is None:
-        return work()
-    try:
-        answer = work()
-        if session.in_transaction():
-            session.commit()
-        return answer
-    except BaseException:
-        if session.in_transaction():
-            session.rollback()
-        raise
-    finally:
-        session.close()
-
-
-class InHop(Generic[T]):
-    """The value of a dependency that needs the database, returned by an async dependency and
-    computed by `load()` in the endpoint's own thread hop, just before the endpoint runs
-    (SessionRoute), rather than in a hop of its own: what the dependency can check without I/O
-    it checks at once, on the event loop."""
-
-    __slots__ = ("load",)
-
-    def __init__(self, load: Callable[[], T]) -> None:
-        self.load = load
-
-
-def _committing(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(endpoint)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        def work() -> Any:
-            loaded = {k: v.load() for k, v in kwargs.items() if isinstance(v, InHop)}
-            return endpoint(*args, **{**kwargs, **loaded})
-
-        return _ending_request_session(work)
-
-    return run
-
-
-class SessionRoute(APIRoute):
-    """A route whose sync endpoint runs in one thread hop with what it needs of the database:
-    its InHop dependencies loaded first, the request's session committed last. The connection
-    goes back to the pool without another trip through the thread pool, and the answer still
-    leaves only after the commit. Its endpoints are sync: an InHop reaches an async one as is."""
-
-    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
-        if not inspect.iscoroutinefunction(endpoint):
-            endpoint = _committing(endpoint)
-        super().__init__(path, endpoint, **kwargs)
-
-
-SessionDep = Annotated[Session, Depends(_session)]

@@ -36,7 +36,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sodata.kit import metrics
 from sodata.kit.db import make_engine
-from sodata.kit.errors import RETRY_AFTER_HEADER, RETRY_AFTER_SECONDS, ErrorBody, error_response
+from sodata.kit.errors import RETRY_AFTER_HEADER, RETRY_AFTER_SECONDS, ErrorBody
+from sodata.kit.handlers import error_response
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,12 @@
 """What every resource service does the same way: find an object of the caller's account by
-uuid, keep names unique, search lists by name, copy a row into its wire model, tell a real
-change from a no-op, replace or drop an owner's icon."""
+uuid, keep names unique, search lists by name, copy a row into its wire model."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
@@ -17,16 +16,21 @@ from sqlalchemy.orm.interfaces import ORMOption
 
 from sodata.kit.db import MAX_FILTER_LENGTH
 from sodata.kit.errors import BadRequest, Conflict, not_found
-from sodata.models import CorporateAccount, Icon
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
 
+class HasId(Protocol):
+    """A row with an integer primary key (a corporate account)."""
+
+    id: int
+
+
 def get_in_ca(
     session: Session,
     model: type[T],
-    ca: CorporateAccount | int,
+    ca: HasId | int,
     object_uuid: uuid.UUID,
     kind: str,
     field: str | None = None,
@@ -105,37 +109,3 @@ def public(model: type[M], obj: object, **extra: Any) -> M:
     `extra`. Relationships are never read here, so building an answer loads nothing unasked."""
     data = {f: getattr(obj, f) for f in _copied(model, type(obj)) if f not in extra}
     return model.model_validate({**data, **extra})
-
-
-def changed_fields(
-    session: Session, obj: object, sent: Iterable[str], attributes: Mapping[str, str] | None = None
-) -> list[str]:
-    """The sent fields that really change `obj` before it is flushed: a column given a new
-    value, a relationship pointing elsewhere, or a nested row (address, contact) created or
-    edited. `attributes` maps a field to the attribute it sets (customer_uuid -> customer)."""
-    state = inspect(obj)
-    changed = []
-    for name in sent:
-        key = (attributes or {}).get(name, name)
-        if state.attrs[key].history.has_changes():
-            changed.append(name)
-            continue
-        nested = getattr(obj, key)
-        if nested is not None and hasattr(nested, "__mapper__"):
-            nested_state = inspect(nested)
-            if nested_state.pending or nested_state.transient or session.is_modified(nested):
-                changed.append(name)
-    return sorted(changed)
-
-
-def set_icon(session: Session, owner: Any, icon: Icon) -> None:
-    """Give `owner` (a customer or a device) a new icon; the old image row goes away."""
-    if owner.icon is not None:
-        session.delete(owner.icon)
-    owner.icon = icon
-
-
-def delete_icon(session: Session, owner: Any) -> None:
-    """Delete `owner`'s icon row with it (the foreign key would only set the owner's id null)."""
-    if owner.icon_id is not None:
-        session.delete(owner.icon)

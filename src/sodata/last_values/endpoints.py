@@ -9,8 +9,8 @@ from fastapi import APIRouter, Path
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa
-from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.responses import json_body
+from sodata.kit.sessions import SessionDep, SessionRoute
 from sodata.last_values import service
 from sodata.last_values.schemas import MAX_DEVICES, LastValuesAnswer, LastValuesQuery
 

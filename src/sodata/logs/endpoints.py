@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from sodata.access.scope import ReadableCa
-from sodata.kit.db import MAX_FILTER_LENGTH, SessionDep, SessionRoute
+from sodata.kit.db import MAX_FILTER_LENGTH
 from sodata.kit.errors import BadRequest
 from sodata.kit.lookup import public
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
+from sodata.kit.sessions import SessionDep, SessionRoute
 from sodata.kit.sorting import sort_by_query
 from sodata.logs import service
 from sodata.logs.schemas import LogPublic

@@ -1,15 +1,13 @@
-"""Writing to and reading the corporate account's event log."""
+"""Reading the corporate account's event log (written by `sodata.audit.record`)."""
 
 from __future__ import annotations
 
 import uuid as uuid_module
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from sodata.access.principal import Principal
 from sodata.kit.errors import BadRequest
 from sodata.kit.lookup import get_in_ca
 from sodata.kit.sorting import apply_sort
@@ -17,44 +15,6 @@ from sodata.models import LogEntry
 
 LEVELS = ("INFO", "WARNING", "ERROR")
 SORT_FIELDS = {"createdAt": LogEntry.created_at, "action": LogEntry.action, "level": LogEntry.level}
-
-
-def record(
-    session: Session,
-    ca_id: int,
-    action: str,
-    message: str,
-    *,
-    principal: Principal | None = None,
-    obj: Any = None,
-    object_type: str | None = None,
-    level: str = "INFO",
-    details: dict[str, Any] | None = None,
-) -> LogEntry:
-    """Add an event to the log of corporate account `ca_id`. Never pass secrets in details."""
-    entry = LogEntry(
-        corporate_account_id=ca_id,
-        action=action,
-        message=message,
-        level=level,
-        object_type=object_type or (type(obj).__name__ if obj is not None else None),
-        object_uuid=getattr(obj, "uuid", None),
-        object_name=getattr(obj, "name", None),
-        user_email=_actor(principal),
-        details=details,
-    )
-    session.add(entry)
-    return entry
-
-
-def _actor(principal: Principal | None) -> str | None:
-    """Who acted: the user's email, or "client:<clientId>" for an API client, so that a
-    client's changes are traced to it (cut to the column's 255 characters)."""
-    if principal is None:
-        return None
-    if principal.email is None and principal.client_id is not None:
-        return f"client:{principal.client_id}"[:255]
-    return principal.email
 
 
 def query(

@@ -22,6 +22,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sodata.audit import record
 from sodata.datapoints.service import (
     DEVICE_ROW,
     Catalog,
@@ -35,7 +36,6 @@ from sodata.datapoints.service import (
 )
 from sodata.kit.db import commit_writes
 from sodata.kit.errors import BadRequest, error_body
-from sodata.logs.service import record
 from sodata.models import CorporateAccount, Device
 from sodata.mqtt import topics
 

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import create_engine
 
 from sodata.kit import metrics
-from sodata.kit.errors import RETRY_AFTER_SECONDS, error_response
+from sodata.kit.errors import RETRY_AFTER_SECONDS
+from sodata.kit.handlers import error_response
 from sodata.kit.health import Probe
 
 

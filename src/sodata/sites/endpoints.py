@@ -7,11 +7,11 @@ from fastapi import APIRouter, Path, Query, Response
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
-from sodata.kit.contacts import NestedDetails
-from sodata.kit.db import SessionDep, SessionRoute
+from sodata.contacts.schemas import NestedDetails
 from sodata.kit.lookup import name_query
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
+from sodata.kit.sessions import SessionDep, SessionRoute
 from sodata.kit.sorting import sort_by_query
 from sodata.sites import service
 from sodata.sites.schemas import NESTED, SiteCreate, SitePublic, SitesCount, SiteUpdate

@@ -5,7 +5,7 @@ from typing import Any
 
 from pydantic import field_validator
 
-from sodata.kit.contacts import AddressPublic, AddressWrite, ContactPublic, ContactWrite
+from sodata.contacts.schemas import AddressPublic, AddressWrite, ContactPublic, ContactWrite
 from sodata.kit.schemas import CamelModel, WriteModel
 from sodata.kit.timezones import check_time_zone
 from sodata.kit.types import JsonObject, Name, Str32, Str64, Str255, Text

@@ -10,12 +10,12 @@ from sqlalchemy.orm import Session, joinedload, object_session, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 
 from sodata.access.principal import Principal
+from sodata.audit import apply_update, record
+from sodata.contacts.service import set_field
 from sodata.customers import service as customers
-from sodata.kit.contacts import apply_address, apply_contact
 from sodata.kit.errors import Conflict, not_found
-from sodata.kit.lookup import changed_fields, contains_text, ensure_unique, get_in_ca, public
+from sodata.kit.lookup import contains_text, ensure_unique, get_in_ca, public
 from sodata.kit.sorting import apply_sort
-from sodata.logs.service import record
 from sodata.models import CorporateAccount, Device, DeviceShare, Site
 from sodata.sites.schemas import NESTED, SiteCreate, SitePublic, SiteUpdate
 
@@ -126,12 +126,8 @@ def _apply(session: Session, ca: CorporateAccount, site: Site, changes: dict[str
     for key, value in changes.items():
         if key == "customer_uuid":
             site.customer = customers.get(session, ca, value, field="customerUuid")
-        elif key == "address":
-            site.address = apply_address(site.address, value)
-        elif key == "contact":
-            site.contact = apply_contact(site.contact, value)
         else:
-            setattr(site, key, value)
+            set_field(site, key, value)
 
 
 def _ensure_unique_name(session: Session, site: Site) -> None:
@@ -167,21 +163,22 @@ def update(
     """A partial update; logged only when it changes something."""
     site = get(session, ca, site_uuid)
     changes = data.changes()
-    with session.no_autoflush:
+
+    def apply() -> None:
         _apply(session, ca, site, changes)
         _ensure_unique_name(session, site)
-        changed = changed_fields(session, site, changes, {"customer_uuid": "customer"})
-    session.flush()
-    if changed:
-        record(
-            session,
-            ca.id,
-            "SITE_UPDATED",
-            f"Site {site.name} updated",
-            principal=principal,
-            obj=site,
-            details={"fields": changed},
-        )
+
+    apply_update(
+        session,
+        principal,
+        ca.id,
+        site,
+        changes,
+        action="SITE_UPDATED",
+        message=lambda: f"Site {site.name} updated",
+        apply=apply,
+        attributes={"customer_uuid": "customer"},
+    )
     return site
 
 

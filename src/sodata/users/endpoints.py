@@ -7,9 +7,9 @@ from fastapi import APIRouter, Path, Response
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import AdminCa, PlatformAdmin, ReadableCa
-from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
+from sodata.kit.sessions import SessionDep, SessionRoute
 from sodata.kit.sorting import sort_by_query
 from sodata.users import service
 from sodata.users.schemas import UserCreate, UserPublic, UserUpdate

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from sodata.access.principal import Principal, Role
 from sodata.access.scope import Forbidden
+from sodata.audit import record
 from sodata.identity.passwords import hash_secret
 from sodata.kit.errors import BadRequest, Conflict, NotFound, not_found
 from sodata.kit.lookup import public
 from sodata.kit.sorting import apply_sort
-from sodata.logs.service import record
 from sodata.models import (
     AccessGroup,
     AccessGroupUser,

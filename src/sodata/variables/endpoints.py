@@ -10,10 +10,10 @@ from pydantic import Field, TypeAdapter, ValidationError
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
 from sodata.items.schemas import ItemType
-from sodata.kit.db import SessionDep, SessionRoute
 from sodata.kit.errors import BadRequest, describe_validation_errors
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
+from sodata.kit.sessions import SessionDep, SessionRoute
 from sodata.kit.sorting import sort_by_query
 from sodata.variables import service
 from sodata.variables.schemas import (

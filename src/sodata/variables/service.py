@@ -12,14 +12,13 @@ from sqlalchemy import Row, Select, and_, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload
 
 from sodata.access.principal import Principal
+from sodata.audit import apply_changes, apply_update, record
 from sodata.catalog.service import service_by_id
 from sodata.devices import service as devices
 from sodata.items import service as items
 from sodata.items.schemas import MAX_INDEX
 from sodata.kit.errors import BadRequest, Conflict, not_found
-from sodata.kit.lookup import changed_fields
 from sodata.kit.sorting import apply_sort
-from sodata.logs.service import record
 from sodata.models import CorporateAccount, Device, DeviceType, Item, Service, Variable
 from sodata.variables.schemas import (
     ReasonValue,
@@ -382,14 +381,6 @@ def _record_batch(
     )
 
 
-def _apply(session: Session, variable: Variable, changes: dict[str, Any]) -> list[str]:
-    """Set the changes; the fields whose value really changed."""
-    with session.no_autoflush:
-        for key, value in changes.items():
-            setattr(variable, key, value)
-        return changed_fields(session, variable, changes)
-
-
 def update(
     session: Session,
     principal: Principal,
@@ -401,18 +392,15 @@ def update(
     """A partial update; logged only when it changes something."""
     device = devices.get(session, ca, device_uuid)
     variable = get(session, device, variable_uuid)
-    changed = _apply(session, variable, _changes(data, ""))
-    session.flush()
-    if changed:
-        record(
-            session,
-            ca.id,
-            "VARIABLE_UPDATED",
-            f"Variable {_label(variable)} of device {device.name} updated",
-            principal=principal,
-            obj=variable,
-            details={"fields": changed},
-        )
+    apply_update(
+        session,
+        principal,
+        ca.id,
+        variable,
+        _changes(data, ""),
+        action="VARIABLE_UPDATED",
+        message=lambda: f"Variable {_label(variable)} of device {device.name} updated",
+    )
     return _publics(session, [variable]).results[0]
 
 
@@ -444,7 +432,7 @@ def update_many(
             )
         seen[body.uuid] = i
         plan.append((variable, _changes(body, f"[{i}].")))
-    changed = [variable for variable, changes in plan if _apply(session, variable, changes)]
+    changed = [variable for variable, changes in plan if apply_changes(session, variable, changes)]
     session.flush()
     if changed:
         _record_batch(session, principal, ca, device, "VARIABLES_UPDATED", "updated", changed)

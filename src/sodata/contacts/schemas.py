@@ -1,4 +1,5 @@
-"""Addresses and contacts, shared by customers, sites and devices."""
+"""Addresses and contacts, shared by customers, sites and devices: their wire models and the
+query parameters that ask for them (`NestedDetails`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from sodata.kit.db import MAX_FILTER_LENGTH
 from sodata.kit.errors import BadRequest
 from sodata.kit.schemas import CamelModel, WriteModel
 from sodata.kit.types import Str255, listed
-from sodata.models import Address, Contact
 
 
 class AddressPublic(CamelModel):
@@ -53,24 +53,6 @@ class ContactWrite(WriteModel):
     mobile: Str255 | None = None
     email: Str255 | None = None
     email_cc: Str255 | None = Field(default=None, alias="emailCC")
-
-
-def apply_address(current: Address | None, data: AddressWrite | None) -> Address | None:
-    if data is None:
-        return None
-    target = current or Address()
-    for key, value in data.changes().items():
-        setattr(target, key, value)
-    return target
-
-
-def apply_contact(current: Contact | None, data: ContactWrite | None) -> Contact | None:
-    if data is None:
-        return None
-    target = current or Contact()
-    for key, value in data.changes().items():
-        setattr(target, key, value)
-    return target
 
 
 DETAILS_LEVELS = ("DEFAULT", "ALL")

@@ -1,4 +1,5 @@
-"""Icon images: upload checks and the response that serves them.
+"""Icon images of customers and devices: upload checks, the response that serves them, and
+replacing or dropping an owner's icon.
 
 The body is read here, within a byte limit and before any parsing, so that neither a huge
 upload nor an image that claims huge dimensions costs the server more than the limits.
@@ -9,10 +10,12 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
 from PIL import Image, UnidentifiedImageError
+from sqlalchemy.orm import Session
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from sodata.kit.errors import ApiError, not_found
@@ -144,3 +147,16 @@ ICON_RESPONSES = {
         "description": "The icon",
     }
 }
+
+
+def set_icon(session: Session, owner: Any, icon: Icon) -> None:
+    """Give `owner` (a customer or a device) a new icon; the old image row goes away."""
+    if owner.icon is not None:
+        session.delete(owner.icon)
+    owner.icon = icon
+
+
+def delete_icon(session: Session, owner: Any) -> None:
+    """Delete `owner`'s icon row with it (the foreign key would only set the owner's id null)."""
+    if owner.icon_id is not None:
+        session.delete(owner.icon)

@@ -7,11 +7,11 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import AdminCa
-from sodata.clients import service
-from sodata.clients.schemas import ClientCreate, ClientPublic, ClientWithSecret
-from sodata.kit.db import SessionDep, SessionRoute
+from sodata.api_clients import service
+from sodata.api_clients.schemas import ClientCreate, ClientPublic, ClientWithSecret
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
+from sodata.kit.sessions import SessionDep, SessionRoute
 from sodata.kit.sorting import sort_by_query
 from sodata.mqtt.dynsec import DynamicSecurity
 

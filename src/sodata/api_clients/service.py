@@ -14,12 +14,12 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from sodata.access.principal import Principal, Role
-from sodata.clients.schemas import ClientPublic, ClientWithSecret
+from sodata.api_clients.schemas import ClientPublic, ClientWithSecret
+from sodata.audit import record
 from sodata.identity.passwords import hash_secret, new_secret
 from sodata.kit.errors import BadRequest, Conflict, NotFound, not_found
 from sodata.kit.lookup import get_in_ca, public
 from sodata.kit.sorting import apply_sort
-from sodata.logs.service import record
 from sodata.models import CorporateAccount, Device, OAuthClient
 from sodata.mqtt.dynsec import BrokerUnavailable, DynamicSecurity, account_for, account_of
 

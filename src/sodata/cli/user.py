@@ -14,10 +14,8 @@ failed or not signed in; 4 server unreachable; 5 not found (account, device, var
 from __future__ import annotations
 
 import contextlib
-import csv
 import functools
 import inspect
-import io
 import json
 import os
 import sys
@@ -37,6 +35,7 @@ from rich.table import Table
 from sodata.client import errors
 from sodata.client._core import is_uuid
 from sodata.client.config import LoginStore, StoredLogin, from_env
+from sodata.client.files import read_csv, read_json
 
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2
@@ -740,102 +739,6 @@ def _write_text(text: str, path: Path | None) -> None:
 # --- ingest ----------------------------------------------------------------------------------
 
 
-@dataclass
-class _Rows:
-    """Points read from a file, for one device: series with the file position (CSV line, or
-    JSON series/point) of each point, to report rejections where the user can find them."""
-
-    device: str | None
-    series: list[dict[str, Any]] = field(default_factory=list)
-    where: list[list[str]] = field(default_factory=list)
-
-
-def _cell(text: str) -> Any:
-    t = text.strip()
-    if t.lower() in ("true", "false"):
-        return t.lower() == "true"
-    try:
-        return int(t)
-    except ValueError:
-        pass
-    try:
-        return float(t)
-    except ValueError:
-        return t  # sent as is: the API says why it is refused
-
-
-def _read_csv(text: str, default_device: str | None) -> list[_Rows]:
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise UsageError("the file is empty") from None
-    if not header or header[0].lower() != "at":
-        raise UsageError("CSV: the first column must be `at` (see `sodata ingest --help`)")
-    lower = [h.lower() for h in header]
-    groups: dict[str | None, _Rows] = {}
-    if "value" in lower:  # long: at, variable, value[, device]
-        var_col = next((i for i, h in enumerate(lower) if h in ("variable", "mappingconfig")), None)
-        if var_col is None:
-            raise UsageError("CSV: a `value` column needs a `variable` column beside it")
-        value_col = lower.index("value")
-        device_col = lower.index("device") if "device" in lower else None
-        index: dict[tuple[str | None, str], tuple[_Rows, int]] = {}
-        for line, row in enumerate(reader, start=2):
-            if not any(c.strip() for c in row):
-                continue
-            device = row[device_col].strip() if device_col is not None else default_device
-            var = row[var_col].strip()
-            rows = groups.setdefault(device, _Rows(device))
-            if (device, var) not in index:
-                rows.series.append({"var": var, "data": []})
-                rows.where.append([])
-                index[device, var] = (rows, len(rows.series) - 1)
-            target, k = index[device, var]
-            value = row[value_col] if value_col < len(row) else ""
-            target.series[k]["data"].append(
-                {"at": row[0].strip(), "value": _cell(value) if value.strip() else None}
-            )
-            target.where[k].append(f"line {line}")
-        return list(groups.values())
-    rows = _Rows(default_device)  # wide: at, then one column per variable
-    for var in header[1:]:
-        rows.series.append({"var": var, "data": []})
-        rows.where.append([])
-    for line, row in enumerate(reader, start=2):
-        if not any(c.strip() for c in row):
-            continue
-        for k, cell in enumerate(row[1 : len(header)]):
-            if cell.strip():
-                rows.series[k]["data"].append({"at": row[0].strip(), "value": _cell(cell)})
-                rows.where[k].append(f"line {line}")
-    return [rows]
-
-
-def _read_json(text: str, default_device: str | None) -> list[_Rows]:
-    try:
-        body = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"JSON: {exc}") from None
-    series = body.get("series") if isinstance(body, dict) else body
-    if not isinstance(series, list):
-        raise UsageError('JSON: expected {"series": [...]} or a list of series')
-    groups: dict[str | None, _Rows] = {}
-    for n, s in enumerate(series):
-        if not isinstance(s, dict) or not isinstance(s.get("data"), list):
-            raise UsageError(f"JSON: series[{n}] needs a variable and a `data` list")
-        device = default_device or s.get("deviceUuid")  # --device wins: copy to another device
-        var = s.get("mappingConfig") or s.get("variableUuid")
-        if var is None and {"itemType", "itemIndex", "serviceId"} <= set(s):
-            var = f"{s['itemType']}|{s['itemIndex']}|{s['serviceId']}"
-        if var is None:
-            raise UsageError(f"JSON: series[{n}] names no variable (mappingConfig or variableUuid)")
-        rows = groups.setdefault(device, _Rows(device))
-        rows.series.append({"var": var, "data": s["data"]})
-        rows.where.append([f"series[{n}].data[{j}]" for j in range(len(s["data"]))])
-    return list(groups.values())
-
-
 @api_command(user_app, "ingest")
 def ingest(
     api: Api,
@@ -873,7 +776,7 @@ def ingest(
         raise UsageError("ingest reads csv or json")
     text = sys.stdin.read() if file == "-" else _read_file(file)
     chosen = fmt or (Format.json if file.lower().endswith(".json") else Format.csv)
-    groups = _read_json(text, device) if chosen is Format.json else _read_csv(text, device)
+    groups = read_json(text, device) if chosen is Format.json else read_csv(text, device)
     total = sum(len(s["data"]) for g in groups for s in g.series)
     if any(group.device is None for group in groups):
         raise UsageError("which device? use --device SERIAL_OR_UUID (or name it in the file)")
@@ -884,20 +787,19 @@ def ingest(
         task = bar.add_task("Sending", total=max(total, 1), points=0)
         sent = 0
         for group, dev in zip(groups, devices, strict=True):
-            data = [{**_var_ref(s["var"]), "data": s["data"]} for s in group.series]
             base = sent
 
             def advance(p, base: int = base) -> None:
                 bar.update(task, completed=base + p.points, points=base + p.points)
 
             answer = api.client.datapoints.ingest(
-                api.ca, dev, data, batch_size=batch_size, on_progress=advance
+                api.ca, dev, group.series, batch_size=batch_size, on_progress=advance
             )
             sent += sum(len(s["data"]) for s in group.series)
             result.accepted += answer.accepted
             result.rejected += answer.rejected
             for e in answer.errors:
-                var = group.series[e.series]["var"]
+                var = group.variable(e.series)
                 where = (
                     group.where[e.series][e.point]
                     if e.point is not None
@@ -926,10 +828,6 @@ def ingest(
                 err.print(f"... and {len(report) - 50} more (--json lists them all).")
     if result.rejected:
         raise typer.Exit(EXIT_REJECTED)
-
-
-def _var_ref(var: str) -> dict[str, str]:
-    return {"variableUuid": var} if is_uuid(var) else {"mappingConfig": var}
 
 
 def _read_file(path: str) -> str:

@@ -76,18 +76,22 @@ def solink(session: Session) -> CorporateAccount:
 # statements a page may take: the total, the page, and one per kind of nested object shown)
 LISTS = {  # the statement of a page, its answers from its rows, the most statements allowed
     "devices": (
-        lambda ca: devices.query(ca),
+        devices.query,
         lambda session, rows: devices.to_public(session, rows, ALL),
         4,  # contacts, addresses
     ),
     "customers": (
-        customers.query,
-        lambda _session, rows: [customers.to_public(*row) for row in rows],
+        lambda _session, ca: customers.query(ca, details=ALL),
+        lambda _session, rows: [customers.to_public(*row, ALL) for row in rows],
         5,  # + icons
     ),
-    "sites": (sites.query, lambda _session, rows: [sites.to_public(*row) for row in rows], 4),
+    "sites": (
+        lambda session, ca: sites.query(session, ca, details=ALL),
+        lambda _session, rows: [sites.to_public(*row, ALL) for row in rows],
+        4,
+    ),
     "device types": (
-        lambda _ca: catalog.device_types(),
+        lambda _session, _ca: catalog.device_types(),
         lambda _session, rows: [device_type_public(row) for row in rows],
         3,  # profiles
     ),
@@ -101,7 +105,7 @@ def page_cost(session: Session, name: str, take: int) -> tuple[int, int]:
     session.expunge_all()
     ca = solink(session)
     with statements(session) as sent:
-        listing = stmt_of(ca)  # a statement, or a statement and its bind parameters
+        listing = stmt_of(session, ca)  # a statement, or a statement and its bind parameters
         stmt, params = listing if isinstance(listing, tuple) else (listing, None)
         _, rows = paginate(session, stmt, Paging(take=take, skip=0), params)
         results = to_public(session, rows)
@@ -115,6 +119,26 @@ def test_a_list_page_costs_a_bounded_number_of_statements(session: Session, name
         cost, results = page_cost(session, name, take)
         assert cost <= most, (take, cost)
     assert results > most + 1, "the demo data must give a page of more results than that"
+
+
+# the total and the page (and the customers' icons)
+@pytest.mark.parametrize(("listing", "bare"), [(customers.query, 3), (sites.query, 2)])
+def test_a_page_without_details_loads_no_contact_nor_address(
+    session: Session, listing, bare: int
+) -> None:
+    """detailsLevel and withContact/withAddress decide what is loaded, not only what is shown."""
+
+    def cost(details: frozenset[str]) -> int:
+        session.expunge_all()
+        ca = solink(session)
+        args = (ca,) if listing is customers.query else (session, ca)
+        with statements(session) as sent:
+            _, rows = paginate(session, listing(*args, details=details), Paging(take=50, skip=0))
+        assert rows
+        return len(sent)
+
+    assert cost(frozenset()) == bare
+    assert cost(ALL) > bare  # the contacts and the addresses (those the demo has)
 
 
 def test_a_device_lookup_joins_only_what_the_answer_shows(session: Session) -> None:

@@ -19,22 +19,22 @@ from sodata.contacts.schemas import NestedDetails
 from sodata.customers import service as customers
 from sodata.customers.schemas import NESTED as CUSTOMER_NESTED
 from sodata.customers.schemas import CustomerPublic
-from sodata.kit.lookup import name_query
+from sodata.kit.lookup import name_param
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sessions import SessionDep, SessionRoute
-from sodata.kit.sorting import sort_by_query
+from sodata.kit.sorting import sort_by_param
 
-NameFilter = name_query("the groups whose name contains this text")
+NameFilter = Annotated[str | None, name_param("the groups whose name contains this text")]
 router = APIRouter(
     route_class=SessionRoute,
     prefix="/api/v1/ca/{corporateAccountUuid}/data-access-groups",
     tags=["Data Access Groups"],
 )
-GroupSortBy = sort_by_query(service.SORT_FIELDS)
-CustomerSortBy = sort_by_query(customers.SORT_FIELDS)
-DeviceSortBy = sort_by_query(service.DEVICE_SORT_FIELDS)
-UserSortBy = sort_by_query(service.USER_SORT_FIELDS, default="email")
+GroupSortBy = Annotated[str | None, sort_by_param(service.SORT_FIELDS)]
+CustomerSortBy = Annotated[str | None, sort_by_param(customers.SORT_FIELDS)]
+DeviceSortBy = Annotated[str | None, sort_by_param(service.DEVICE_SORT_FIELDS)]
+UserSortBy = Annotated[str | None, sort_by_param(service.USER_SORT_FIELDS, default="email")]
 
 GroupUuid = Annotated[
     uuid.UUID, Path(alias="dataAccessGroupUuid", description="UUID of the data access group")
@@ -53,7 +53,7 @@ def list_access_groups(
     paging: PagingDep,
     sort_by: GroupSortBy = None,
     name: NameFilter = None,
-):
+) -> Response:
     total, rows = paginate(session, service.query(ca, name, sort_by), paging)
     results = [service.to_public(ca, *row) for row in rows]
     return json_response(Page[AccessGroupPublic](total=total, results=results, take=paging.take))
@@ -64,7 +64,7 @@ def list_access_groups(
     summary="Get data access group by UUID",
     response_model=AccessGroupPublic,
 )
-def get_access_group(session: SessionDep, ca: ReadableCa, group_uuid: GroupUuid):
+def get_access_group(session: SessionDep, ca: ReadableCa, group_uuid: GroupUuid) -> Response:
     return json_response(service.get_public(session, ca, group_uuid))
 
 
@@ -73,7 +73,7 @@ def get_access_group(session: SessionDep, ca: ReadableCa, group_uuid: GroupUuid)
 )
 def create_access_group(
     session: SessionDep, principal: PrincipalDep, ca: AdminCa, body: AccessGroupCreate
-):
+) -> Response:
     group = service.create(session, principal, ca, body)
     return json_response(service.get_public(session, ca, group.uuid), status_code=201)
 
@@ -87,7 +87,7 @@ def update_access_group(
     ca: AdminCa,
     group_uuid: GroupUuid,
     body: AccessGroupUpdate,
-):
+) -> Response:
     service.update(session, principal, ca, group_uuid, body)
     return json_response(service.get_public(session, ca, group_uuid))
 
@@ -95,7 +95,7 @@ def update_access_group(
 @router.delete("/{dataAccessGroupUuid}", summary="Delete a data access group", status_code=204)
 def delete_access_group(
     session: SessionDep, principal: PrincipalDep, ca: AdminCa, group_uuid: GroupUuid
-):
+) -> Response:
     service.delete_group(session, principal, ca, group_uuid)
     return Response(status_code=204)
 
@@ -112,11 +112,11 @@ def list_group_customers(
     paging: PagingDep,
     details: NestedDetails,
     sort_by: CustomerSortBy = None,
-):
+) -> Response:
     group = service.get(session, ca, group_uuid)
-    total, rows = paginate(session, service.customers_query(group, sort_by), paging)
+    total, rows = paginate(session, service.customers_query(group, sort_by, details), paging)
     page = Page[CustomerPublic](
-        total=total, results=[customers.to_public(c, n) for c, n in rows], take=paging.take
+        total=total, results=[customers.to_public(c, n, details) for c, n in rows], take=paging.take
     )
     return json_response(page, exclude=exclude_nested(details, CUSTOMER_NESTED, in_page=True))
 
@@ -132,7 +132,7 @@ def add_group_customer(
     ca: AdminCa,
     group_uuid: GroupUuid,
     customer_uuid: CustomerUuid,
-):
+) -> Response:
     service.add_member(session, principal, ca, group_uuid, service.CUSTOMERS, customer_uuid)
     return json_response(service.get_public(session, ca, group_uuid))
 
@@ -148,7 +148,7 @@ def remove_group_customer(
     ca: AdminCa,
     group_uuid: GroupUuid,
     customer_uuid: CustomerUuid,
-):
+) -> Response:
     service.remove_member(session, principal, ca, group_uuid, service.CUSTOMERS, customer_uuid)
     return json_response(service.get_public(session, ca, group_uuid))
 
@@ -164,7 +164,7 @@ def list_group_devices(
     group_uuid: GroupUuid,
     paging: PagingDep,
     sort_by: DeviceSortBy = None,
-):
+) -> Response:
     group = service.get(session, ca, group_uuid)
     total, rows = paginate(session, service.devices_query(group, sort_by), paging)
     results = [AccessGroupDevicePublic.model_validate(row._mapping) for row in rows]
@@ -184,7 +184,7 @@ def add_group_device(
     ca: AdminCa,
     group_uuid: GroupUuid,
     device_uuid: DeviceUuid,
-):
+) -> Response:
     service.add_member(session, principal, ca, group_uuid, service.DEVICES, device_uuid)
     return json_response(service.get_public(session, ca, group_uuid))
 
@@ -200,7 +200,7 @@ def remove_group_device(
     ca: AdminCa,
     group_uuid: GroupUuid,
     device_uuid: DeviceUuid,
-):
+) -> Response:
     service.remove_member(session, principal, ca, group_uuid, service.DEVICES, device_uuid)
     return json_response(service.get_public(session, ca, group_uuid))
 
@@ -216,7 +216,7 @@ def list_group_users(
     group_uuid: GroupUuid,
     paging: PagingDep,
     sort_by: UserSortBy = None,
-):
+) -> Response:
     group = service.get(session, ca, group_uuid)
     total, rows = paginate(session, service.users_query(group, sort_by), paging)
     results = [AccessGroupUserPublic.model_validate(row._mapping) for row in rows]
@@ -236,7 +236,7 @@ def add_group_user(
     ca: AdminCa,
     group_uuid: GroupUuid,
     user_uuid: UserUuid,
-):
+) -> Response:
     service.add_member(session, principal, ca, group_uuid, service.USERS, user_uuid)
     return json_response(service.get_public(session, ca, group_uuid))
 
@@ -252,6 +252,6 @@ def remove_group_user(
     ca: AdminCa,
     group_uuid: GroupUuid,
     user_uuid: UserUuid,
-):
+) -> Response:
     service.remove_member(session, principal, ca, group_uuid, service.USERS, user_uuid)
     return json_response(service.get_public(session, ca, group_uuid))

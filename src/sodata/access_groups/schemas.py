@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import uuid
+from uuid import UUID
 
 from pydantic import Field, field_validator
 
@@ -25,12 +25,12 @@ COUNTRY_CODES = frozenset(
 
 
 class AccessGroupPublic(CamelModel):
-    uuid: uuid.UUID
+    uuid: UUID
     name: str
     description: str | None
     country_code: str | None
     technical_name: str | None
-    corporate_account_uuid: uuid.UUID
+    corporate_account_uuid: UUID
     customers_quantity: int
     devices_quantity: int = Field(
         description="Devices of the group and of its customers' sites, each once"
@@ -67,14 +67,14 @@ class AccessGroupCreate(AccessGroupUpdate):
 class AccessGroupDevicePublic(CamelModel):
     """A device as listed in a data access group: enough to recognise it."""
 
-    uuid: uuid.UUID
+    uuid: UUID
     name: str
     serial_number: str
-    site_uuid: uuid.UUID | None
+    site_uuid: UUID | None
     status: str
 
 
 class AccessGroupUserPublic(CamelModel):
-    uuid: uuid.UUID
+    uuid: UUID
     email: str
     name: str | None

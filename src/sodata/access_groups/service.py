@@ -15,7 +15,7 @@ from sodata.access_groups.schemas import AccessGroupCreate, AccessGroupPublic, A
 from sodata.audit import apply_update, record
 from sodata.customers import service as customers
 from sodata.kit.errors import NotFound, not_found
-from sodata.kit.lookup import contains_text, ensure_unique, get_in_ca, public
+from sodata.kit.lookup import by_uuid_or_name, contains_text, ensure_unique, get_in_ca, public
 from sodata.kit.sorting import apply_sort
 from sodata.models import (
     AccessGroup,
@@ -89,6 +89,18 @@ def to_public(
 
 def get(session: Session, ca: CorporateAccount, group_uuid: uuid.UUID) -> AccessGroup:
     return get_in_ca(session, AccessGroup, ca, group_uuid, "Data access group")
+
+
+def find(session: Session, ca: CorporateAccount, group: str) -> AccessGroup:
+    """The account's group of this uuid or name (for the operator's commands), or a 404."""
+    found = session.scalar(
+        select(AccessGroup).where(
+            AccessGroup.corporate_account_id == ca.id, by_uuid_or_name(AccessGroup, group)
+        )
+    )
+    if found is None:
+        raise NotFound(f"Data access group {group} not found in {ca.name}")
+    return found
 
 
 def get_public(session: Session, ca: CorporateAccount, group_uuid: uuid.UUID) -> AccessGroupPublic:
@@ -287,8 +299,9 @@ def remove_member(
     return group
 
 
-def customers_query(group: AccessGroup, sort_by: str | None = None) -> Select:
-    """The group's customers with their sites count, ready for customers.to_public."""
+def customers_query(group: AccessGroup, sort_by: str | None, details: frozenset[str]) -> Select:
+    """The group's customers with their sites count, ready for customers.to_public, with the
+    nested objects of `details` loaded."""
     stmt = (
         select(Customer, customers.sites_quantity())
         .join(AccessGroupCustomer, AccessGroupCustomer.customer_id == Customer.id)
@@ -296,7 +309,7 @@ def customers_query(group: AccessGroup, sort_by: str | None = None) -> Select:
             AccessGroupCustomer.access_group_id == group.id,
             Customer.corporate_account_id == group.corporate_account_id,
         )
-        .options(*customers.loader_options(customers.ALL_DETAILS))
+        .options(*customers.loader_options(details))
     )
     return apply_sort(stmt, sort_by, customers.SORT_FIELDS, Customer.id)
 

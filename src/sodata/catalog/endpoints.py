@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import select
 
 from sodata.access.deps import PrincipalDep
 from sodata.catalog import data, service
@@ -14,15 +13,13 @@ from sodata.kit.lookup import public
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sessions import SessionDep, SessionRoute
-from sodata.kit.sorting import apply_sort, sort_by_query
+from sodata.kit.sorting import sort_by_query
 from sodata.models import DeviceType, Service
 
 router = APIRouter(route_class=SessionRoute, prefix="/api/v1", tags=["Catalog"])
 
-SERVICE_SORT_FIELDS = {"serviceId": Service.service_id, "name": Service.name}
-DEVICE_TYPE_SORT_FIELDS = {"name": DeviceType.name, "referenceId": DeviceType.reference_id}
-ServiceSortBy = sort_by_query(SERVICE_SORT_FIELDS, default="serviceId")
-DeviceTypeSortBy = sort_by_query(DEVICE_TYPE_SORT_FIELDS)
+ServiceSortBy = sort_by_query(service.SERVICE_SORT_FIELDS, default="serviceId")
+DeviceTypeSortBy = sort_by_query(service.DEVICE_TYPE_SORT_FIELDS)
 
 
 def service_public(s: Service) -> ServicePublic:
@@ -30,7 +27,8 @@ def service_public(s: Service) -> ServicePublic:
 
 
 def device_type_public(t: DeviceType) -> DeviceTypePublic:
-    """Read the type with service.device_types(): its profile and their services come loaded."""
+    """Read the type with service.device_types() or get_device_type(): its profile and their
+    services come loaded."""
     profile = [
         ProfileEntryPublic(
             item_type=e.item_type,
@@ -62,19 +60,7 @@ def list_services(
         str | None, Query(max_length=MAX_FILTER_LENGTH, description="Service group, e.g. Output")
     ] = None,
 ):
-    stmt = select(Service)
-    if type:
-        stmt = stmt.where(Service.type == type)
-    if group:
-        stmt = stmt.where(Service.group == group)
-    stmt = apply_sort(
-        stmt,
-        sort_by,
-        SERVICE_SORT_FIELDS,
-        Service.id,
-        "serviceId",
-    )
-    total, rows = paginate(session, stmt, paging)
+    total, rows = paginate(session, service.services(type, group, sort_by), paging)
     return json_response(
         Page[ServicePublic](
             total=total, results=[service_public(s) for s in rows], take=paging.take
@@ -99,13 +85,7 @@ def get_service(
 def list_device_types(
     session: SessionDep, _: PrincipalDep, paging: PagingDep, sort_by: DeviceTypeSortBy = None
 ):
-    stmt = apply_sort(
-        service.device_types(),
-        sort_by,
-        DEVICE_TYPE_SORT_FIELDS,
-        DeviceType.id,
-    )
-    total, rows = paginate(session, stmt, paging)
+    total, rows = paginate(session, service.device_types(sort_by), paging)
     return json_response(
         Page[DeviceTypePublic](
             total=total, results=[device_type_public(t) for t in rows], take=paging.take

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from sodata.catalog import data
 from sodata.kit.errors import BadRequest, not_found
+from sodata.kit.sorting import apply_sort
 from sodata.models import DeviceType, ProfileEntry, Service
 
 
@@ -65,15 +66,35 @@ def sync_catalog(session: Session) -> None:
     session.flush()
 
 
-def device_types() -> Select:
-    """Device types with their profile and its services: one more query for a whole page."""
+SERVICE_SORT_FIELDS = {"serviceId": Service.service_id, "name": Service.name}
+DEVICE_TYPE_SORT_FIELDS = {"name": DeviceType.name, "referenceId": DeviceType.reference_id}
+
+
+def services(type: str | None, group: str | None, sort_by: str | None = None) -> Select:
+    """The services of the catalog, of this type and group when given, by serviceId unless
+    `sort_by` says otherwise."""
+    stmt = select(Service)
+    if type:
+        stmt = stmt.where(Service.type == type)
+    if group:
+        stmt = stmt.where(Service.group == group)
+    return apply_sort(stmt, sort_by, SERVICE_SORT_FIELDS, Service.id, "serviceId")
+
+
+def device_types(sort_by: str | None = None) -> Select:
+    """Device types with their profile and its services (one more query for a whole page),
+    in `sort_by`'s order."""
+    return apply_sort(_with_profile(), sort_by, DEVICE_TYPE_SORT_FIELDS, DeviceType.id)
+
+
+def _with_profile() -> Select:
     return select(DeviceType).options(
         selectinload(DeviceType.profile).joinedload(ProfileEntry.service)
     )
 
 
 def get_device_type(session: Session, type_uuid: uuid.UUID) -> DeviceType:
-    device_type = session.scalar(device_types().where(DeviceType.uuid == type_uuid))
+    device_type = session.scalar(_with_profile().where(DeviceType.uuid == type_uuid))
     if device_type is None:
         raise not_found("Device type", type_uuid)
     return device_type

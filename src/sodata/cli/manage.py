@@ -98,21 +98,9 @@ def _server_role(role: Role):
 
 
 def _account(session: Session, account: str) -> CorporateAccount:
-    import uuid
+    from sodata.corporate_accounts.service import find
 
-    from sqlalchemy import select
-
-    from sodata.kit.errors import NotFound
-    from sodata.models import CorporateAccount
-
-    try:
-        condition = CorporateAccount.uuid == uuid.UUID(account)
-    except ValueError:
-        condition = CorporateAccount.name == account
-    ca = session.scalar(select(CorporateAccount).where(condition))
-    if ca is None:
-        raise NotFound(f"Corporate account {account} not found")
-    return ca
+    return find(session, account)
 
 
 def _read_password(from_stdin: bool, optional: bool) -> str | None:
@@ -187,19 +175,11 @@ def users_link(
     db: DbOption = None,
 ) -> None:
     """Link a user to a corporate account with a role, or change their role there."""
-    from sqlalchemy import select
-
-    from sodata.models import UserLink
     from sodata.users import service
 
     with _managed(db) as session:
         user, ca = service.get_by_email(session, email), _account(session, account)
-        linked = session.scalar(
-            select(UserLink.id).where(
-                UserLink.corporate_account_id == ca.id, UserLink.user_id == user.id
-            )
-        )
-        if linked is None:
+        if service.link_of(session, ca, user) is None:
             service.link_user(session, _operator(), ca, user, _server_role(role))
             console.print(f"User {user.email} linked to {ca.name} as {role.value}")
         else:
@@ -257,33 +237,14 @@ def users_password(
 
 def _dag_member(session: Session, account: str, dag: str, email: str):
     """The account, the group (name or uuid) and the user, who must be linked to the account."""
-    import uuid
-
-    from sqlalchemy import select
-
+    from sodata.access_groups.service import find
     from sodata.kit.errors import NotFound
-    from sodata.models import AccessGroup, UserLink
     from sodata.users import service as users
 
     ca = _account(session, account)
-    try:
-        condition = AccessGroup.uuid == uuid.UUID(dag)
-    except ValueError:
-        condition = AccessGroup.name == dag
-    group = session.scalar(
-        select(AccessGroup).where(AccessGroup.corporate_account_id == ca.id, condition)
-    )
-    if group is None:
-        raise NotFound(f"Data access group {dag} not found in {ca.name}")
+    group = find(session, ca, dag)
     user = users.get_by_email(session, email)
-    if (
-        session.scalar(
-            select(UserLink.id).where(
-                UserLink.corporate_account_id == ca.id, UserLink.user_id == user.id
-            )
-        )
-        is None
-    ):
+    if users.link_of(session, ca, user) is None:
         raise NotFound(
             f"User {user.email} is not linked to {ca.name}; link them first: "
             f"sodata users link {user.email} {account} --role viewer"

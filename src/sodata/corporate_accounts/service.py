@@ -13,12 +13,20 @@ from sodata.corporate_accounts.schemas import (
     CorporateAccountPublic,
     CorporateAccountUpdate,
 )
-from sodata.kit.errors import BadRequest
-from sodata.kit.lookup import contains_text, ensure_unique, get_in_ca, public
+from sodata.kit.errors import BadRequest, NotFound
+from sodata.kit.lookup import by_uuid_or_name, contains_text, ensure_unique, get_in_ca, public
 from sodata.kit.sorting import apply_sort
 from sodata.models import CorporateAccount, Customer, UserLink
 
 SORT_FIELDS = {"name": CorporateAccount.name, "createdAt": CorporateAccount.created_at}
+
+
+def find(session: Session, account: str) -> CorporateAccount:
+    """The account of this uuid or name (for the operator's commands), or a 404."""
+    ca = session.scalar(select(CorporateAccount).where(by_uuid_or_name(CorporateAccount, account)))
+    if ca is None:
+        raise NotFound(f"Corporate account {account} not found")
+    return ca
 
 
 def query(principal: Principal, sort_by: str | None = None, name: str | None = None) -> Select:

@@ -43,9 +43,9 @@ def list_customers(
     sort_by: SortBy = None,
     name: NameFilter = None,
 ):
-    total, rows = paginate(session, service.query(ca, sort_by, name=name), paging)
+    total, rows = paginate(session, service.query(ca, sort_by, name=name, details=details), paging)
     page = Page[CustomerPublic](
-        total=total, results=[service.to_public(c, n) for c, n in rows], take=paging.take
+        total=total, results=[service.to_public(c, n, details) for c, n in rows], take=paging.take
     )
     return json_response(page, exclude=exclude_nested(details, NESTED, in_page=True))
 
@@ -55,7 +55,8 @@ def get_customer(
     session: SessionDep, ca: ReadableCa, customer_uuid: CustomerUuid, details: NestedDetails
 ):
     return json_response(
-        service.get_public(session, ca, customer_uuid), exclude=exclude_nested(details, NESTED)
+        service.get_public(session, ca, customer_uuid, details),
+        exclude=exclude_nested(details, NESTED),
     )
 
 

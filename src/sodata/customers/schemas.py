@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-import uuid
+from uuid import UUID
 
 from sodata.contacts.schemas import AddressPublic, AddressWrite, ContactPublic, ContactWrite
 from sodata.kit.schemas import CamelModel, WriteModel
@@ -8,7 +8,7 @@ from sodata.kit.types import Name, Str32, Str255, Text
 
 
 class CustomerPublic(CamelModel):
-    uuid: uuid.UUID
+    uuid: UUID
     email_to: str | None
     email_cc: str | None
     technical_name: str | None
@@ -19,8 +19,8 @@ class CustomerPublic(CamelModel):
     corporate_account_id: int
     additional_information: str | None
     moving_authorization: str
-    corporate_account_uuid: uuid.UUID
-    icon_uuid: uuid.UUID | None
+    corporate_account_uuid: UUID
+    icon_uuid: UUID | None
     company_address: AddressPublic | None = None
     contact: ContactPublic | None = None
     sites_quantity: int

@@ -65,20 +65,19 @@ def _select(ca: CorporateAccount, details: frozenset[str]) -> Select:
 def query(
     ca: CorporateAccount,
     sort_by: str | None = None,
-    details: frozenset[str] = ALL_DETAILS,
+    *,
+    details: frozenset[str],
     name: str | None = None,
 ) -> Select:
-    """Rows (customer, sites quantity) of the account; with `name`, of the customers whose
-    name contains it."""
+    """Rows (customer, sites quantity) of the account, with the nested objects of `details`
+    loaded; with `name`, of the customers whose name contains it."""
     stmt = _select(ca, details)
     if name:
         stmt = stmt.where(contains_text(name, Customer.name))
     return apply_sort(stmt, sort_by, SORT_FIELDS, Customer.id)
 
 
-def to_public(
-    customer: Customer, sites: int, details: frozenset[str] = ALL_DETAILS
-) -> CustomerPublic:
+def to_public(customer: Customer, sites: int, details: frozenset[str]) -> CustomerPublic:
     return public(
         CustomerPublic,
         customer,

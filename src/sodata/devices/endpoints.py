@@ -27,18 +27,20 @@ from sodata.icons.service import (
     read_icon_upload,
 )
 from sodata.kit.db import MAX_FILTER_LENGTH
-from sodata.kit.lookup import name_query
+from sodata.kit.lookup import name_param
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sessions import SessionDep, SessionRoute
-from sodata.kit.sorting import sort_by_query
+from sodata.kit.sorting import sort_by_param
 from sodata.models import Icon
 
-NameFilter = name_query("the devices whose name or serial number contains this text")
+NameFilter = Annotated[
+    str | None, name_param("the devices whose name or serial number contains this text")
+]
 router = APIRouter(
     route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}/devices", tags=["Devices"]
 )
-SortBy = sort_by_query(service.SORT_FIELDS)
+SortBy = Annotated[str | None, sort_by_param(service.SORT_FIELDS)]
 
 DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of the device")]
 SiteUuid = Annotated[uuid.UUID, Path(alias="siteUuid", description="UUID of the site")]
@@ -89,8 +91,9 @@ def list_devices(
         ),
     ] = False,
     sort_by: SortBy = None,
-):
+) -> Response:
     stmt, params = service.query(
+        session,
         ca,
         site_uuid=site_uuid,
         customer_uuid=customer_uuid,
@@ -111,7 +114,7 @@ def list_devices(
 
 
 @router.post("", summary="Create a new device", status_code=201, response_model=DevicePublic)
-def create_device(session: SessionDep, principal: PrincipalDep, ca: WritableCa, body: DeviceCreate):
+def create_device(session: SessionDep, principal: PrincipalDep, ca: WritableCa, body: DeviceCreate) -> Response:
     device = service.create(session, principal, ca, body)
     return json_response(service.get_public(session, ca, device.uuid), status_code=201)
 
@@ -121,7 +124,7 @@ def create_device(session: SessionDep, principal: PrincipalDep, ca: WritableCa, 
 )
 def pre_create_device(
     session: SessionDep, principal: PrincipalDep, ca: WritableCa, body: DevicePreCreate
-):
+) -> Response:
     """The device is known by its serial number, PENDING and in no site until it is linked."""
     device = service.pre_create(session, principal, ca, body)
     return json_response(service.get_public(session, ca, device.uuid), status_code=201)
@@ -135,7 +138,7 @@ def pre_create_device(
         201: {"model": DevicePublic, "description": "The device was unknown and has been created"}
     },
 )
-def link_device(session: SessionDep, principal: PrincipalDep, ca: WritableCa, body: DeviceLink):
+def link_device(session: SessionDep, principal: PrincipalDep, ca: WritableCa, body: DeviceLink) -> Response:
     """Attach the device with this serial number to the site holding `activationKey`.
 
     A pre-created device is linked (200); an unknown one is created (201) when the site
@@ -148,7 +151,7 @@ def link_device(session: SessionDep, principal: PrincipalDep, ca: WritableCa, bo
 
 
 @router.put("/repair-devices", summary="Repair all devices", response_model=DevicesRepaired)
-def repair_devices(session: SessionDep, principal: PrincipalDep, ca: WritableCa):
+def repair_devices(session: SessionDep, principal: PrincipalDep, ca: WritableCa) -> Response:
     """Apply the profile again to every device whose profile is not up to date (missing
     profile variables are created; settings are kept)."""
     return json_response(service.repair_all(session, principal, ca))
@@ -157,7 +160,7 @@ def repair_devices(session: SessionDep, principal: PrincipalDep, ca: WritableCa)
 @router.get("/{deviceUuid}", summary="Get device by UUID", response_model=DevicePublic)
 def get_device(
     session: SessionDep, ca: ReadableCa, device_uuid: DeviceUuid, details: NestedDetails
-):
+) -> Response:
     return json_response(
         service.get_public(session, ca, device_uuid, details),
         exclude=exclude_nested(details, NESTED),
@@ -171,7 +174,7 @@ def update_device(
     ca: WritableCa,
     device_uuid: DeviceUuid,
     body: DeviceUpdate,
-):
+) -> Response:
     service.update(session, principal, ca, device_uuid, body)
     return json_response(service.get_public(session, ca, device_uuid))
 
@@ -179,7 +182,7 @@ def update_device(
 @router.delete("/{deviceUuid}", summary="Delete a device", status_code=204)
 def delete_device(
     session: SessionDep, principal: PrincipalDep, ca: WritableCa, device_uuid: DeviceUuid
-):
+) -> Response:
     service.delete(session, principal, ca, device_uuid)
     return Response(status_code=204)
 
@@ -187,7 +190,7 @@ def delete_device(
 @router.put("/{deviceUuid}/activate", summary="Activate a device", response_model=DevicePublic)
 def activate_device(
     session: SessionDep, principal: PrincipalDep, ca: WritableCa, device_uuid: DeviceUuid
-):
+) -> Response:
     service.set_status(session, principal, ca, device_uuid, "ACCEPTED")
     return json_response(service.get_public(session, ca, device_uuid))
 
@@ -195,7 +198,7 @@ def activate_device(
 @router.put("/{deviceUuid}/deactivate", summary="Deactivate a device", response_model=DevicePublic)
 def deactivate_device(
     session: SessionDep, principal: PrincipalDep, ca: WritableCa, device_uuid: DeviceUuid
-):
+) -> Response:
     service.set_status(session, principal, ca, device_uuid, "DEACTIVATED")
     return json_response(service.get_public(session, ca, device_uuid))
 
@@ -203,7 +206,7 @@ def deactivate_device(
 @router.put("/{deviceUuid}/push-profile", summary="Push the profile", response_model=DevicePublic)
 def push_profile(
     session: SessionDep, principal: PrincipalDep, ca: WritableCa, device_uuid: DeviceUuid
-):
+) -> Response:
     """Create the missing profile variables and reset the profile's settings on the others."""
     service.reapply_profile(session, principal, ca, device_uuid, reset_settings=True)
     return json_response(service.get_public(session, ca, device_uuid))
@@ -212,7 +215,7 @@ def push_profile(
 @router.put("/{deviceUuid}/repair", summary="Repair a device", response_model=DevicePublic)
 def repair_device(
     session: SessionDep, principal: PrincipalDep, ca: WritableCa, device_uuid: DeviceUuid
-):
+) -> Response:
     """Create the missing profile variables; existing variables keep their settings."""
     service.reapply_profile(session, principal, ca, device_uuid, reset_settings=False)
     return json_response(service.get_public(session, ca, device_uuid))
@@ -230,7 +233,7 @@ def share_device(
     ca: WritableCa,
     device_uuid: DeviceUuid,
     site_uuid: SiteUuid,
-):
+) -> Response:
     """The device is then listed in that site too, with owned: false."""
     return json_response(
         service.share(session, principal, ca, device_uuid, site_uuid), status_code=201
@@ -244,7 +247,7 @@ def cancel_sharing(
     ca: WritableCa,
     device_uuid: DeviceUuid,
     site_uuid: SiteUuid,
-):
+) -> Response:
     service.cancel_share(session, principal, ca, device_uuid, site_uuid)
     return Response(status_code=204)
 
@@ -256,7 +259,7 @@ def cancel_sharing(
 )
 def get_gateway(
     session: SessionDep, ca: ReadableCa, device_uuid: DeviceUuid, details: NestedDetails
-):
+) -> Response:
     gateway_uuid = service.gateway_of(session, ca, device_uuid)
     return json_response(
         service.get_public(session, ca, gateway_uuid, details),
@@ -270,7 +273,7 @@ def get_gateway(
     response_class=Response,
     responses=ICON_RESPONSES,
 )
-def get_device_icon(session: SessionDep, ca: ReadableCa, device_uuid: DeviceUuid):
+def get_device_icon(session: SessionDep, ca: ReadableCa, device_uuid: DeviceUuid) -> Response:
     return icon_response(service.get(session, ca, device_uuid).icon, "device", device_uuid)
 
 
@@ -286,6 +289,6 @@ def put_device_icon(
     ca: WritableCa,
     device_uuid: DeviceUuid,
     icon: Annotated[Icon, Depends(read_icon_upload)],
-):
+) -> Response:
     service.set_icon(session, principal, ca, device_uuid, icon)
     return json_response(service.get_public(session, ca, device_uuid))

@@ -18,7 +18,7 @@ from sqlalchemy import Boolean, Select, bindparam, literal, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
 from sqlalchemy.engine import Row
-from sqlalchemy.orm import Session, aliased, joinedload, object_session, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -107,6 +107,7 @@ def _select(owned: ColumnElement[bool] | None = None) -> Select:
 
 
 def query(
+    session: Session,
     ca: CorporateAccount,
     *,
     site_uuid: uuid.UUID | None = None,
@@ -123,8 +124,6 @@ def query(
     gateway: the devices behind it; with `readable_by`: only the devices whose data that caller
     may read. A site, customer or gateway filter naming nothing in the account is a 400 naming
     the parameter."""
-    # the account was loaded by the request's session: resolve the filters in it
-    session = object_session(ca)
     params: dict[str, Any] = {"ca": ca.id}
     if site_uuid is not None:
         params["site"] = sites.get(session, ca, site_uuid, field="siteUuid").id
@@ -231,7 +230,7 @@ def _ensure_unique_serial(
         raise Conflict(f"serialNumber: device {other.uuid} already has serial number {serial!r}")
 
 
-def _set_gateway(device: Device, gateway: Device | None, field: str) -> None:
+def _set_gateway(session: Session, device: Device, gateway: Device | None, field: str) -> None:
     """Attach `device` to `gateway`: a gateway device, never itself or one of its descendants."""
     if gateway is None:
         if device.gateway_id is not None:
@@ -243,19 +242,17 @@ def _set_gateway(device: Device, gateway: Device | None, field: str) -> None:
         raise BadRequest(
             f"{field}: device {gateway.uuid} is a {gateway.device_type.name}, not a gateway device"
         )
-    if device.id is not None and _descends_from(gateway, device.id):
+    if device.id is not None and _descends_from(session, gateway, device.id):
         raise BadRequest(f"{field}: a device cannot be its own gateway, directly or through others")
     device.gateway = gateway
 
 
-def _descends_from(gateway: Device, device_id: int) -> bool:
+def _descends_from(session: Session, gateway: Device, device_id: int) -> bool:
     """Whether `gateway` is the device or reports to it through other gateways.
 
     Two requests making A and B each other's gateway would each see no cycle and both
     succeed; so the account's gateway changes take turns (its row is locked until commit)
     and the chain is read again from the database, not from rows loaded before the lock."""
-    session = object_session(gateway)
-    assert session is not None
     lock_row(session, CorporateAccount.id, gateway.corporate_account_id)
     ancestor_id: int | None = gateway.id
     seen: set[int] = set()
@@ -299,7 +296,7 @@ def _apply(session: Session, ca: CorporateAccount, device: Device, changes: dict
             _move(session, ca, device, value)
         elif key == "gateway_uuid":
             gateway = None if value is None else _gateway_by_uuid(session, ca, value)
-            _set_gateway(device, gateway, "gatewayUuid")
+            _set_gateway(session, device, gateway, "gatewayUuid")
         elif key == "serial_number":
             _ensure_unique_serial(session, ca, value, device.id)
             device.serial_number = value
@@ -411,7 +408,7 @@ def link(
     if device.status != "DEACTIVATED":  # linking does not undo an operator's deactivation
         device.status = "ACCEPTED"
     device.creation_type = "LINKED"
-    _set_gateway(device, gateway, "gatewaySerialNumber")
+    _set_gateway(session, device, gateway, "gatewaySerialNumber")
     session.flush()
     variables = profile.apply_profile(session, device)
     record(
@@ -450,7 +447,7 @@ def _relink(
 ) -> Device:
     """Linking a device to its own site again (a gateway retrying): only the gateway may change."""
     if gateway is not None and gateway.id != device.gateway_id:
-        _set_gateway(device, gateway, "gatewaySerialNumber")
+        _set_gateway(session, device, gateway, "gatewaySerialNumber")
         session.flush()
         record(
             session,

@@ -169,7 +169,7 @@ def _cors(request: Request, session: Session, client_id: str | None, answer: Res
     client's; else the browser keeps it from the page."""
     origin = request.headers.get("origin")
     if origin and client_id:
-        client = session.query(OAuthClient).filter_by(client_id=client_id).first()
+        client = service.find_client(session, client_id)
         if client and service.origin_allowed(client, origin, str(request.base_url)):
             answer.headers["Access-Control-Allow-Origin"] = origin
             answer.headers["Vary"] = "Origin"
@@ -320,11 +320,7 @@ def _authorization_request(
     session: SessionDep, request: Request, form: dict[str, str]
 ) -> OAuthClient:
     """The client of a valid authorization request; errors are shown, never redirected."""
-    client = (
-        session.query(OAuthClient)
-        .filter_by(client_id=form.get("client_id", ""), enabled=True)
-        .first()
-    )
+    client = service.find_client(session, form.get("client_id", ""), enabled=True)
     if client is None:
         raise OAuthError(400, "invalid_request", "Client not found.")
     if not service.redirect_allowed(client, form.get("redirect_uri", ""), str(request.base_url)):
@@ -508,7 +504,7 @@ def logout(
     if form.get("id_token_hint"):
         service.revoke_session_of(session, p.tokens, issuers, form["id_token_hint"])
     target = form.get("post_logout_redirect_uri")
-    client = session.query(OAuthClient).filter_by(client_id=form.get("client_id", "")).first()
+    client = service.find_client(session, form.get("client_id", ""))
     if target and client and service.redirect_allowed(client, target, str(request.base_url)):
         return RedirectResponse(target, status_code=302)
     return _page(message_page("You are logged out", "You can close this page."))

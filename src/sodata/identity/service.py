@@ -75,6 +75,15 @@ def client_credentials_from(
     return form.get("client_id", ""), form.get("client_secret")
 
 
+def find_client(session: Session, client_id: str, *, enabled: bool = False) -> OAuthClient | None:
+    """The client with this client_id, whether it authenticates or not (only an enabled one
+    with `enabled`)."""
+    stmt = select(OAuthClient).where(OAuthClient.client_id == client_id)
+    if enabled:
+        stmt = stmt.where(OAuthClient.enabled.is_(True))
+    return session.scalar(stmt)
+
+
 def authenticate_client(session: Session, client_id: str, secret: str | None) -> OAuthClient:
     """Client ids are not secret, so an unknown one is refused at once, without argon2 work
     that anyone could make the server do for free."""

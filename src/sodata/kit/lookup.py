@@ -10,6 +10,7 @@ from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from sqlalchemy import BindParameter, ColumnElement, inspect, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 from sqlalchemy.orm.interfaces import ORMOption
@@ -41,9 +42,10 @@ def get_in_ca(
     Unknown or in another account: a 404 "<kind> <uuid> not found", or, when `field` names
     where the uuid came from (a request body, a filter), a 400 naming that field."""
     ca_id = ca if isinstance(ca, int) else ca.id
+    columns: Any = model  # any mapped class with these two columns
     found = session.scalar(
         select(model)
-        .where(model.corporate_account_id == ca_id, model.uuid == object_uuid)
+        .where(columns.corporate_account_id == ca_id, columns.uuid == object_uuid)
         .options(*options)
     )
     if found is None:
@@ -70,6 +72,14 @@ def ensure_unique(
         raise Conflict(message)
 
 
+def by_uuid_or_name(model: Any, text: str) -> ColumnElement[bool]:
+    """The condition "the row named so", by uuid when `text` is one, else by name."""
+    try:
+        return model.uuid == uuid.UUID(text)
+    except ValueError:
+        return model.name == text
+
+
 LIKE_ESCAPE = "/"
 
 
@@ -81,10 +91,18 @@ def like_literal(text: str) -> str:
     return text
 
 
-def name_query(what: str) -> Any:
+def name_param(what: str) -> FieldInfo:
     """The `name` query parameter of a list: `what` says what it keeps, e.g. "the sites
-    whose name contains this text" (applied with `contains_text`)."""
-    return Annotated[str | None, Query(max_length=MAX_FILTER_LENGTH, description=f"Only {what}")]
+    whose name contains this text" (applied with `contains_text`):
+    `NameFilter = Annotated[str | None, name_param("...")]`."""
+    param: FieldInfo = Query(max_length=MAX_FILTER_LENGTH, description=f"Only {what}")
+    return param
+
+
+def name_query(what: str) -> Any:
+    """The type of a `name` query parameter; for the type checker, write
+    `Annotated[str | None, name_param(...)]` instead."""
+    return Annotated[str | None, name_param(what)]
 
 
 def contains_text(
@@ -99,7 +117,7 @@ def contains_text(
 
 
 @cache
-def _copied(model: type[BaseModel], orm_class: type) -> tuple[str, ...]:
+def _copied(model: type[BaseModel], orm_class: type[Any]) -> tuple[str, ...]:
     columns = set(inspect(orm_class).column_attrs.keys())
     return tuple(f for f in model.model_fields if f in columns)
 
@@ -107,5 +125,6 @@ def _copied(model: type[BaseModel], orm_class: type) -> tuple[str, ...]:
 def public(model: type[M], obj: object, **extra: Any) -> M:
     """The wire model of an ORM row: its columns of the same name as the model's fields, then
     `extra`. Relationships are never read here, so building an answer loads nothing unasked."""
-    data = {f: getattr(obj, f) for f in _copied(model, type(obj)) if f not in extra}
+    orm_class: type = type(obj)
+    data = {f: getattr(obj, f) for f in _copied(model, orm_class) if f not in extra}
     return model.model_validate({**data, **extra})

@@ -43,9 +43,13 @@ def list_sites(
     sort_by: SortBy = None,
     name: NameFilter = None,
 ):
-    total, rows = paginate(session, service.query(ca, customer_uuid, sort_by, name=name), paging)
+    total, rows = paginate(
+        session,
+        service.query(session, ca, customer_uuid, sort_by, name=name, details=details),
+        paging,
+    )
     page = Page[SitePublic](
-        total=total, results=[service.to_public(s, n) for s, n in rows], take=paging.take
+        total=total, results=[service.to_public(s, n, details) for s, n in rows], take=paging.take
     )
     return json_response(page, exclude=exclude_nested(details, NESTED, in_page=True))
 
@@ -53,7 +57,7 @@ def list_sites(
 @router.get("/{siteUuid}", summary="Get site by UUID", response_model=SitePublic)
 def get_site(session: SessionDep, ca: ReadableCa, site_uuid: SiteUuid, details: NestedDetails):
     return json_response(
-        service.get_public(session, ca, site_uuid), exclude=exclude_nested(details, NESTED)
+        service.get_public(session, ca, site_uuid, details), exclude=exclude_nested(details, NESTED)
     )
 
 

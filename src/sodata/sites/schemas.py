@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import uuid
 from typing import Any
+from uuid import UUID
 
 from pydantic import field_validator
 
@@ -12,7 +12,7 @@ from sodata.kit.types import JsonObject, Name, Str32, Str64, Str255, Text
 
 
 class SitePublic(CamelModel):
-    uuid: uuid.UUID
+    uuid: UUID
     email_to: str | None
     email_cc: str | None
     technical_name: str | None
@@ -20,7 +20,7 @@ class SitePublic(CamelModel):
     name: str
     description: str | None
     configuration_options: dict[str, Any] | None
-    activation_key: uuid.UUID
+    activation_key: UUID
     visibility: str | None
     customer_id: int
     auto_gateways_registration: bool
@@ -28,7 +28,7 @@ class SitePublic(CamelModel):
     time_zone: str
     additional_information: str | None
     moving_authorization: str
-    customer_uuid: uuid.UUID
+    customer_uuid: UUID
     address: AddressPublic | None = None
     contact: ContactPublic | None = None
     devices_quantity: int
@@ -41,7 +41,7 @@ class SiteUpdate(WriteModel):
     read_only_from = (SitePublic,)
 
     name: Name | None = None
-    customer_uuid: uuid.UUID | None = None
+    customer_uuid: UUID | None = None
     email_to: Str255 | None = None
     email_cc: Str255 | None = None
     technical_name: Str255 | None = None
@@ -62,7 +62,7 @@ class SiteUpdate(WriteModel):
 
 class SiteCreate(SiteUpdate):
     name: Name
-    customer_uuid: uuid.UUID
+    customer_uuid: UUID
 
 
 class SitesCount(CamelModel):

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.orm import Session, joinedload, object_session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 
 from sodata.access.principal import Principal
@@ -53,27 +53,31 @@ def _loader_options(details: frozenset[str]) -> list[ORMOption]:
     return options
 
 
-def _filter(ca: CorporateAccount, customer_uuid: uuid.UUID | None) -> list[ColumnElement[bool]]:
+def _filter(
+    session: Session, ca: CorporateAccount, customer_uuid: uuid.UUID | None
+) -> list[ColumnElement[bool]]:
     """The account's sites, of one customer when given: an unknown customer is a 400."""
     conditions = [Site.corporate_account_id == ca.id]
     if customer_uuid is not None:
-        # the account was loaded by the request's session: resolve the filter in it
-        customer = customers.get(object_session(ca), ca, customer_uuid, field="customerUuid")
+        customer = customers.get(session, ca, customer_uuid, field="customerUuid")
         conditions.append(Site.customer_id == customer.id)
     return conditions
 
 
 def query(
+    session: Session,
     ca: CorporateAccount,
     customer_uuid: uuid.UUID | None = None,
     sort_by: str | None = None,
-    details: frozenset[str] = ALL_DETAILS,
+    *,
+    details: frozenset[str],
     name: str | None = None,
 ) -> Select:
-    """Rows (site, devices quantity); with `name`, of the sites whose name contains it."""
+    """Rows (site, devices quantity), with the nested objects of `details` loaded; with
+    `name`, of the sites whose name contains it."""
     stmt = (
         select(Site, devices_quantity())
-        .where(*_filter(ca, customer_uuid))
+        .where(*_filter(session, ca, customer_uuid))
         .options(*_loader_options(details))
     )
     if name:
@@ -82,10 +86,12 @@ def query(
 
 
 def count(session: Session, ca: CorporateAccount, customer_uuid: uuid.UUID | None) -> int:
-    return session.scalar(select(func.count(Site.id)).where(*_filter(ca, customer_uuid))) or 0
+    return (
+        session.scalar(select(func.count(Site.id)).where(*_filter(session, ca, customer_uuid))) or 0
+    )
 
 
-def to_public(site: Site, devices: int, details: frozenset[str] = ALL_DETAILS) -> SitePublic:
+def to_public(site: Site, devices: int, details: frozenset[str]) -> SitePublic:
     return public(
         SitePublic,
         site,

@@ -9,9 +9,11 @@ import re
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy import update as sql_update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from sodata.access.principal import Principal, Role
@@ -83,7 +85,8 @@ def get_by_email(session: Session, email: str) -> User:
     return user
 
 
-def _link(session: Session, ca: CorporateAccount, user: User) -> UserLink | None:
+def link_of(session: Session, ca: CorporateAccount, user: User) -> UserLink | None:
+    """The user's link to the account (their role there), if any."""
     return session.scalar(
         select(UserLink).where(UserLink.corporate_account_id == ca.id, UserLink.user_id == user.id)
     )
@@ -194,7 +197,7 @@ def link_user(
     session: Session, principal: Principal | None, ca: CorporateAccount, user: User, role: str
 ) -> UserLink:
     role = _role(role)
-    if _link(session, ca, user) is not None:
+    if link_of(session, ca, user) is not None:
         raise Conflict(
             f"User {user.email} is already linked to corporate account {ca.name}; "
             "change their role instead"
@@ -253,11 +256,11 @@ def add_to_account(
 def _ensure_not_last_admin(session: Session, ca: CorporateAccount, link: UserLink) -> None:
     if link.role != Role.admin:
         return
-    admins = session.scalar(
+    admins = session.execute(
         select(func.count())
         .select_from(UserLink)
         .where(UserLink.corporate_account_id == ca.id, UserLink.role == Role.admin.value)
-    )
+    ).scalar_one()
     if admins <= 1:
         raise Conflict(
             f"This user is the last admin of corporate account {ca.name}; "
@@ -270,7 +273,7 @@ def set_role(
 ) -> UserLink:
     """Change the user's role in the account; the last admin keeps theirs (409)."""
     role = _role(role)
-    link = _link(session, ca, user)
+    link = link_of(session, ca, user)
     if link is None:
         raise NotFound(f"User {user.email} is not linked to corporate account {ca.name}")
     if link.role == role.value:
@@ -343,7 +346,7 @@ def unlink_user(
 ) -> None:
     """Remove the user from the account and from its data access groups. The account's last
     admin stays (409)."""
-    link = _link(session, ca, user)
+    link = link_of(session, ca, user)
     if link is None:
         raise NotFound(f"User {user.email} is not linked to corporate account {ca.name}")
     _ensure_not_last_admin(session, ca, link)
@@ -373,7 +376,7 @@ def end_sessions(session: Session, user: User) -> int:
         .values(revoked_at=datetime.now(UTC))
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount or 0
+    return cast(CursorResult[Any], result).rowcount or 0  # an UPDATE's result: a cursor's
 
 
 def set_enabled(session: Session, principal: Principal | None, user: User, enabled: bool) -> User:

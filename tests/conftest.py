@@ -8,9 +8,11 @@ Without PostgreSQL its tests skip and say why, except with CI=true, where they f
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD
@@ -92,6 +95,53 @@ def _drop_postgres_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+_TEMPLATES: dict[str, str] = {}  # backend -> the demo template: a SQLite file, a PG database
+_TEMPLATE_DIR = Path(tempfile.mkdtemp(prefix="sodata-demo-template-"))
+
+
+def _demo_template(backend: str) -> str:
+    """The demo database, made once per test session and backend as `serve --demo` makes it
+    (`prepare_database`), without its signing key, which each server makes its own. Seeding
+    takes seconds; a copy of the template a fraction of one."""
+    if backend not in _TEMPLATES:
+        from sodata.cli.server import prepare_database
+        from sodata.models import SigningKey
+
+        if backend == "postgresql":
+            url, name = _postgres_database()
+        else:
+            name = str(_TEMPLATE_DIR / "demo.db")
+            url = f"sqlite:///{name}"
+        prepare_database(url, demo=True)
+        with open_session(url) as session:
+            session.execute(delete(SigningKey))
+            session.commit()
+        _TEMPLATES[backend] = name
+    return _TEMPLATES[backend]
+
+
+def _copy_of_demo(backend: str, sqlite_path: Path) -> tuple[str, str | None]:
+    """A new demo database copied from the template: (SQLite file or PostgreSQL URL, the
+    PostgreSQL database's name)."""
+    template = _demo_template(backend)
+    if backend != "postgresql":
+        shutil.copyfile(template, sqlite_path)
+        return str(sqlite_path), None
+    import psycopg
+
+    name = f"sodata_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}", name
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if "postgresql" in _TEMPLATES:
+        _drop_postgres_database(_TEMPLATES.pop("postgresql"))
+    shutil.rmtree(_TEMPLATE_DIR, ignore_errors=True)
+
+
 class Server:
     def __init__(
         self,
@@ -100,10 +150,13 @@ class Server:
         env: dict[str, str] | None = None,
         args: Sequence[str] = (),
         database: str | None = None,
+        seed: bool = False,
     ) -> None:
         """`env`: variables added to the server's environment; `args`: extra arguments of
         `sodata serve` (e.g. ["--workers", "2"]); `database`: an existing database to serve
-        instead of a new one (a PostgreSQL URL, or a SQLite file), which `stop` leaves alone."""
+        instead of a new one (a PostgreSQL URL, or a SQLite file), which `stop` leaves alone.
+        A new database is a copy of the session's demo template (`_demo_template`), or, with
+        `seed`, an empty one that `serve --demo` seeds itself."""
         self.backend = backend
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -121,6 +174,8 @@ class Server:
             "--log-level",
             "warning",
         ]
+        if database is None and not seed:
+            database, self.pg_name = _copy_of_demo(backend, workdir / "sodata-test.db")
         if backend == "postgresql":
             if database is None:
                 database, self.pg_name = _postgres_database()
@@ -180,7 +235,7 @@ class Server:
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    srv = Server(request.param, tmp_path_factory.mktemp(request.param))
+    srv = Server(request.param, tmp_path_factory.mktemp(request.param), seed=True)
     yield srv
     srv.stop()
     # Bad input must never give a 500: any test that caused one fails the session here.

@@ -204,7 +204,7 @@ def test_a_backup_of_a_running_server_restores_the_same_data(backend: str, tmp_p
     backup = tmp_path / ("sodata.dump" if backend == "postgresql" else "backup.db")
     restored_name = f"sodata_restored_{uuid.uuid4().hex[:12]}"
 
-    original = Server(backend, first)
+    original = Server(backend, first, seed=True)
     try:
         with client_as(original, ids.ADMIN_EMAIL) as api:
             sent, now = _send(api)

@@ -1,9 +1,13 @@
 """`sodata users|dag|clients|keys`, run as commands on a temp SQLite database with the demo
-data: what they change, what they print, their exit codes and their log entries."""
+data: what they change, what they print, their exit codes and their log entries.
+
+The commands run in-process (Typer's CliRunner, about 0.1 s each); a subprocess costs seconds
+(it imports the server). `test_the_console_script` runs the real `python -m sodata` twice."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +18,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from sodata.cli import app
 from sodata.cli.server import prepare_database
 from sodata.config import sqlite_url
 from sodata.demo.ids import ADMIN_EMAIL, MASTERYS_SERIAL, VIEWER_EMAIL
@@ -61,7 +67,34 @@ def session(db: Path) -> Iterator[Session]:
         engine.dispose()
 
 
+@pytest.fixture(autouse=True)
+def no_sodata_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commands read SODATA_* (database, broker): none leaks in from the test environment
+    or from another test of the session (`sodata mqtt` sets os.environ in-process)."""
+    for name in list(os.environ):
+        if name.startswith("SODATA_") and not name.startswith("SODATA_TEST_"):
+            monkeypatch.delenv(name)
+
+
+runner = CliRunner()  # click >= 8.2: result.stdout and result.stderr apart
+
+
 def sodata(db: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`sodata ARGS --db DB`, in-process, as a finished process: its exit code, stdout, stderr.
+    A command that crashes fails the test with its traceback."""
+    argv = [*args, "--db", str(db)]
+    result = runner.invoke(app, argv, input=stdin)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return subprocess.CompletedProcess(
+        ["sodata", *argv], result.exit_code, result.stdout, result.stderr
+    )
+
+
+def sodata_process(
+    db: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m sodata ARGS --db DB` in a real process (the console script's path)."""
     return subprocess.run(
         [sys.executable, "-m", "sodata", *args, "--db", str(db)],
         input=stdin,
@@ -326,3 +359,19 @@ def test_keys_rotate(db, session):
     assert len(active) == 1 and active[0].kid != before.kid
     assert f"New signing key {active[0].kid}" in done.stderr
     assert session.get(SigningKey, before.id).retired_at is not None
+
+
+def test_the_console_script(db, session):
+    """The real `python -m sodata` process (the other tests run the commands in-process): a
+    user created from stdin's password, and a refused command's message and exit code."""
+    done = ok(
+        sodata_process(
+            db, "users", "create", "proc@example.com", "--password-stdin", stdin=PASSWORD + "\n"
+        )
+    )
+    assert "User proc@example.com created" in done.stderr and PASSWORD not in done.stderr
+    assert verify_secret(user(session, "proc@example.com").password_hash, PASSWORD)
+    failed(
+        sodata_process(db, "users", "disable", "nobody@example.com", stdin=""),
+        "User nobody@example.com not found",
+    )

@@ -16,6 +16,7 @@ CHECKS = {
     "ruff-check": ["ruff", "check", "src", "tests", "bench"],
     "ruff-format": ["ruff", "format", "--check", "src", "tests", "bench"],
     "imports": ["lint-imports", "--no-cache"],
+    "mypy": ["mypy"],
 }
 
 

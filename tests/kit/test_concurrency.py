@@ -8,7 +8,7 @@
   (PostgreSQL), reads answer at once and an ingestion answers 503 after a bounded wait, then
   200 once the lock is gone.
 
-SODATA_TEST_LOAD_SECONDS (default 30) sets the length of the mixed load, and
+SODATA_TEST_LOAD_SECONDS (default 10) sets the length of the mixed load, and
 SODATA_TEST_LOAD_WORKERS (default 2) the server processes it runs on.
 """
 
@@ -35,7 +35,7 @@ from sodata.demo import ids
 from tests.conftest import BACKENDS, PG_ADMIN_URL, Server, client_as
 from tests.datapoints.wire import LOAD, Account, error, iso, ms, ok
 
-LOAD_SECONDS = float(os.environ.get("SODATA_TEST_LOAD_SECONDS", "30"))
+LOAD_SECONDS = float(os.environ.get("SODATA_TEST_LOAD_SECONDS", "10"))
 LOAD_WORKERS = int(os.environ.get("SODATA_TEST_LOAD_WORKERS", "2"))
 CA = str(ids.SOLINK)
 DEMO_DEVICE = str(ids.MASTERYS_U2_CDS)  # ~400 days of demo history of LOAD, every 2 minutes

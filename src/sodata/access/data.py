@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import CompoundSelect, exists, false, select, union
+from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.elements import ColumnElement
 
 from sodata.access.principal import Principal, Right
@@ -26,7 +27,7 @@ from sodata.models import (
     UserLink,
 )
 
-GroupFilter = Callable[[ColumnElement[int]], ColumnElement[bool]]
+GroupFilter = Callable[[QueryableAttribute[int]], ColumnElement[bool]]
 
 
 def group_device_ids(groups: GroupFilter) -> CompoundSelect:

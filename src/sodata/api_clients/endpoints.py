@@ -12,7 +12,7 @@ from sodata.api_clients.schemas import ClientCreate, ClientPublic, ClientWithSec
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sessions import SessionDep, SessionRoute
-from sodata.kit.sorting import sort_by_query
+from sodata.kit.sorting import sort_by_param
 from sodata.mqtt.dynsec import DynamicSecurity
 
 router = APIRouter(
@@ -20,7 +20,7 @@ router = APIRouter(
     prefix="/api/v1/ca/{corporateAccountUuid}/clients",
     tags=["API Clients"],
 )
-SortBy = sort_by_query(service.SORT_FIELDS, default="clientId")
+SortBy = Annotated[str | None, sort_by_param(service.SORT_FIELDS, default="clientId")]
 
 ClientUuid = Annotated[uuid.UUID, Path(alias="clientUuid", description="UUID of the API client")]
 NO_STORE = {"Cache-Control": "no-store"}
@@ -41,14 +41,16 @@ def _secret_response(model: ClientWithSecret, status_code: int = 200) -> Respons
 
 
 @router.get("", summary="Get the pagination for API clients", response_model=Page[ClientPublic])
-def list_clients(session: SessionDep, ca: AdminCa, paging: PagingDep, sort_by: SortBy = None):
+def list_clients(
+    session: SessionDep, ca: AdminCa, paging: PagingDep, sort_by: SortBy = None
+) -> Response:
     total, rows = paginate(session, service.query(ca, sort_by), paging)
     results = [service.to_public(client, gateway) for client, gateway in rows]
     return json_response(Page[ClientPublic](total=total, results=results, take=paging.take))
 
 
 @router.get("/{clientUuid}", summary="Get API client by UUID", response_model=ClientPublic)
-def get_client(session: SessionDep, ca: AdminCa, client_uuid: ClientUuid):
+def get_client(session: SessionDep, ca: AdminCa, client_uuid: ClientUuid) -> Response:
     return json_response(service.get_public(session, ca, client_uuid))
 
 
@@ -63,7 +65,7 @@ def get_client(session: SessionDep, ca: AdminCa, client_uuid: ClientUuid):
 )
 def create_client(
     session: SessionDep, principal: PrincipalDep, ca: AdminCa, body: ClientCreate, broker: Broker
-):
+) -> Response:
     gateway = (
         service.gateway_by_uuid(session, ca, body.gateway_uuid)
         if body.gateway_uuid is not None
@@ -94,7 +96,7 @@ def regenerate_client_secret(
     ca: AdminCa,
     client_uuid: ClientUuid,
     broker: Broker,
-):
+) -> Response:
     client = service.get(session, ca, client_uuid)
     secret = service.regenerate_secret(session, principal, client, broker)
     return _secret_response(service.with_secret(session, client, secret))
@@ -112,6 +114,6 @@ def delete_client(
     ca: AdminCa,
     client_uuid: ClientUuid,
     broker: Broker,
-):
+) -> Response:
     service.delete(session, principal, service.get(session, ca, client_uuid), broker)
     return Response(status_code=204)

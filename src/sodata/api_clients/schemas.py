@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
+from uuid import UUID
 
 from pydantic import Field, StringConstraints
 
@@ -22,11 +22,11 @@ ClientId = Annotated[
 
 
 class ClientPublic(CamelModel):
-    uuid: uuid.UUID
+    uuid: UUID
     client_id: str
     name: str | None
     role: Role = Field(description="What the client may do in this corporate account")
-    gateway_uuid: uuid.UUID | None = Field(
+    gateway_uuid: UUID | None = Field(
         description="The gateway device whose data the client may send"
     )
     grant_types: list[str]
@@ -46,4 +46,4 @@ class ClientCreate(WriteModel):
     client_id: ClientId
     name: Str255 | None = None
     role: Role
-    gateway_uuid: uuid.UUID | None = None
+    gateway_uuid: UUID | None = None

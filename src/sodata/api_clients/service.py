@@ -152,7 +152,8 @@ def create(
         raise Conflict(f"clientId: a client with client_id {client_id!r} already exists")
     secret = new_secret()
     if broker is not None:
-        account = account_for(client_id, role.value, ca.uuid, gateway and gateway.serial_number)
+        serial = gateway.serial_number if gateway is not None else None
+        account = account_for(client_id, role.value, ca.uuid, serial)
         if account is not None:
             session.commit()  # the broker's answer is awaited holding no database connection
             broker.put(account, secret)

@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 
 from sodata.access.deps import PrincipalDep
 from sodata.catalog import data, service
@@ -13,13 +14,15 @@ from sodata.kit.lookup import public
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sessions import SessionDep, SessionRoute
-from sodata.kit.sorting import sort_by_query
+from sodata.kit.sorting import sort_by_param
 from sodata.models import DeviceType, Service
 
 router = APIRouter(route_class=SessionRoute, prefix="/api/v1", tags=["Catalog"])
 
-ServiceSortBy = sort_by_query(service.SERVICE_SORT_FIELDS, default="serviceId")
-DeviceTypeSortBy = sort_by_query(service.DEVICE_TYPE_SORT_FIELDS)
+ServiceSortBy = Annotated[
+    str | None, sort_by_param(service.SERVICE_SORT_FIELDS, default="serviceId")
+]
+DeviceTypeSortBy = Annotated[str | None, sort_by_param(service.DEVICE_TYPE_SORT_FIELDS)]
 
 
 def service_public(s: Service) -> ServicePublic:
@@ -59,7 +62,7 @@ def list_services(
     group: Annotated[
         str | None, Query(max_length=MAX_FILTER_LENGTH, description="Service group, e.g. Output")
     ] = None,
-):
+) -> Response:
     total, rows = paginate(session, service.services(type, group, sort_by), paging)
     return json_response(
         Page[ServicePublic](
@@ -73,7 +76,7 @@ def list_services(
 )
 def get_service(
     session: SessionDep, _: PrincipalDep, service_id: Annotated[str, Path(alias="serviceId")]
-):
+) -> Response:
     return json_response(service_public(service.get_service(session, service_id)))
 
 
@@ -84,7 +87,7 @@ def get_service(
 )
 def list_device_types(
     session: SessionDep, _: PrincipalDep, paging: PagingDep, sort_by: DeviceTypeSortBy = None
-):
+) -> Response:
     total, rows = paginate(session, service.device_types(sort_by), paging)
     return json_response(
         Page[DeviceTypePublic](
@@ -102,5 +105,5 @@ def get_device_type(
     session: SessionDep,
     _: PrincipalDep,
     type_uuid: Annotated[uuid.UUID, Path(alias="deviceTypeUid")],
-):
+) -> Response:
     return json_response(device_type_public(service.get_device_type(session, type_uuid)))

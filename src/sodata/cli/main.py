@@ -56,7 +56,9 @@ def _require_server() -> None:
         raise typer.Exit(EXIT_MISSING_EXTRA)
 
 
-def server_command(group: typer.Typer, name: str | None = None, **kwargs: Any):
+def server_command(
+    group: typer.Typer, name: str | None = None, **kwargs: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A server command: checks the server's dependencies before it runs."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from sodata.access.principal import Principal
-    from sodata.models import CorporateAccount
+    from sodata.access.principal import Role as ServerRole
+    from sodata.models import AccessGroup, CorporateAccount, User
+    from sodata.mqtt.dynsec import DynamicSecurity
 
 
 class Role(StrEnum):
@@ -91,7 +93,7 @@ def _operator() -> Principal:
     return Principal(user_id=None, superuser=True)
 
 
-def _server_role(role: Role):
+def _server_role(role: Role) -> ServerRole:
     from sodata.access.principal import Role as ServerRole
 
     return ServerRole(role.value)
@@ -128,7 +130,7 @@ def _read_password(from_stdin: bool, optional: bool) -> str | None:
     return password or None
 
 
-def _broker():
+def _broker() -> DynamicSecurity | None:
     """The broker's dynamic security, if SODATA_MQTT_HOST names a broker."""
     from sodata.config import Settings
     from sodata.mqtt.dynsec import DynamicSecurity
@@ -235,7 +237,9 @@ def users_password(
         console.print(f"Password of {user.email} set; their sessions have ended")
 
 
-def _dag_member(session: Session, account: str, dag: str, email: str):
+def _dag_member(
+    session: Session, account: str, dag: str, email: str
+) -> tuple[CorporateAccount, AccessGroup, User]:
     """The account, the group (name or uuid) and the user, who must be linked to the account."""
     from sodata.access_groups.service import find
     from sodata.kit.errors import NotFound

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -36,6 +36,13 @@ from sodata.client import errors
 from sodata.client._core import is_uuid
 from sodata.client.config import LoginStore, StoredLogin, from_env
 from sodata.client.files import read_csv, read_json
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from sodata.client import Client
+    from sodata.client.datapoints import Progress as DatapointsProgress
+    from sodata.client.models import CorporateAccount, Device
 
 EXIT_API_ERROR = 1
 EXIT_USAGE = 2
@@ -121,15 +128,15 @@ class Api:
     flags: dict[str, str]
     ca_flag: str | None = None
     as_json: bool = False
-    _client: Any = None
-    _ca: Any = None
+    _client: Client | None = None
+    _ca: CorporateAccount | None = None
     settings: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.settings = {**from_env(), **{k: v for k, v in self.flags.items() if v}}
 
     @property
-    def client(self):
+    def client(self) -> Client:
         if self._client is None:
             self._client = make_client(self.settings)
         return self._client
@@ -139,7 +146,7 @@ class Api:
             self._client.close()
 
     @property
-    def ca(self):
+    def ca(self) -> CorporateAccount:
         """The corporate account: --ca (name or uuid), else SODATA_CA, else the only one."""
         if self._ca is None:
             wanted = self.ca_flag or os.environ.get("SODATA_CA")
@@ -158,7 +165,7 @@ class Api:
                 self._ca = first[0]
         return self._ca
 
-    def device(self, text: str):
+    def device(self, text: str) -> Device:
         """A device by serial number or uuid, in the account."""
         devices = self.client.devices
         try:
@@ -177,7 +184,7 @@ class UsageError(Exception):
     pass
 
 
-def make_client(settings: dict[str, str]):
+def make_client(settings: dict[str, str]) -> Client:
     """A client from the settings (flags over environment), or from the stored login when
     they carry no credentials (no SODATA_PASSWORD, nor a client secret without a user)."""
     from sodata.client import Client
@@ -258,7 +265,7 @@ def api_command(
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         signature = inspect.signature(fn, eval_str=True)
         own = [p for p in signature.parameters.values() if p.name != "api"]
-        extra = dict(CONNECTION)
+        extra: dict[str, Any] = dict(CONNECTION)
         if ca:
             extra["ca"] = CaOpt
         if json_flag:
@@ -570,21 +577,11 @@ class Granularity(StrEnum):
     year = "year"
 
 
-class Aggregation(StrEnum):
-    avg = "avg"
-    min = "min"
-    max = "max"
-    count = "count"
-    sum = "sum"
-    var = "var"
-    stdev = "stdev"
-    first = "first"
-    last = "last"
-    delta = "delta"
-    twa = "twa"
+# each value its name; not a class statement, where a member `count` would hide str.count
+Aggregation = StrEnum("Aggregation", "avg min max count sum var stdev first last delta twa")
 
 
-def _progress():
+def _progress() -> Progress:
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
     return Progress(
@@ -667,7 +664,7 @@ def datapoints_export(
     with _progress() as bar:
         task = bar.add_task("Exporting", total=1.0, points=0)
 
-        def advance(p) -> None:
+        def advance(p: DatapointsProgress) -> None:
             bar.update(task, completed=p.fraction or 0.0, points=p.points)
 
         with _no_data_warnings():
@@ -686,7 +683,7 @@ def datapoints_export(
     if chosen is Format.parquet:
         if output is None:
             sys.stdout.flush()
-            result.to_parquet(sys.stdout.buffer)  # type: ignore[arg-type]  # a file object
+            result.to_parquet(sys.stdout.buffer)
             sys.stdout.buffer.flush()
         else:
             result.to_parquet(output)
@@ -778,9 +775,10 @@ def ingest(
     chosen = fmt or (Format.json if file.lower().endswith(".json") else Format.csv)
     groups = read_json(text, device) if chosen is Format.json else read_csv(text, device)
     total = sum(len(s["data"]) for g in groups for s in g.series)
-    if any(group.device is None for group in groups):
+    named = [group.device for group in groups if group.device is not None]
+    if len(named) < len(groups):
         raise UsageError("which device? use --device SERIAL_OR_UUID (or name it in the file)")
-    devices = [api.device(group.device) for group in groups]  # all known before sending any
+    devices = [api.device(d) for d in named]  # all known before sending any
     result = IngestResult()
     report: list[tuple[str, str, Any, str]] = []
     with _progress() as bar:
@@ -789,7 +787,7 @@ def ingest(
         for group, dev in zip(groups, devices, strict=True):
             base = sent
 
-            def advance(p, base: int = base) -> None:
+            def advance(p: DatapointsProgress, base: int = base) -> None:
                 bar.update(task, completed=base + p.points, points=base + p.points)
 
             answer = api.client.datapoints.ingest(

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterable
 from typing import Any, Generic, TypeVar
+from uuid import UUID
 
 import httpx
 
@@ -30,6 +31,8 @@ from sodata.client.datapoints import (
     DatapointsQuery,
     IngestJob,
     ProgressCallback,
+    SeriesLike,
+    VariableSpec,
     ingest_series,
     specs_for,
 )
@@ -37,16 +40,25 @@ from sodata.client.errors import NotFound
 from sodata.client.models import (
     AccessGroup,
     AccessGroupDevice,
+    AccessGroupRef,
     AccessGroupUser,
+    CaRef,
     CorporateAccount,
     Customer,
+    CustomerRef,
     Device,
+    DeviceRef,
     IngestResult,
+    Instant,
     Item,
+    ItemRef,
     LastValue,
     Log,
+    LogRef,
     Site,
+    SiteRef,
     Variable,
+    VariableRef,
 )
 
 T = TypeVar("T")
@@ -186,7 +198,7 @@ class CorporateAccounts(_Resource):
     ) -> AsyncPager[CorporateAccount]:
         return self._pager(specs.corporate_accounts(name, sort_by, page_size), limit)
 
-    async def get(self, ca: Any) -> CorporateAccount:
+    async def get(self, ca: CaRef) -> CorporateAccount:
         return await self._client._op(specs.corporate_account(ca))
 
     async def find(self, name: str) -> CorporateAccount:
@@ -199,7 +211,7 @@ class CorporateAccounts(_Resource):
 class Customers(_Resource):
     def list(
         self,
-        ca: Any,
+        ca: CaRef,
         *,
         name: str | None = None,
         sort_by: str | None = None,
@@ -209,16 +221,16 @@ class Customers(_Resource):
     ) -> AsyncPager[Customer]:
         return self._pager(specs.customers(ca, name, sort_by, details, page_size), limit)
 
-    async def get(self, ca: Any, customer: Any, *, details: bool = True) -> Customer:
+    async def get(self, ca: CaRef, customer: CustomerRef, *, details: bool = True) -> Customer:
         return await self._client._op(specs.customer(ca, customer, details))
 
 
 class Sites(_Resource):
     def list(
         self,
-        ca: Any,
+        ca: CaRef,
         *,
-        customer: Any = None,
+        customer: CustomerRef | None = None,
         name: str | None = None,
         sort_by: str | None = None,
         details: bool = False,
@@ -227,24 +239,24 @@ class Sites(_Resource):
     ) -> AsyncPager[Site]:
         return self._pager(specs.sites(ca, customer, name, sort_by, details, page_size), limit)
 
-    async def get(self, ca: Any, site: Any, *, details: bool = True) -> Site:
+    async def get(self, ca: CaRef, site: SiteRef, *, details: bool = True) -> Site:
         return await self._client._op(specs.site(ca, site, details))
 
-    async def count(self, ca: Any, *, customer: Any = None) -> int:
+    async def count(self, ca: CaRef, *, customer: CustomerRef | None = None) -> int:
         return await self._client._op(specs.sites_count(ca, customer))
 
 
 class Devices(_Resource):
     def list(
         self,
-        ca: Any,
+        ca: CaRef,
         *,
-        site: Any = None,
-        customer: Any = None,
+        site: SiteRef | None = None,
+        customer: CustomerRef | None = None,
         serial_number: str | None = None,
         status: str | None = None,
         name: str | None = None,
-        gateway: Any = None,
+        gateway: DeviceRef | None = None,
         readable: bool = False,
         sort_by: str | None = None,
         details: bool = False,
@@ -266,45 +278,45 @@ class Devices(_Resource):
         )
         return self._pager(spec, limit)
 
-    async def get(self, ca: Any, device: Any, *, details: bool = True) -> Device:
+    async def get(self, ca: CaRef, device: DeviceRef, *, details: bool = True) -> Device:
         return await self._client._op(specs.device(ca, device, details))
 
-    async def find(self, ca: Any, serial_number: str) -> Device:
+    async def find(self, ca: CaRef, serial_number: str) -> Device:
         async for device in self.list(ca, serial_number=serial_number, limit=1):
             return device
         raise NotFound(404, f"Device with serial number {serial_number!r} not found", "Not Found")
 
-    async def gateway(self, ca: Any, device: Any) -> Device:
+    async def gateway(self, ca: CaRef, device: DeviceRef) -> Device:
         return await self._client._op(specs.gateway(ca, device))
 
 
 class Items(_Resource):
-    async def list(self, ca: Any, device: Any) -> list[Item]:
+    async def list(self, ca: CaRef, device: DeviceRef) -> list[Item]:
         return await self._client._op(specs.items(ca, device))
 
-    async def get(self, ca: Any, device: Any, item: Any) -> Item:
+    async def get(self, ca: CaRef, device: DeviceRef, item: ItemRef) -> Item:
         return await self._client._op(specs.item(ca, device, item))
 
 
 class Variables(_Resource):
     async def list(
         self,
-        ca: Any,
-        device: Any,
+        ca: CaRef,
+        device: DeviceRef,
         *,
         service_type: str | None = None,
         item_type: str | None = None,
     ) -> list[Variable]:
         return await self._client._op(specs.device_variables(ca, device, service_type, item_type))
 
-    async def get(self, ca: Any, device: Any, variable: Any) -> Variable:
+    async def get(self, ca: CaRef, device: DeviceRef, variable: VariableRef) -> Variable:
         return await self._client._op(specs.variable(ca, device, variable))
 
     def search(
         self,
-        ca: Any,
+        ca: CaRef,
         *,
-        devices: Iterable[Any] | None = None,
+        devices: Iterable[DeviceRef] | None = None,
         service_ids: Iterable[str] | None = None,
         item_types: Iterable[str] | None = None,
         service_types: Iterable[str] | None = None,
@@ -325,7 +337,7 @@ class Variables(_Resource):
         )
         return self._pager(spec, limit)
 
-    async def find(self, ca: Any, device: Any, mapping_config: str) -> Variable:
+    async def find(self, ca: CaRef, device: DeviceRef, mapping_config: str) -> Variable:
         async for variable in self.search(
             ca, devices=[device], mapping_configs=[mapping_config], limit=1
         ):
@@ -340,7 +352,7 @@ class Variables(_Resource):
 class AccessGroups(_Resource):
     def list(
         self,
-        ca: Any,
+        ca: CaRef,
         *,
         name: str | None = None,
         sort_by: str | None = None,
@@ -349,19 +361,21 @@ class AccessGroups(_Resource):
     ) -> AsyncPager[AccessGroup]:
         return self._pager(specs.access_groups(ca, name, sort_by, page_size), limit)
 
-    async def get(self, ca: Any, group: Any) -> AccessGroup:
+    async def get(self, ca: CaRef, group: AccessGroupRef) -> AccessGroup:
         return await self._client._op(specs.access_group(ca, group))
 
-    def customers(self, ca: Any, group: Any, *, page_size: int = PAGE_SIZE) -> AsyncPager[Customer]:
+    def customers(
+        self, ca: CaRef, group: AccessGroupRef, *, page_size: int = PAGE_SIZE
+    ) -> AsyncPager[Customer]:
         return self._pager(specs.access_group_members(ca, group, "customers", page_size), None)
 
     def devices(
-        self, ca: Any, group: Any, *, page_size: int = PAGE_SIZE
+        self, ca: CaRef, group: AccessGroupRef, *, page_size: int = PAGE_SIZE
     ) -> AsyncPager[AccessGroupDevice]:
         return self._pager(specs.access_group_members(ca, group, "devices", page_size), None)
 
     def users(
-        self, ca: Any, group: Any, *, page_size: int = PAGE_SIZE
+        self, ca: CaRef, group: AccessGroupRef, *, page_size: int = PAGE_SIZE
     ) -> AsyncPager[AccessGroupUser]:
         return self._pager(specs.access_group_members(ca, group, "users", page_size), None)
 
@@ -369,14 +383,14 @@ class AccessGroups(_Resource):
 class Logs(_Resource):
     def list(
         self,
-        ca: Any,
+        ca: CaRef,
         *,
-        frm: Any = None,
-        to: Any = None,
+        frm: Instant | None = None,
+        to: Instant | None = None,
         action: str | None = None,
         level: str | None = None,
         object_type: str | None = None,
-        object_uuid: Any = None,
+        object_uuid: UUID | str | None = None,
         user_email: str | None = None,
         search: str | None = None,
         sort_by: str | None = None,
@@ -398,16 +412,16 @@ class Logs(_Resource):
         )
         return self._pager(spec, limit)
 
-    async def get(self, ca: Any, log: Any) -> Log:
+    async def get(self, ca: CaRef, log: LogRef) -> Log:
         return await self._client._op(specs.log(ca, log))
 
 
 class LastValues(_Resource):
-    async def get(self, ca: Any, device: Any) -> list[LastValue]:
+    async def get(self, ca: CaRef, device: DeviceRef) -> list[LastValue]:
         return await self._client._op(specs.last_values(ca, device))
 
-    async def many(self, ca: Any, devices: Iterable[Any]) -> dict[Any, list[LastValue]]:
-        out: dict[Any, list[LastValue]] = {}
+    async def many(self, ca: CaRef, devices: Iterable[DeviceRef]) -> dict[UUID, list[LastValue]]:
+        out: dict[UUID, list[LastValue]] = {}
         for op in specs.last_values_many(ca, devices):
             out |= await self._client._op(op)
         return out
@@ -416,17 +430,17 @@ class LastValues(_Resource):
 class DatapointsResource(_Resource):
     async def query(
         self,
-        ca: Any,
-        device: Any = None,
-        var: Any = None,
-        frm: Any = None,
-        to: Any = None,
+        ca: CaRef,
+        device: DeviceRef | None = None,
+        var: VariableSpec | list[VariableSpec] | tuple[VariableSpec, ...] | None = None,
+        frm: Instant | None = None,
+        to: Instant | None = None,
         *,
         granularity: str = "raw",
         aggregation: str | None = None,
         timezone: str = "UTC",
         use_device_local_timezone: bool = False,
-        series: Iterable[Any] | None = None,
+        series: Iterable[SeriesLike] | None = None,
         page_size: int | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Datapoints:
@@ -452,8 +466,8 @@ class DatapointsResource(_Resource):
 
     async def ingest(
         self,
-        ca: Any,
-        device: Any,
+        ca: CaRef,
+        device: DeviceRef,
         data: Any,
         *,
         batch_size: int = 50_000,

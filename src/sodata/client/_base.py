@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -73,14 +73,14 @@ class ClientBase:
     # constructors
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any):
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
         """From SODATA_URL, SODATA_AUTH_URL, SODATA_REALM, SODATA_CLIENT_ID,
         SODATA_CLIENT_SECRET, SODATA_USERNAME and SODATA_PASSWORD; keyword arguments win."""
         settings = from_env(environ)
         return cls(**{**_kwargs(settings), **overrides})
 
     @classmethod
-    def from_config(cls, path: str | os.PathLike[str], **overrides: Any):
+    def from_config(cls, path: str | os.PathLike[str], **overrides: Any) -> Self:
         """From a TOML or JSON file with url, auth_url, realm, client_id, client_secret,
         username, password or refresh_token; keyword arguments win."""
         settings = read_config_file(path)
@@ -91,7 +91,7 @@ class ClientBase:
         return cls(**{**kwargs, **overrides})
 
     @classmethod
-    def from_login(cls, path: str | os.PathLike[str] | None = None, **overrides: Any):
+    def from_login(cls, path: str | os.PathLike[str] | None = None, **overrides: Any) -> Self:
         """From the login stored by `sodata login` (default: in the user's config
         directory). The client keeps the file's tokens up to date as they rotate."""
         store = LoginStore(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -12,15 +13,24 @@ from sodata.client._core import Call, PageSpec, ca_path, drop_none, uuid_of
 from sodata.client.models import (
     AccessGroup,
     AccessGroupDevice,
+    AccessGroupRef,
     AccessGroupUser,
+    CaRef,
     CorporateAccount,
     Customer,
+    CustomerRef,
     Device,
+    DeviceRef,
+    Instant,
     Item,
+    ItemRef,
     LastValue,
     Log,
+    LogRef,
     Site,
+    SiteRef,
     Variable,
+    VariableRef,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -60,7 +70,7 @@ def _page(path: str, model: type[M], page_size: int, **params: Any) -> PageSpec:
     return PageSpec("GET", path, _model(model), params=drop_none(params), page_size=page_size)
 
 
-def _u(obj: Any, what: str) -> str:
+def _u(obj: object, what: str) -> str:
     return uuid_of(obj, what)
 
 
@@ -69,26 +79,26 @@ def corporate_accounts(name: str | None, sort_by: str | None, page_size: int) ->
     return _page("/api/v1/ca", CorporateAccount, page_size, name=name, **_sort(sort_by))
 
 
-def corporate_account(ca: Any) -> Op:
+def corporate_account(ca: CaRef) -> Op:
     return _get(ca_path(ca), CorporateAccount)
 
 
 # customers
 def customers(
-    ca: Any, name: str | None, sort_by: str | None, details: bool, page_size: int
+    ca: CaRef, name: str | None, sort_by: str | None, details: bool, page_size: int
 ) -> PageSpec:
     path = f"{ca_path(ca)}/customers"
     return _page(path, Customer, page_size, name=name, **_sort(sort_by), **_details(details))
 
 
-def customer(ca: Any, customer: Any, details: bool) -> Op:
+def customer(ca: CaRef, customer: CustomerRef, details: bool) -> Op:
     return _get(f"{ca_path(ca)}/customers/{_u(customer, 'customer')}", Customer, _details(details))
 
 
 # sites
 def sites(
-    ca: Any,
-    customer: Any,
+    ca: CaRef,
+    customer: CustomerRef | None,
     name: str | None,
     sort_by: str | None,
     details: bool,
@@ -105,11 +115,11 @@ def sites(
     )
 
 
-def site(ca: Any, site: Any, details: bool) -> Op:
+def site(ca: CaRef, site: SiteRef, details: bool) -> Op:
     return _get(f"{ca_path(ca)}/sites/{_u(site, 'site')}", Site, _details(details))
 
 
-def sites_count(ca: Any, customer: Any) -> Op:
+def sites_count(ca: CaRef, customer: CustomerRef | None) -> Op:
     params = {"customerUuid": _u(customer, "customer") if customer is not None else None}
     return Call("GET", f"{ca_path(ca)}/sites/count", params=drop_none(params)), lambda b: int(
         b["count"]
@@ -118,14 +128,14 @@ def sites_count(ca: Any, customer: Any) -> Op:
 
 # devices
 def devices(
-    ca: Any,
+    ca: CaRef,
     *,
-    site: Any,
-    customer: Any,
+    site: SiteRef | None,
+    customer: CustomerRef | None,
     serial_number: str | None,
     status: str | None,
     name: str | None,
-    gateway: Any,
+    gateway: DeviceRef | None,
     readable: bool,
     sort_by: str | None,
     details: bool,
@@ -147,40 +157,42 @@ def devices(
     )
 
 
-def device(ca: Any, device: Any, details: bool) -> Op:
+def device(ca: CaRef, device: DeviceRef, details: bool) -> Op:
     return _get(f"{ca_path(ca)}/devices/{_u(device, 'device')}", Device, _details(details))
 
 
-def gateway(ca: Any, device: Any) -> Op:
+def gateway(ca: CaRef, device: DeviceRef) -> Op:
     return _get(f"{ca_path(ca)}/devices/{_u(device, 'device')}/gateway", Device)
 
 
 # items
-def items(ca: Any, device: Any) -> Op:
+def items(ca: CaRef, device: DeviceRef) -> Op:
     path = f"{ca_path(ca)}/devices/{_u(device, 'device')}/items"
     return Call("GET", path), _results(Item)
 
 
-def item(ca: Any, device: Any, item: Any) -> Op:
+def item(ca: CaRef, device: DeviceRef, item: ItemRef) -> Op:
     return _get(f"{ca_path(ca)}/devices/{_u(device, 'device')}/items/{_u(item, 'item')}", Item)
 
 
 # variables
-def device_variables(ca: Any, device: Any, service_type: str | None, item_type: str | None) -> Op:
+def device_variables(
+    ca: CaRef, device: DeviceRef, service_type: str | None, item_type: str | None
+) -> Op:
     path = f"{ca_path(ca)}/devices/{_u(device, 'device')}/variables"
     params = drop_none({"serviceType": service_type, "itemType": item_type})
     return Call("GET", path, params=params or None), _results(Variable)
 
 
-def variable(ca: Any, device: Any, variable: Any) -> Op:
+def variable(ca: CaRef, device: DeviceRef, variable: VariableRef) -> Op:
     path = f"{ca_path(ca)}/devices/{_u(device, 'device')}/variables/{_u(variable, 'variable')}"
     return _get(path, Variable)
 
 
 def variables_search(
-    ca: Any,
+    ca: CaRef,
     *,
-    devices: Iterable[Any] | None,
+    devices: Iterable[DeviceRef] | None,
     service_ids: Iterable[str] | None,
     item_types: Iterable[str] | None,
     service_types: Iterable[str] | None,
@@ -208,12 +220,12 @@ def variables_search(
 
 
 # data access groups
-def access_groups(ca: Any, name: str | None, sort_by: str | None, page_size: int) -> PageSpec:
+def access_groups(ca: CaRef, name: str | None, sort_by: str | None, page_size: int) -> PageSpec:
     path = f"{ca_path(ca)}/data-access-groups"
     return _page(path, AccessGroup, page_size, name=name, **_sort(sort_by))
 
 
-def access_group(ca: Any, group: Any) -> Op:
+def access_group(ca: CaRef, group: AccessGroupRef) -> Op:
     return _get(f"{ca_path(ca)}/data-access-groups/{_u(group, 'data access group')}", AccessGroup)
 
 
@@ -224,23 +236,23 @@ _MEMBERS: dict[str, type[BaseModel]] = {
 }
 
 
-def access_group_members(ca: Any, group: Any, kind: str, page_size: int) -> PageSpec:
+def access_group_members(ca: CaRef, group: AccessGroupRef, kind: str, page_size: int) -> PageSpec:
     path = f"{ca_path(ca)}/data-access-groups/{_u(group, 'data access group')}/{kind}"
     return _page(path, _MEMBERS[kind], page_size)
 
 
 # logs
 def logs(
-    ca: Any,
+    ca: CaRef,
     page_size: int,
     sort_by: str | None,
     *,
-    frm: Any = None,
-    to: Any = None,
+    frm: Instant | None = None,
+    to: Instant | None = None,
     action: str | None = None,
     level: str | None = None,
     object_type: str | None = None,
-    object_uuid: Any = None,
+    object_uuid: UUID | str | None = None,
     user_email: str | None = None,
     search: str | None = None,
 ) -> PageSpec:
@@ -259,18 +271,18 @@ def logs(
     )
 
 
-def _instant(value: Any) -> str | None:
+def _instant(value: Instant | None) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return value.isoformat()
 
 
-def log(ca: Any, log: Any) -> Op:
+def log(ca: CaRef, log: LogRef) -> Op:
     return _get(f"{ca_path(ca)}/logs/{_u(log, 'log')}", Log)
 
 
 # last values
-def _last_values(body: Any) -> dict[Any, list[LastValue]]:
+def _last_values(body: Any) -> dict[UUID, list[LastValue]]:
     import uuid
 
     return {
@@ -279,7 +291,7 @@ def _last_values(body: Any) -> dict[Any, list[LastValue]]:
     }
 
 
-def last_values(ca: Any, device: Any) -> Op:
+def last_values(ca: CaRef, device: DeviceRef) -> Op:
     import uuid
 
     device_uuid = _u(device, "device")
@@ -287,10 +299,10 @@ def last_values(ca: Any, device: Any) -> Op:
     return Call("GET", path), lambda body: _last_values(body).get(uuid.UUID(device_uuid), [])
 
 
-def last_values_many(ca: Any, devices: Iterable[Any]) -> list[Op]:
+def last_values_many(ca: CaRef, devices: Iterable[DeviceRef]) -> list[Op]:
     """One request per 1000 devices."""
     uuids = [_u(d, "device") for d in devices]
-    ops = []
+    ops: list[Op] = []
     for start in range(0, len(uuids), MAX_LAST_VALUES_DEVICES):
         chunk = uuids[start : start + MAX_LAST_VALUES_DEVICES]
         call = Call("PUT", f"{ca_path(ca)}/last-values", json={"deviceUuids": chunk})

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Generic, TypeVar
+from uuid import UUID
 
 import httpx
 
@@ -29,6 +30,8 @@ from sodata.client.datapoints import (
     DatapointsQuery,
     IngestJob,
     ProgressCallback,
+    SeriesLike,
+    VariableSpec,
     ingest_series,
     specs_for,
 )
@@ -36,16 +39,25 @@ from sodata.client.errors import NotFound
 from sodata.client.models import (
     AccessGroup,
     AccessGroupDevice,
+    AccessGroupRef,
     AccessGroupUser,
+    CaRef,
     CorporateAccount,
     Customer,
+    CustomerRef,
     Device,
+    DeviceRef,
     IngestResult,
+    Instant,
     Item,
+    ItemRef,
     LastValue,
     Log,
+    LogRef,
     Site,
+    SiteRef,
     Variable,
+    VariableRef,
 )
 
 T = TypeVar("T")
@@ -190,7 +202,7 @@ class CorporateAccounts(_Resource):
         """The corporate accounts the caller is linked to."""
         return self._pager(specs.corporate_accounts(name, sort_by, page_size), limit)
 
-    def get(self, ca: Any) -> CorporateAccount:
+    def get(self, ca: CaRef) -> CorporateAccount:
         return self._client._op(specs.corporate_account(ca))
 
     def find(self, name: str) -> CorporateAccount:
@@ -204,7 +216,7 @@ class CorporateAccounts(_Resource):
 class Customers(_Resource):
     def list(
         self,
-        ca: Any,
+        ca: CaRef,
         *,
         name: str | None = None,
         sort_by: str | None = None,
@@ -214,16 +226,16 @@ class Customers(_Resource):
     ) -> Pager[Customer]:
         return self._pager(specs.customers(ca, name, sort_by, details, page_size), limit)
 
-    def get(self, ca: Any, customer: Any, *, details: bool = True) -> Customer:
+    def get(self, ca: CaRef, customer: CustomerRef, *, details: bool = True) -> Customer:
         return self._client._op(specs.customer(ca, customer, details))
 
 
 class Sites(_Resource):
     def list(
         self,
-        ca: Any,
+        ca: CaRef,
         *,
-        customer: Any = None,
+        customer: CustomerRef | None = None,
         name: str | None = None,
         sort_by: str | None = None,
         details: bool = False,
@@ -232,24 +244,24 @@ class Sites(_Resource):
     ) -> Pager[Site]:
         return self._pager(specs.sites(ca, customer, name, sort_by, details, page_size), limit)
 
-    def get(self, ca: Any, site: Any, *, details: bool = True) -> Site:
+    def get(self, ca: CaRef, site: SiteRef, *, details: bool = True) -> Site:
         return self._client._op(specs.site(ca, site, details))
 
-    def count(self, ca: Any, *, customer: Any = None) -> int:
+    def count(self, ca: CaRef, *, customer: CustomerRef | None = None) -> int:
         return self._client._op(specs.sites_count(ca, customer))
 
 
 class Devices(_Resource):
     def list(
         self,
-        ca: Any,
+        ca: CaRef,
         *,
-        site: Any = None,
-        customer: Any = None,
+        site: SiteRef | None = None,
+        customer: CustomerRef | None = None,
         serial_number: str | None = None,
         status: str | None = None,
         name: str | None = None,
-        gateway: Any = None,
+        gateway: DeviceRef | None = None,
         readable: bool = False,
         sort_by: str | None = None,
         details: bool = False,
@@ -273,33 +285,33 @@ class Devices(_Resource):
         )
         return self._pager(spec, limit)
 
-    def get(self, ca: Any, device: Any, *, details: bool = True) -> Device:
+    def get(self, ca: CaRef, device: DeviceRef, *, details: bool = True) -> Device:
         return self._client._op(specs.device(ca, device, details))
 
-    def find(self, ca: Any, serial_number: str) -> Device:
+    def find(self, ca: CaRef, serial_number: str) -> Device:
         """The device with this serial number (one request; NotFound if there is none)."""
         for device in self.list(ca, serial_number=serial_number, limit=1):
             return device
         raise NotFound(404, f"Device with serial number {serial_number!r} not found", "Not Found")
 
-    def gateway(self, ca: Any, device: Any) -> Device:
+    def gateway(self, ca: CaRef, device: DeviceRef) -> Device:
         """The device's parent gateway (NotFound when it has none)."""
         return self._client._op(specs.gateway(ca, device))
 
 
 class Items(_Resource):
-    def list(self, ca: Any, device: Any) -> list[Item]:
+    def list(self, ca: CaRef, device: DeviceRef) -> list[Item]:
         return self._client._op(specs.items(ca, device))
 
-    def get(self, ca: Any, device: Any, item: Any) -> Item:
+    def get(self, ca: CaRef, device: DeviceRef, item: ItemRef) -> Item:
         return self._client._op(specs.item(ca, device, item))
 
 
 class Variables(_Resource):
     def list(
         self,
-        ca: Any,
-        device: Any,
+        ca: CaRef,
+        device: DeviceRef,
         *,
         service_type: str | None = None,
         item_type: str | None = None,
@@ -307,14 +319,14 @@ class Variables(_Resource):
         """Every variable of a device (one request, as the API answers them all)."""
         return self._client._op(specs.device_variables(ca, device, service_type, item_type))
 
-    def get(self, ca: Any, device: Any, variable: Any) -> Variable:
+    def get(self, ca: CaRef, device: DeviceRef, variable: VariableRef) -> Variable:
         return self._client._op(specs.variable(ca, device, variable))
 
     def search(
         self,
-        ca: Any,
+        ca: CaRef,
         *,
-        devices: Iterable[Any] | None = None,
+        devices: Iterable[DeviceRef] | None = None,
         service_ids: Iterable[str] | None = None,
         item_types: Iterable[str] | None = None,
         service_types: Iterable[str] | None = None,
@@ -336,7 +348,7 @@ class Variables(_Resource):
         )
         return self._pager(spec, limit)
 
-    def find(self, ca: Any, device: Any, mapping_config: str) -> Variable:
+    def find(self, ca: CaRef, device: DeviceRef, mapping_config: str) -> Variable:
         """A device's variable by its mapping config, e.g. "Global|0|140100"."""
         for variable in self.search(
             ca, devices=[device], mapping_configs=[mapping_config], limit=1
@@ -352,7 +364,7 @@ class Variables(_Resource):
 class AccessGroups(_Resource):
     def list(
         self,
-        ca: Any,
+        ca: CaRef,
         *,
         name: str | None = None,
         sort_by: str | None = None,
@@ -361,32 +373,36 @@ class AccessGroups(_Resource):
     ) -> Pager[AccessGroup]:
         return self._pager(specs.access_groups(ca, name, sort_by, page_size), limit)
 
-    def get(self, ca: Any, group: Any) -> AccessGroup:
+    def get(self, ca: CaRef, group: AccessGroupRef) -> AccessGroup:
         return self._client._op(specs.access_group(ca, group))
 
-    def customers(self, ca: Any, group: Any, *, page_size: int = PAGE_SIZE) -> Pager[Customer]:
+    def customers(
+        self, ca: CaRef, group: AccessGroupRef, *, page_size: int = PAGE_SIZE
+    ) -> Pager[Customer]:
         return self._pager(specs.access_group_members(ca, group, "customers", page_size), None)
 
     def devices(
-        self, ca: Any, group: Any, *, page_size: int = PAGE_SIZE
+        self, ca: CaRef, group: AccessGroupRef, *, page_size: int = PAGE_SIZE
     ) -> Pager[AccessGroupDevice]:
         return self._pager(specs.access_group_members(ca, group, "devices", page_size), None)
 
-    def users(self, ca: Any, group: Any, *, page_size: int = PAGE_SIZE) -> Pager[AccessGroupUser]:
+    def users(
+        self, ca: CaRef, group: AccessGroupRef, *, page_size: int = PAGE_SIZE
+    ) -> Pager[AccessGroupUser]:
         return self._pager(specs.access_group_members(ca, group, "users", page_size), None)
 
 
 class Logs(_Resource):
     def list(
         self,
-        ca: Any,
+        ca: CaRef,
         *,
-        frm: Any = None,
-        to: Any = None,
+        frm: Instant | None = None,
+        to: Instant | None = None,
         action: str | None = None,
         level: str | None = None,
         object_type: str | None = None,
-        object_uuid: Any = None,
+        object_uuid: UUID | str | None = None,
         user_email: str | None = None,
         search: str | None = None,
         sort_by: str | None = None,
@@ -409,18 +425,18 @@ class Logs(_Resource):
         )
         return self._pager(spec, limit)
 
-    def get(self, ca: Any, log: Any) -> Log:
+    def get(self, ca: CaRef, log: LogRef) -> Log:
         return self._client._op(specs.log(ca, log))
 
 
 class LastValues(_Resource):
-    def get(self, ca: Any, device: Any) -> list[LastValue]:
+    def get(self, ca: CaRef, device: DeviceRef) -> list[LastValue]:
         """The latest point of each of the device's variables that has one (spec 5.9.3)."""
         return self._client._op(specs.last_values(ca, device))
 
-    def many(self, ca: Any, devices: Iterable[Any]) -> dict[Any, list[LastValue]]:
+    def many(self, ca: CaRef, devices: Iterable[DeviceRef]) -> dict[UUID, list[LastValue]]:
         """Last values of several devices, by device uuid."""
-        out: dict[Any, list[LastValue]] = {}
+        out: dict[UUID, list[LastValue]] = {}
         for op in specs.last_values_many(ca, devices):
             out |= self._client._op(op)
         return out
@@ -429,17 +445,17 @@ class LastValues(_Resource):
 class DatapointsResource(_Resource):
     def query(
         self,
-        ca: Any,
-        device: Any = None,
-        var: Any = None,
-        frm: Any = None,
-        to: Any = None,
+        ca: CaRef,
+        device: DeviceRef | None = None,
+        var: VariableSpec | list[VariableSpec] | tuple[VariableSpec, ...] | None = None,
+        frm: Instant | None = None,
+        to: Instant | None = None,
         *,
         granularity: str = "raw",
         aggregation: str | None = None,
         timezone: str = "UTC",
         use_device_local_timezone: bool = False,
-        series: Iterable[Any] | None = None,
+        series: Iterable[SeriesLike] | None = None,
         page_size: int | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Datapoints:
@@ -484,8 +500,8 @@ class DatapointsResource(_Resource):
 
     def ingest(
         self,
-        ca: Any,
-        device: Any,
+        ca: CaRef,
+        device: DeviceRef,
         data: Any,
         *,
         batch_size: int = 50_000,

@@ -17,11 +17,26 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import IO, Any
+from types import ModuleType
+from typing import IO, TYPE_CHECKING, Any, TypeAlias
 
 from sodata.client._core import Call, ca_path, is_uuid, uuid_of
 from sodata.client.errors import MissingDependency
-from sodata.client.models import Device, IngestResult, Rejection, Variable
+from sodata.client.models import (
+    CaRef,
+    Device,
+    DeviceRef,
+    IngestResult,
+    Instant,
+    Rejection,
+    Variable,
+    VariableRef,
+)
+
+if TYPE_CHECKING:
+    import httpx
+    import pandas as pd
+    import pyarrow as pa
 
 GRANULARITIES = ("raw", "minute", "hour", "day", "week", "month", "year")
 # The aggregations of a bucket's points (meanings: `Client.datapoints.query`).
@@ -50,18 +65,31 @@ class NoDataWarning(UserWarning):
     server that does not say (the vendor's), a generic message when every series is empty."""
 
 
+VariableSpec: TypeAlias = VariableRef | Mapping[str, Any]
+"""A variable of a datapoints query: a `Variable`, its uuid, a mapping config such as
+"Global|0|140100", or {"itemType", "itemIndex", "serviceId"}."""
+
+
 @dataclass(frozen=True)
 class SeriesSpec:
     """One series of a query: a device, a variable ("Global|0|140100", a `Variable` or a
     variable uuid), its aggregation (default: the query's) and its column name."""
 
-    device: Any
-    var: Any
+    device: DeviceRef | None
+    var: VariableSpec
     aggregation: str | None = None
     name: str | None = None
 
 
-def variable_ref(device: Any, var: Any) -> dict[str, Any]:
+SeriesLike: TypeAlias = (
+    SeriesSpec
+    | tuple[DeviceRef | None, VariableSpec]
+    | tuple[DeviceRef | None, VariableSpec, str | None]
+)
+"""A series of `query(series=[...])`: a SeriesSpec, or (device, var[, aggregation])."""
+
+
+def variable_ref(device: DeviceRef | None, var: VariableSpec) -> dict[str, Any]:
     """How the API names a series' variable: mappingConfig, variableUuid or the spec's
     itemType/itemIndex/serviceId; with the device's uuid when known."""
     ref: dict[str, Any] = {}
@@ -84,7 +112,7 @@ def variable_ref(device: Any, var: Any) -> dict[str, Any]:
     return ref
 
 
-def wall_clock(value: Any, zone: str | None, what: str) -> str:
+def wall_clock(value: Instant, zone: str | None, what: str) -> str:
     """`from`/`to` as the API reads them: a wall-clock time of the effective zone.
 
     Text and naive datetimes are sent as they are; a date is its midnight; an aware datetime
@@ -208,7 +236,8 @@ class Datapoints:
         if not self.use_device_local_timezone:
             return self.timezone or "UTC"
         zones = {s.meta.get("deviceTimeZone") for s in self.series}
-        return zones.pop() if len(zones) == 1 and None not in zones else "UTC"
+        zone = zones.pop() if len(zones) == 1 else None
+        return zone if zone is not None else "UTC"
 
     def to_json(self) -> dict[str, Any]:
         """The API's answer shape, with every point of every page."""
@@ -241,7 +270,7 @@ class Datapoints:
             columns[s.name] = column
         return [keys[k] for k in order], columns
 
-    def to_pandas(self, tz: str | None = None):
+    def to_pandas(self, tz: str | None = None) -> pd.DataFrame:
         """A DataFrame: a timezone-aware DatetimeIndex named "at" (millisecond unit, in
         `tz`, default `self.zone`) and one float column per series. Needs pandas (`open-sodata[pandas]`)."""
         pd = require("pandas", "pandas")
@@ -267,10 +296,10 @@ class Datapoints:
         writes times); empty cells where a series has no point. Written to `target` (a path
         or a text file), or returned as text. This is also a format `sodata ingest` reads."""
         times, columns = self.wide()
-        out = io.StringIO() if target is None else None
+        out: io.StringIO | None = None
         handle: IO[str]
         if target is None:
-            handle = out  # type: ignore[assignment]
+            handle = out = io.StringIO()
         elif isinstance(target, str | os.PathLike):
             handle = open(target, "w", newline="", encoding="utf-8")  # noqa: SIM115
         else:
@@ -286,7 +315,7 @@ class Datapoints:
                 handle.close()
         return out.getvalue() if out is not None else None
 
-    def to_arrow(self):
+    def to_arrow(self) -> pa.Table:
         """A pyarrow Table: `at` (timestamp[ms, UTC]) and one float64 column per series; the
         series' descriptions are in the schema's metadata under b"sodata"."""
         pa = require("pyarrow", "parquet")
@@ -294,23 +323,25 @@ class Datapoints:
         arrays = {"at": pa.array(times, pa.string()).cast(pa.timestamp("ms", tz="UTC"))}
         for name, values in columns.items():
             arrays[name] = pa.array([None if v is None else float(v) for v in values], pa.float64())
-        meta = {"query": {k: v for k, v in self.to_json().items() if k != "series"}}
+        meta: dict[str, Any] = {"query": {k: v for k, v in self.to_json().items() if k != "series"}}
         meta["series"] = [{"name": s.name, **s.meta} for s in self.series]
         table = pa.table(arrays)
         return table.replace_schema_metadata({"sodata": json.dumps(meta, default=str)})
 
-    def to_parquet(self, path: str | os.PathLike[str]) -> None:
-        """A Parquet file of `to_arrow()`. Needs pyarrow (`open-sodata[parquet]`)."""
+    def to_parquet(self, path: str | os.PathLike[str] | IO[bytes]) -> None:
+        """A Parquet file of `to_arrow()` (a path, or a binary file object). Needs pyarrow
+        (`open-sodata[parquet]`)."""
         require("pyarrow", "parquet")
         import pyarrow.parquet as pq
 
-        pq.write_table(self.to_arrow(), path)
+        where = os.fspath(path) if isinstance(path, os.PathLike) else path
+        pq.write_table(self.to_arrow(), where)
 
     def __repr__(self) -> str:
         return f"<Datapoints {self.granularity} {self.frm} .. {self.to}: {self.series!r}>"
 
 
-def require(module: str, extra: str):
+def require(module: str, extra: str) -> ModuleType:
     import importlib
 
     try:
@@ -364,10 +395,10 @@ class DatapointsQuery:
 
     def __init__(
         self,
-        ca: Any,
+        ca: CaRef,
         specs: Sequence[SeriesSpec],
-        frm: Any,
-        to: Any,
+        frm: Instant,
+        to: Instant,
         *,
         granularity: str = "raw",
         aggregation: str | None = None,
@@ -437,7 +468,7 @@ class DatapointsQuery:
             with_headers=True,
         )
 
-    def accept(self, body: Any, headers: Any = None) -> None:
+    def accept(self, body: Any, headers: httpx.Headers | None = None) -> None:
         """Take one answer (its body, and its response headers if known)."""
         if headers is not None:
             self.notices += headers.get_list(NOTICE_HEADER)
@@ -475,7 +506,8 @@ class DatapointsQuery:
             if i not in self.pending:
                 parts.append(1.0)
                 continue
-            at = _naive(self.after[i]) if self.after[i] else None
+            after = self.after[i]
+            at = _naive(after) if after else None
             parts.append(0.0 if at is None else (at - start).total_seconds() / total)
         return max(0.0, min(1.0, sum(parts) / len(parts)))
 
@@ -603,8 +635,8 @@ class IngestJob:
     """Ingestion split into calls of at most `batch_size` points and 100 series; the answers
     are merged with rejections indexed by the series and point given to `ingest()`."""
 
-    ca: Any
-    device: Any
+    ca: CaRef
+    device: DeviceRef
     series: list[IngestSeries]
     batch_size: int = 50_000
     result: IngestResult = field(default_factory=IngestResult)
@@ -662,7 +694,11 @@ class IngestJob:
 ProgressCallback = Callable[[Progress], None]
 
 
-def specs_for(device: Any, var: Any, series: Iterable[Any] | None) -> list[SeriesSpec]:
+def specs_for(
+    device: DeviceRef | None,
+    var: VariableSpec | list[VariableSpec] | tuple[VariableSpec, ...] | None,
+    series: Iterable[SeriesLike] | None,
+) -> list[SeriesSpec]:
     """The series of a query: `series` (SeriesSpec objects or (device, var[, aggregation])
     tuples), else `device` with `var` (one variable or a list of them)."""
     if series is not None:

@@ -8,9 +8,9 @@ API may omit default to None. Uuids that the vendor's API sends as "" read as No
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated, Any, TypeAlias
+from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -20,7 +20,7 @@ def _empty_is_none(value: Any) -> Any:
     return None if value == "" else value
 
 
-OptionalUuid = Annotated[uuid.UUID | None, BeforeValidator(_empty_is_none)]
+OptionalUuid = Annotated[UUID | None, BeforeValidator(_empty_is_none)]
 
 
 class ApiModel(BaseModel):
@@ -34,7 +34,7 @@ class ApiModel(BaseModel):
 
 
 class UserLink(ApiModel):
-    uuid: uuid.UUID
+    uuid: UUID
     status: str | None = None
     is_support: bool | None = None
     corporate_account_id: int | None = None
@@ -43,7 +43,7 @@ class UserLink(ApiModel):
 
 
 class CorporateAccount(ApiModel):
-    uuid: uuid.UUID
+    uuid: UUID
     name: str
     default_customer_uuid: OptionalUuid = None
     activation_type: str | None = None
@@ -80,7 +80,7 @@ class Contact(ApiModel):
 
 
 class Customer(ApiModel):
-    uuid: uuid.UUID
+    uuid: UUID
     name: str
     email_to: str | None = None
     email_cc: str | None = None
@@ -99,7 +99,7 @@ class Customer(ApiModel):
 
 
 class Site(ApiModel):
-    uuid: uuid.UUID
+    uuid: UUID
     name: str
     email_to: str | None = None
     email_cc: str | None = None
@@ -122,7 +122,7 @@ class Site(ApiModel):
 
 
 class Device(ApiModel):
-    uuid: uuid.UUID
+    uuid: UUID
     name: str
     serial_number: str
     email_to: str | None = None
@@ -169,7 +169,7 @@ class Device(ApiModel):
 
 
 class Item(ApiModel):
-    uuid: uuid.UUID
+    uuid: UUID
     id: int | None = None
     device_uuid: OptionalUuid = None
     item_type: str
@@ -181,8 +181,8 @@ class Item(ApiModel):
 
 
 class Variable(ApiModel):
-    uuid: uuid.UUID
-    device_uuid: uuid.UUID
+    uuid: UUID
+    device_uuid: UUID
     item_type: str
     item_index: str
     service_id: str
@@ -240,7 +240,7 @@ class Variable(ApiModel):
 
 
 class AccessGroup(ApiModel):
-    uuid: uuid.UUID
+    uuid: UUID
     name: str
     description: str | None = None
     country_code: str | None = None
@@ -253,7 +253,7 @@ class AccessGroup(ApiModel):
 
 
 class AccessGroupDevice(ApiModel):
-    uuid: uuid.UUID
+    uuid: UUID
     name: str | None = None
     serial_number: str | None = None
     site_uuid: OptionalUuid = None
@@ -261,13 +261,13 @@ class AccessGroupDevice(ApiModel):
 
 
 class AccessGroupUser(ApiModel):
-    uuid: uuid.UUID
+    uuid: UUID
     email: str | None = None
     name: str | None = None
 
 
 class Log(ApiModel):
-    uuid: uuid.UUID
+    uuid: UUID
     created_at: datetime | None = None
     level: str | None = None
     action: str | None = None
@@ -287,7 +287,7 @@ class LastValue(ApiModel):
     service_id: str
     item_type: str
     item_index: str
-    device_uuid: uuid.UUID
+    device_uuid: UUID
     value: str | None = None
     date: datetime | None = None
     title: str | None = None
@@ -316,3 +316,18 @@ class IngestResult(ApiModel):
     accepted: int = 0
     rejected: int = 0
     errors: list[Rejection] = Field(default_factory=list)
+
+
+# How the clients' methods take an object of an account: the model itself (anything with its
+# `uuid`), its uuid, or the uuid's text. (A variable of a datapoints query may also be a
+# mapping config such as "Global|0|140100": see `datapoints.VariableSpec`.)
+CaRef: TypeAlias = CorporateAccount | UUID | str
+CustomerRef: TypeAlias = Customer | UUID | str
+SiteRef: TypeAlias = Site | UUID | str
+DeviceRef: TypeAlias = Device | UUID | str
+ItemRef: TypeAlias = Item | UUID | str
+VariableRef: TypeAlias = Variable | UUID | str
+AccessGroupRef: TypeAlias = AccessGroup | UUID | str
+LogRef: TypeAlias = Log | UUID | str
+Instant: TypeAlias = datetime | date | str
+"""A time as the API's filters take it: ISO 8601 text, a datetime or a date."""

@@ -3,8 +3,8 @@ query parameters that ask for them (`NestedDetails`)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import Depends, Query
 from pydantic import Field
@@ -12,11 +12,11 @@ from pydantic import Field
 from sodata.kit.db import MAX_FILTER_LENGTH
 from sodata.kit.errors import BadRequest
 from sodata.kit.schemas import CamelModel, WriteModel
-from sodata.kit.types import Str255, listed
+from sodata.kit.types import Listed, Str255
 
 
 class AddressPublic(CamelModel):
-    uuid: uuid.UUID
+    uuid: UUID
     use_parent: bool
     street: str | None
     post_code: str | None
@@ -26,7 +26,7 @@ class AddressPublic(CamelModel):
 
 
 class ContactPublic(CamelModel):
-    uuid: uuid.UUID
+    uuid: UUID
     use_parent: bool
     name: str | None
     phone: str | None
@@ -60,12 +60,13 @@ DETAILS_LEVELS = ("DEFAULT", "ALL")
 
 async def nested_details(  # async: no I/O, so no trip through the thread pool
     details_level: Annotated[
-        listed(DETAILS_LEVELS) | None,
+        str | None,
         Query(
             alias="detailsLevel",
             max_length=MAX_FILTER_LENGTH,
             description="DEFAULT, or ALL to include the contact and the address",
         ),
+        Listed(DETAILS_LEVELS),
     ] = None,
     with_contact: Annotated[
         bool, Query(alias="withContact", description="Include the contact")

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Response
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import AdminCaWithLinks, PlatformAdmin, ReadableCaWithLinks
@@ -10,15 +12,15 @@ from sodata.corporate_accounts.schemas import (
     CorporateAccountPublic,
     CorporateAccountUpdate,
 )
-from sodata.kit.lookup import name_query
+from sodata.kit.lookup import name_param
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sessions import SessionDep, SessionRoute
-from sodata.kit.sorting import sort_by_query
+from sodata.kit.sorting import sort_by_param
 
-NameFilter = name_query("the accounts whose name contains this text")
+NameFilter = Annotated[str | None, name_param("the accounts whose name contains this text")]
 router = APIRouter(route_class=SessionRoute, prefix="/api/v1/ca", tags=["Corporate Accounts"])
-SortBy = sort_by_query(service.SORT_FIELDS)
+SortBy = Annotated[str | None, sort_by_param(service.SORT_FIELDS)]
 
 
 @router.get(
@@ -32,7 +34,7 @@ def list_corporate_accounts(
     paging: PagingDep,
     sort_by: SortBy = None,
     name: NameFilter = None,
-):
+) -> Response:
     total, rows = paginate(session, service.query(principal, sort_by, name=name), paging)
     return json_response(
         Page[CorporateAccountPublic](
@@ -46,7 +48,7 @@ def list_corporate_accounts(
     summary="Get corporate account by UUID",
     response_model=CorporateAccountPublic,
 )
-def get_corporate_account(principal: PrincipalDep, ca: ReadableCaWithLinks):
+def get_corporate_account(principal: PrincipalDep, ca: ReadableCaWithLinks) -> Response:
     return json_response(service.to_public(ca, principal))
 
 
@@ -58,7 +60,7 @@ def get_corporate_account(principal: PrincipalDep, ca: ReadableCaWithLinks):
 )
 def create_corporate_account(
     session: SessionDep, principal: PlatformAdmin, body: CorporateAccountCreate
-):
+) -> Response:
     return json_response(
         service.to_public(service.create(session, principal, body), principal), status_code=201
     )
@@ -71,5 +73,5 @@ def create_corporate_account(
 )
 def update_corporate_account(
     session: SessionDep, principal: PrincipalDep, ca: AdminCaWithLinks, body: CorporateAccountUpdate
-):
+) -> Response:
     return json_response(service.to_public(service.update(session, principal, ca, body), principal))

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-import uuid
+from uuid import UUID
 
 from sodata.kit.schemas import CamelModel, WriteModel
 from sodata.kit.types import Name, Str32, Str255
 
 
 class UserLinkPublic(CamelModel):
-    uuid: uuid.UUID
+    uuid: UUID
     status: str
     is_support: bool
     corporate_account_id: int
@@ -16,8 +16,8 @@ class UserLinkPublic(CamelModel):
 
 
 class CorporateAccountPublic(CamelModel):
-    default_customer_uuid: uuid.UUID | None
-    uuid: uuid.UUID
+    default_customer_uuid: UUID | None
+    uuid: UUID
     name: str
     activation_type: str
     email_to: str | None
@@ -27,7 +27,7 @@ class CorporateAccountPublic(CamelModel):
     is_multi_customer_account: bool
     active: bool
     moving_authorization: str
-    icon_uuid: uuid.UUID | None
+    icon_uuid: UUID | None
     user_links: list[UserLinkPublic]
     is_master: bool
 
@@ -36,7 +36,7 @@ class CorporateAccountUpdate(WriteModel):
     read_only_from = (CorporateAccountPublic,)
 
     name: Name | None = None
-    default_customer_uuid: uuid.UUID | None = None
+    default_customer_uuid: UUID | None = None
     activation_type: Str32 | None = None
     email_to: Str255 | None = None
     email_cc: Str255 | None = None

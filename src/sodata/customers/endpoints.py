@@ -16,20 +16,20 @@ from sodata.icons.service import (
     icon_response,
     read_icon_upload,
 )
-from sodata.kit.lookup import name_query
+from sodata.kit.lookup import name_param
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import exclude_nested, json_response
 from sodata.kit.sessions import SessionDep, SessionRoute
-from sodata.kit.sorting import sort_by_query
+from sodata.kit.sorting import sort_by_param
 from sodata.models import Icon
 
-NameFilter = name_query("the customers whose name contains this text")
+NameFilter = Annotated[str | None, name_param("the customers whose name contains this text")]
 router = APIRouter(
     route_class=SessionRoute,
     prefix="/api/v1/ca/{corporateAccountUuid}/customers",
     tags=["Customers"],
 )
-SortBy = sort_by_query(service.SORT_FIELDS)
+SortBy = Annotated[str | None, sort_by_param(service.SORT_FIELDS)]
 
 CustomerUuid = Annotated[uuid.UUID, Path(alias="customerUuid", description="UUID of the customer")]
 
@@ -42,7 +42,7 @@ def list_customers(
     details: NestedDetails,
     sort_by: SortBy = None,
     name: NameFilter = None,
-):
+) -> Response:
     total, rows = paginate(session, service.query(ca, sort_by, name=name, details=details), paging)
     page = Page[CustomerPublic](
         total=total, results=[service.to_public(c, n, details) for c, n in rows], take=paging.take
@@ -53,7 +53,7 @@ def list_customers(
 @router.get("/{customerUuid}", summary="Get customer by UUID", response_model=CustomerPublic)
 def get_customer(
     session: SessionDep, ca: ReadableCa, customer_uuid: CustomerUuid, details: NestedDetails
-):
+) -> Response:
     return json_response(
         service.get_public(session, ca, customer_uuid, details),
         exclude=exclude_nested(details, NESTED),
@@ -63,7 +63,7 @@ def get_customer(
 @router.post("", summary="Create a new customer", status_code=201, response_model=CustomerPublic)
 def create_customer(
     session: SessionDep, principal: PrincipalDep, ca: WritableCa, body: CustomerCreate
-):
+) -> Response:
     customer = service.create(session, principal, ca, body)
     return json_response(service.get_public(session, ca, customer.uuid), status_code=201)
 
@@ -75,7 +75,7 @@ def update_customer(
     ca: WritableCa,
     customer_uuid: CustomerUuid,
     body: CustomerUpdate,
-):
+) -> Response:
     service.update(session, principal, ca, customer_uuid, body)
     return json_response(service.get_public(session, ca, customer_uuid))
 
@@ -83,7 +83,7 @@ def update_customer(
 @router.delete("/{customerUuid}", summary="Delete a customer", status_code=204)
 def delete_customer(
     session: SessionDep, principal: PrincipalDep, ca: WritableCa, customer_uuid: CustomerUuid
-):
+) -> Response:
     service.delete(session, principal, ca, customer_uuid)
     return Response(status_code=204)
 
@@ -94,7 +94,7 @@ def delete_customer(
     response_class=Response,
     responses=ICON_RESPONSES,
 )
-def get_customer_icon(session: SessionDep, ca: ReadableCa, customer_uuid: CustomerUuid):
+def get_customer_icon(session: SessionDep, ca: ReadableCa, customer_uuid: CustomerUuid) -> Response:
     return icon_response(service.get(session, ca, customer_uuid).icon, "customer", customer_uuid)
 
 
@@ -110,6 +110,6 @@ def put_customer_icon(
     ca: WritableCa,
     customer_uuid: CustomerUuid,
     icon: Annotated[Icon, Depends(read_icon_upload)],
-):
+) -> Response:
     service.set_icon(session, principal, ca, customer_uuid, icon)
     return json_response(service.get_public(session, ca, customer_uuid))

@@ -82,7 +82,7 @@ def to_public(customer: Customer, sites: int, details: frozenset[str]) -> Custom
         CustomerPublic,
         customer,
         corporate_account_uuid=customer.corporate_account.uuid,
-        icon_uuid=customer.icon.uuid if customer.icon_id is not None else None,
+        icon_uuid=customer.icon.uuid if customer.icon_id is not None and customer.icon else None,
         sites_quantity=sites,
         company_address=customer.company_address if "address" in details else None,
         contact=customer.contact if "contact" in details else None,
@@ -156,6 +156,11 @@ def update(
     changes = data.changes()
     if "name" in changes:
         _ensure_unique_name(session, ca, changes["name"], exclude_id=customer.id)
+
+    def apply() -> None:
+        for key, value in changes.items():
+            set_field(customer, key, value)
+
     apply_update(
         session,
         principal,
@@ -164,7 +169,7 @@ def update(
         changes,
         action="CUSTOMER_UPDATED",
         message=lambda: f"Customer {customer.name} updated",
-        apply=lambda: [set_field(customer, key, value) for key, value in changes.items()],
+        apply=apply,
     )
     return customer
 

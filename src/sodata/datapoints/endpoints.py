@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa, WritableCa
@@ -78,7 +78,7 @@ DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of 
 )
 def find_device_streams(
     session: SessionDep, principal: PrincipalDep, ca: ReadableCa, body: DatapointsQuery
-):
+) -> Response:
     notices: list[str] = []
     response = json_body(service.run_query(session, principal, ca, body, notices))
     for notice in notices:
@@ -112,7 +112,7 @@ def send_datapoints(
     principal: PrincipalDep,
     ca: WritableCa,
     device_uuid: DeviceUuid,
-):
+) -> Response:
     series = service.parse_ingest(service.decode_body(body))  # at most MAX_INGEST_BYTES: else 413
     retention_days = request.app.state.settings.raw_retention_days
     answer = service.ingest(session, principal, ca, device_uuid, series, retention_days)

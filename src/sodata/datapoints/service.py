@@ -58,7 +58,7 @@ class SeriesVariable(NamedTuple):
     uuid: uuid.UUID
     device_id: int
     item_type: str
-    index: int
+    item_index: int
     service_id: str
     data_type: str
     unit: str | None
@@ -67,7 +67,7 @@ class SeriesVariable(NamedTuple):
 
     @property
     def mapping_config(self) -> str:
-        return mapping_config(self.item_type, self.index, self.service_id)
+        return mapping_config(self.item_type, self.item_index, self.service_id)
 
 
 # built once: the variables of some devices (building it took longer than running it)
@@ -114,9 +114,9 @@ class Catalog:
         if services is not None:
             stmt, params["services"] = _CATALOG_OF_SERVICES, sorted(services)
         rows = session.connection().execute(stmt, params).tuples()
-        variables = [SeriesVariable(*row) for row in rows]
+        variables = [SeriesVariable._make(row) for row in rows]
         return Catalog(
-            {(v.device_id, v.item_type, v.index, v.service_id): v for v in variables},
+            {(v.device_id, v.item_type, v.item_index, v.service_id): v for v in variables},
             {v.uuid: v for v in variables},
         )
 
@@ -125,9 +125,9 @@ class Catalog:
         """The variables of each device, apart (a device without any has an empty one)."""
         rows = session.connection().execute(_CATALOG, {"devices": sorted(set(device_ids))})
         catalogs = {device_id: Catalog({}, {}) for device_id in device_ids}
-        for v in (SeriesVariable(*row) for row in rows.tuples()):
+        for v in (SeriesVariable._make(row) for row in rows.tuples()):
             catalog = catalogs[v.device_id]
-            catalog.by_key[v.device_id, v.item_type, v.index, v.service_id] = v
+            catalog.by_key[v.device_id, v.item_type, v.item_index, v.service_id] = v
             catalog.by_uuid[v.uuid] = v
         return catalogs
 
@@ -280,7 +280,7 @@ def run_query(
             )
         answer: dict[str, Any] = {
             "itemType": variable.item_type,
-            "itemIndex": str(variable.index),
+            "itemIndex": str(variable.item_index),
             "serviceId": variable.service_id,
             "deviceUuid": str(device.uuid),
             "variableUuid": str(variable.uuid),
@@ -339,7 +339,7 @@ def _resolve_query(
             .join(Device, Variable.device_id == Device.id)
             .where(Variable.uuid.in_(wanted_variables), readable)
         )
-        by_variable = {variable: DeviceRow(*device) for variable, *device in rows}
+        by_variable = {variable: DeviceRow._make(device) for variable, *device in rows}
     devices_by_uuid = device_rows(
         session, {s.device_uuid for s in series if s.device_uuid is not None}, readable
     )

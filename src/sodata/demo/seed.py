@@ -573,11 +573,13 @@ def _site_devices(b: _Builder, site: Site, spec: SiteSpec, index: int) -> None:
     else:
         gateway = None
         for type_uuid, pattern, ratings in GENERIC_DEVICES:
-            kva = ratings[index % len(ratings)] if ratings else None
-            name = pattern.format(kva=kva, city=spec.city)
+            rating = ratings[index % len(ratings)] if ratings else None
+            name = pattern.format(kva=rating, city=spec.city)
             type_uuid = meters.DEVICE_TYPES.get(name, type_uuid)  # the Countis E meters
             status = STATUSES.get(spec.name, {}).get(name, "ACCEPTED")
-            device = b.device(site, spec, name, type_uuid, gateway=gateway, kva=kva, status=status)
+            device = b.device(
+                site, spec, name, type_uuid, gateway=gateway, kva=rating, status=status
+            )
             gateway = gateway or device  # the first device of the set is the gateway
 
 

@@ -114,7 +114,9 @@ def list_devices(
 
 
 @router.post("", summary="Create a new device", status_code=201, response_model=DevicePublic)
-def create_device(session: SessionDep, principal: PrincipalDep, ca: WritableCa, body: DeviceCreate) -> Response:
+def create_device(
+    session: SessionDep, principal: PrincipalDep, ca: WritableCa, body: DeviceCreate
+) -> Response:
     device = service.create(session, principal, ca, body)
     return json_response(service.get_public(session, ca, device.uuid), status_code=201)
 
@@ -138,7 +140,9 @@ def pre_create_device(
         201: {"model": DevicePublic, "description": "The device was unknown and has been created"}
     },
 )
-def link_device(session: SessionDep, principal: PrincipalDep, ca: WritableCa, body: DeviceLink) -> Response:
+def link_device(
+    session: SessionDep, principal: PrincipalDep, ca: WritableCa, body: DeviceLink
+) -> Response:
     """Attach the device with this serial number to the site holding `activationKey`.
 
     A pre-created device is linked (200); an unknown one is created (201) when the site

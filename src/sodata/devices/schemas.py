@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import Field, field_validator
 
@@ -18,7 +18,7 @@ DeviceStatus = Literal["PENDING", "ACCEPTED", "DEACTIVATED"]
 
 
 class DevicePublic(CamelModel):
-    uuid: uuid.UUID
+    uuid: UUID
     email_to: str | None
     email_cc: str | None
     technical_name: str | None
@@ -36,7 +36,7 @@ class DevicePublic(CamelModel):
     visibility: str | None
     longitude: float | None
     latitude: float | None
-    device_type_uid: uuid.UUID
+    device_type_uid: UUID
     device_type_reference_id: str
     manufacturer: str
     location: str | None
@@ -53,9 +53,9 @@ class DevicePublic(CamelModel):
     storage_name: str
     net_id: str | None
     moving_authorization: str
-    site_uuid: uuid.UUID | None
-    gateway_uuid: uuid.UUID | None
-    icon_uuid: uuid.UUID | None
+    site_uuid: UUID | None
+    gateway_uuid: UUID | None
+    icon_uuid: UUID | None
     contact: ContactPublic | None = None
     address: AddressPublic | None = None
     name: str
@@ -74,8 +74,8 @@ class DeviceUpdate(WriteModel):
 
     name: Name | None = None
     serial_number: Serial | None = None
-    site_uuid: uuid.UUID | None = None
-    gateway_uuid: uuid.UUID | None = None
+    site_uuid: UUID | None = None
+    gateway_uuid: UUID | None = None
     email_to: Str255 | None = None
     email_cc: Str255 | None = None
     technical_name: Str255 | None = None
@@ -110,25 +110,23 @@ class DeviceUpdate(WriteModel):
 class DeviceCreate(DeviceUpdate):
     name: Name
     serial_number: Serial
-    site_uuid: uuid.UUID
-    device_type_uid: uuid.UUID
+    site_uuid: UUID
+    device_type_uid: UUID
 
 
 class DevicePreCreate(WriteModel):
     serial_number: Serial
-    device_type_uid: uuid.UUID
+    device_type_uid: UUID
     name: Name | None = None
 
 
 class DeviceLink(WriteModel):
     serial_number: Serial
-    activation_key: uuid.UUID = Field(
-        description="The activationKey of the site to link the device to"
-    )
+    activation_key: UUID = Field(description="The activationKey of the site to link the device to")
     gateway_serial_number: Serial | None = Field(
         default=None, description="Serial number of the gateway the device reports through"
     )
-    device_type_uid: uuid.UUID | None = Field(
+    device_type_uid: UUID | None = Field(
         default=None, description="Required when the device does not exist yet (it is then created)"
     )
     name: Name | None = None
@@ -138,11 +136,11 @@ class DevicesRepaired(CamelModel):
     """The answer of PUT .../devices/repair-devices."""
 
     repaired_devices: int = Field(description="How many devices got their profile applied again")
-    devices: list[uuid.UUID] = Field(description="The uuids of the repaired devices")
+    devices: list[UUID] = Field(description="The uuids of the repaired devices")
     created_variables: int = Field(description="How many missing profile variables were created")
 
 
 class DeviceSharePublic(CamelModel):
-    device_uuid: uuid.UUID
-    site_uuid: uuid.UUID
+    device_uuid: UUID
+    site_uuid: UUID
     created_at: Timestamp

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter
-from sqlalchemy import Boolean, Select, bindparam, literal, or_, select
+from sqlalchemy import BindParameter, Boolean, Select, bindparam, literal, or_, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import update as sql_update
-from sqlalchemy.engine import Row
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.sql.elements import ColumnElement
@@ -148,7 +148,7 @@ def _listing(filters: frozenset[str], sort_by: str | None) -> Select:
     """The listing of devices filtered by `filters` (bind parameters of the same names), built
     once per shape: building it took longer than running it."""
     if "site" in filters:
-        site = bindparam("site")
+        site: BindParameter[int] = bindparam("site")
         shared = select(DeviceShare.device_id).where(DeviceShare.site_id == site)
         stmt = _select(Device.site_id == site).where(
             or_(Device.site_id == site, Device.id.in_(shared))
@@ -182,7 +182,9 @@ def to_public(
     mappings = [dict(zip(keys, row, strict=True)) for row in rows]
     for name, model in (("contact", Contact), ("address", Address)):
         ids = {m[f"{name}_id"] for m in mappings} - {None} if name in details else set()
-        found = session.scalars(select(model).where(model.id.in_(ids))) if ids else ()
+        found: Iterable[Contact | Address] = (
+            session.scalars(select(model).where(model.id.in_(ids))) if ids else ()
+        )
         by_id = {obj.id: obj for obj in found}
         for m in mappings:
             m[name] = by_id.get(m[f"{name}_id"])
@@ -425,7 +427,7 @@ def link(
 
 def _check_linkable(device: Device, data: DeviceLink) -> None:
     """A known device links only if it is in no site yet and has the type the caller expects."""
-    if device.site_id is not None:
+    if device.site is not None:
         raise Conflict(
             f"serialNumber: device {device.uuid} ({device.serial_number}) is already in site "
             f"{device.site.name}; move it with PUT /devices/{device.uuid} and a siteUuid"
@@ -515,9 +517,10 @@ def delete(
     Deletes in one account take turns, so a second concurrent delete answers 404."""
     lock_row(session, CorporateAccount.id, ca.id)
     device = get(session, ca, device_uuid)
-    children = session.execute(
+    detached = session.execute(
         sql_update(Device).where(Device.gateway_id == device.id).values(gateway_id=None)
-    ).rowcount
+    )
+    children = cast(CursorResult[Any], detached).rowcount  # an UPDATE's result: a cursor's
     session.execute(sql_delete(Variable).where(Variable.device_id == device.id))
     session.execute(sql_delete(Item).where(Item.device_id == device.id))
     session.execute(sql_delete(DeviceShare).where(DeviceShare.device_id == device.id))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from fastapi import Request
@@ -57,7 +57,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 async def _multipart_file(request: Request, body: bytes) -> bytes:
     """The `file` field of a multipart body already read in memory."""
 
-    async def chunks() -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncGenerator[bytes, None]:
         yield body
 
     parser = MultiPartParser(request.headers, chunks(), max_files=1, max_fields=8)
@@ -141,7 +141,7 @@ ICON_UPLOAD_OPENAPI = {
         },
     }
 }
-ICON_RESPONSES = {
+ICON_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"image/png": {}, "image/jpeg": {}, "image/gif": {}, "image/webp": {}},
         "description": "The icon",

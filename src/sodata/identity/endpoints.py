@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from jwt.algorithms import RSAAlgorithm
@@ -207,7 +208,9 @@ def realm_info(realm: str, request: Request, p: ProviderDep) -> Response:
     except OAuthError as exc:
         return _error(exc)
     keys = p.keystore.keys(refresh=True)  # the key that signs now, maybe new
-    public = RSAAlgorithm.from_jwk(keys.public[keys.signing_kid]).public_bytes(
+    key = RSAAlgorithm.from_jwk(keys.public[keys.signing_kid])
+    assert isinstance(key, rsa.RSAPublicKey)  # a public JWK gives a public key
+    public = key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     issuer = p.issuer(request)
@@ -387,8 +390,9 @@ def authorize(
             if exc.description == "Account disabled"
             else "Invalid username or password."
         )
-        page = sign_in_page(realm, action, params, username=form.get("username", ""), error=message)
-        return _page(page)
+        return _page(
+            sign_in_page(realm, action, params, username=form.get("username", ""), error=message)
+        )
     code = service.new_authorization_code(
         session,
         client,
@@ -504,8 +508,8 @@ def logout(
     if form.get("id_token_hint"):
         service.revoke_session_of(session, p.tokens, issuers, form["id_token_hint"])
     target = form.get("post_logout_redirect_uri")
-    client = service.find_client(session, form.get("client_id", ""))
-    if target and client and service.redirect_allowed(client, target, str(request.base_url)):
+    known = service.find_client(session, form.get("client_id", ""))
+    if target and known and service.redirect_allowed(known, target, str(request.base_url)):
         return RedirectResponse(target, status_code=302)
     return _page(message_page("You are logged out", "You can close this page."))
 
@@ -521,5 +525,7 @@ def preflight(realm: str, request: Request, p: ProviderDep) -> Response:
     except OAuthError as exc:
         return _error(exc)
     origin = request.headers.get("origin")
+    if not origin:
+        return Response(status_code=200)
     headers = {**PREFLIGHT, "Access-Control-Allow-Origin": origin, "Vary": "Origin"}
-    return Response(status_code=200, headers=headers if origin else None)
+    return Response(status_code=200, headers=headers)

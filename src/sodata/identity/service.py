@@ -11,12 +11,13 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import Session
 
 from sodata.audit import record
@@ -73,6 +74,11 @@ def client_credentials_from(
             raise OAuthError(401, "invalid_client", BAD_CLIENT) from None
         return unquote(client_id), unquote(secret)
     return form.get("client_id", ""), form.get("client_secret")
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """The rows an UPDATE changed (its result is a cursor's)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def find_client(session: Session, client_id: str, *, enabled: bool = False) -> OAuthClient | None:
@@ -466,8 +472,8 @@ def refresh_grant(
         .where(AuthSession.id == auth.id, AuthSession.refresh_jti == str(claims.get("jti")))
         .values(refresh_jti=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if used != 1:
+    )
+    if _rowcount(used) != 1:
         auth.revoked_at = now()  # a refresh token used twice: someone else may hold it
         raise OAuthError(400, "invalid_grant", "Stale token")
     user = session.get(User, auth.user_id)
@@ -541,8 +547,8 @@ def authorization_code_grant(
         update(AuthorizationCode)
         .where(AuthorizationCode.code_hash == code_hash, AuthorizationCode.used.is_(False))
         .values(used=True)
-    ).rowcount
-    row = session.get(AuthorizationCode, code_hash) if claimed == 1 else None
+    )
+    row = session.get(AuthorizationCode, code_hash) if _rowcount(claimed) == 1 else None
     if row is None or row.client_id != client.id or _aware(row.expires_at) <= now():
         raise OAuthError(400, "invalid_grant", "Code not valid")
     if form.get("redirect_uri", "") != row.redirect_uri:

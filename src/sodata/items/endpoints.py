@@ -23,12 +23,14 @@ ItemUuid = Annotated[uuid.UUID, Path(alias="itemUuid", description="UUID of the 
 
 
 @router.get("", summary="Get all items from a device", response_model=ItemsList)
-def list_items(session: SessionDep, ca: ReadableCa, device_uuid: DeviceUuid):
+def list_items(session: SessionDep, ca: ReadableCa, device_uuid: DeviceUuid) -> Response:
     return json_response(service.list_public(session, ca, device_uuid))
 
 
 @router.get("/{itemUuid}", summary="Get item by UUID", response_model=ItemPublic)
-def get_item(session: SessionDep, ca: ReadableCa, device_uuid: DeviceUuid, item_uuid: ItemUuid):
+def get_item(
+    session: SessionDep, ca: ReadableCa, device_uuid: DeviceUuid, item_uuid: ItemUuid
+) -> Response:
     return json_response(service.get_public(session, ca, device_uuid, item_uuid))
 
 
@@ -39,7 +41,7 @@ def create_item(
     ca: WritableCa,
     device_uuid: DeviceUuid,
     body: ItemCreate,
-):
+) -> Response:
     item = service.create(session, principal, ca, device_uuid, body)
     return json_response(service.get_public(session, ca, device_uuid, item.uuid), status_code=201)
 
@@ -52,7 +54,7 @@ def update_item(
     device_uuid: DeviceUuid,
     item_uuid: ItemUuid,
     body: ItemUpdate,
-):
+) -> Response:
     service.update(session, principal, ca, device_uuid, item_uuid, body)
     return json_response(service.get_public(session, ca, device_uuid, item_uuid))
 
@@ -64,6 +66,6 @@ def delete_item(
     ca: WritableCa,
     device_uuid: DeviceUuid,
     item_uuid: ItemUuid,
-):
+) -> Response:
     service.delete(session, principal, ca, device_uuid, item_uuid)
     return Response(status_code=204)

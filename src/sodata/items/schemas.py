@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Annotated, Any
+from uuid import UUID
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -47,9 +47,9 @@ ItemIndex = Annotated[
 
 
 class ItemPublic(CamelModel):
-    uuid: uuid.UUID
+    uuid: UUID
     id: int
-    device_uuid: uuid.UUID
+    device_uuid: UUID
     item_type: str
     index: str
     name: str | None

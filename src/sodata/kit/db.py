@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import orjson
 from sqlalchemy import MetaData, create_engine, event
@@ -153,13 +153,20 @@ class _Lane:
         self._turn.release()
 
 
+_CursorT = TypeVar("_CursorT", bound=sqlite3.Cursor)
+
+
 class _LaneConnection(sqlite3.Connection):
     """A pysqlite connection whose write transactions take the engine's lane first."""
 
     lane: _Lane
     _holds = False
 
-    def cursor(self, factory: Any = None) -> sqlite3.Cursor:
+    @overload
+    def cursor(self, factory: None = None) -> sqlite3.Cursor: ...
+    @overload
+    def cursor(self, factory: Callable[[sqlite3.Connection], _CursorT]) -> _CursorT: ...
+    def cursor(self, factory: Any = None) -> Any:
         return super().cursor(factory or _LaneCursor)
 
     def before(self, sql: str) -> None:
@@ -230,7 +237,7 @@ def make_engine(url: str, connections: int | None = None, wait: float = 30.0) ->
         path = make_url(url).database
         lane = _Lane(path if path not in (None, "", ":memory:") else None, wait)
         factory = type("LaneConnection", (_LaneConnection,), {"lane": lane})
-        connect = {"check_same_thread": False, "timeout": wait, "factory": factory}
+        connect: dict[str, Any] = {"check_same_thread": False, "timeout": wait, "factory": factory}
         engine = create_engine(url, connect_args=connect, **options)
         _GROUPS[engine] = _Group(wait)
 
@@ -247,7 +254,7 @@ def make_engine(url: str, connections: int | None = None, wait: float = 30.0) ->
     if connections is None:
         options |= {"pool_size": 10, "max_overflow": 20}
     # a wait for a row lock is bounded too (answered 503, as a wait for a connection)
-    connect: dict[str, Any] = {"options": f"-c lock_timeout={int(wait * 1000)}"}
+    connect = {"options": f"-c lock_timeout={int(wait * 1000)}"}
     given = make_url(url).query
     connect |= {k: v for k, v in PG_OUTAGE_BOUNDS.items() if k not in given}
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect, **options)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from functools import cache
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from fastapi import Query
 from pydantic import BaseModel
@@ -97,12 +97,6 @@ def name_param(what: str) -> FieldInfo:
     `NameFilter = Annotated[str | None, name_param("...")]`."""
     param: FieldInfo = Query(max_length=MAX_FILTER_LENGTH, description=f"Only {what}")
     return param
-
-
-def name_query(what: str) -> Any:
-    """The type of a `name` query parameter; for the type checker, write
-    `Annotated[str | None, name_param(...)]` instead."""
-    return Annotated[str | None, name_param(what)]
 
 
 def contains_text(

@@ -19,6 +19,7 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 MAX_JSON_DEPTH = 32
@@ -43,11 +44,23 @@ Str255 = Annotated[str, StringConstraints(max_length=255), NoNul]
 Text = Annotated[str, StringConstraints(max_length=4000), NoNul]
 
 
-def listed(values: Iterable[str]) -> Any:
-    """A string that the JSON schema declares as one of `values` (an enum); the endpoint
-    checks it itself, with a message naming them, and may take other spellings too (lower
-    case, "+name")."""
-    return Annotated[str, WithJsonSchema({"type": "string", "enum": list(values)})]
+class Listed:
+    """Annotated metadata of an optional string (`str | None`): the JSON schema declares the
+    string as one of `values` (an enum), and nothing else about it; the endpoint checks it
+    itself, with a message naming them, and may take other spellings too (lower case, "+name")."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        self.values = list(values)
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        for branch in json_schema.get("anyOf", ()):
+            if branch.get("type") == "string":
+                branch.clear()
+                branch.update(type="string", enum=list(self.values))
+        return json_schema
 
 
 def whole_number_as_text(value: Any) -> str:
@@ -76,7 +89,7 @@ class _WholeNumberAsText:
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> dict[str, Any]:
-        inner = handler(schema["schema"])  # type: ignore[typeddict-item]
+        inner = handler(schema["schema"])
         return {"anyOf": [inner, {"type": "integer", "minimum": 0}]}
 
 

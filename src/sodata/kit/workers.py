@@ -32,6 +32,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sodata.kit import log_format, metrics
@@ -58,8 +59,10 @@ def _worker(channel: socket.socket, log_level: str) -> None:
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=[])
             loop = asyncio.get_running_loop()
+            # uvicorn's HTTP protocols take these: its annotation is only `type[asyncio.Protocol]`
+            protocol_class: Callable[..., asyncio.Protocol] = self.config.http_protocol_class
             protocol = functools.partial(
-                self.config.http_protocol_class,
+                protocol_class,
                 config=self.config,
                 server_state=self.server_state,
                 app_state=self.lifespan.state,

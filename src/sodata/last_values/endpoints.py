@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Response
 
 from sodata.access.deps import PrincipalDep
 from sodata.access.scope import ReadableCa
@@ -32,7 +32,7 @@ the caller may not read answers 404."""
 )
 def device_last_values(
     session: SessionDep, principal: PrincipalDep, ca: ReadableCa, device_uuid: DeviceUuid
-):
+) -> Response:
     body = service.of_devices(session, principal, ca, [device_uuid])
     return json_body(body)
 
@@ -45,6 +45,6 @@ def device_last_values(
 )
 def last_values(
     session: SessionDep, principal: PrincipalDep, ca: ReadableCa, body: LastValuesQuery
-):
+) -> Response:
     answer = service.of_devices(session, principal, ca, body.device_uuids)
     return json_body(answer)

@@ -84,13 +84,13 @@ def of_devices(
         group,
         kind,
     ) in rows:
-        device_uuid, device_name = shown[device_id]
+        device_text, device_name = shown[device_id]
         values[device_id].append(
             {
                 "serviceId": service_id,
                 "itemType": item_type,
                 "itemIndex": str(index),
-                "deviceUuid": device_uuid,
+                "deviceUuid": device_text,
                 "value": text(value),
                 "date": iso_ms(at),
                 "title": title(translations, service_name),

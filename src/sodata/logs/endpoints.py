@@ -4,7 +4,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from sodata.access.scope import ReadableCa
 from sodata.kit.db import MAX_FILTER_LENGTH
@@ -13,7 +13,7 @@ from sodata.kit.lookup import public
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sessions import SessionDep, SessionRoute
-from sodata.kit.sorting import sort_by_query
+from sodata.kit.sorting import sort_by_param
 from sodata.logs import service
 from sodata.logs.schemas import LogPublic
 from sodata.models import CorporateAccount, LogEntry
@@ -21,7 +21,7 @@ from sodata.models import CorporateAccount, LogEntry
 router = APIRouter(
     route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}/logs", tags=["Logs"]
 )
-SortBy = sort_by_query(service.SORT_FIELDS, default="-createdAt")
+SortBy = Annotated[str | None, sort_by_param(service.SORT_FIELDS, default="-createdAt")]
 
 LogUuid = Annotated[uuid.UUID, Path(alias="logUuid", description="UUID of the log entry")]
 
@@ -93,7 +93,7 @@ def list_logs(
     search: Annotated[
         str | None, Query(max_length=MAX_FILTER_LENGTH, description="Text the message contains")
     ] = None,
-):
+) -> Response:
     start, end = parse_instant(since, "from"), parse_instant(until, "to")
     if start is not None and end is not None and end <= start:
         raise BadRequest("to: must be later than from")
@@ -115,5 +115,5 @@ def list_logs(
 
 
 @router.get("/{logUuid}", summary="Get log by UUID", response_model=LogPublic)
-def get_log(session: SessionDep, ca: ReadableCa, log_uuid: LogUuid):
+def get_log(session: SessionDep, ca: ReadableCa, log_uuid: LogUuid) -> Response:
     return json_response(to_public(ca, service.get(session, ca.id, log_uuid)))

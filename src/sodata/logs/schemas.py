@@ -1,21 +1,21 @@
 from __future__ import annotations
 
-import uuid
 from typing import Any
+from uuid import UUID
 
 from sodata.kit.schemas import CamelModel, Timestamp
 
 
 class LogPublic(CamelModel):
-    uuid: uuid.UUID
+    uuid: UUID
     created_at: Timestamp
     level: str
     action: str
     object_type: str | None
-    object_uuid: uuid.UUID | None
+    object_uuid: UUID | None
     object_name: str | None
-    user_uuid: uuid.UUID | None
+    user_uuid: UUID | None
     user_email: str | None
     message: str
     details: dict[str, Any] | None
-    corporate_account_uuid: uuid.UUID
+    corporate_account_uuid: UUID

@@ -15,6 +15,8 @@ def run() -> None:
     if connectable is not None:
         _migrate(connectable)
         return
+    if url is None:
+        raise RuntimeError("alembic: give sqlalchemy.url or a connection")
     engine = make_engine(url)
     with engine.connect() as connection:
         _migrate(connection)

@@ -29,6 +29,7 @@ import ssl
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sodata.config import Settings
 from sodata.kit import metrics
@@ -267,6 +268,7 @@ class Consumer:
     ) -> None:
         if settings.mqtt_host is None:
             raise ValueError("no broker: set SODATA_MQTT_HOST (README, MQTT ingestion)")
+        self.host: str = settings.mqtt_host
         self.settings = settings
         self.client_id = client_id
         self.topic_filter = topic_filter
@@ -363,7 +365,7 @@ class Consumer:
         transport, connection = await asyncio.wait_for(
             loop.create_connection(
                 lambda: _Connection(self, number),
-                self.settings.mqtt_host,
+                self.host,
                 self.settings.mqtt_port,
                 ssl=context,
             ),
@@ -386,9 +388,10 @@ class Consumer:
             self.connected.set()
             log.info("connected to the broker (session present: %s)", present)
             stopping = asyncio.ensure_future(self._stopping.wait())
+            ends: set[asyncio.Future[Any]] = {connection.closed, stopping}
             while not connection.closed.done():
                 done, _ = await asyncio.wait(
-                    {connection.closed, stopping},
+                    ends,
                     timeout=KEEPALIVE / 2,
                     return_when=asyncio.FIRST_COMPLETED,
                 )

@@ -117,7 +117,7 @@ class Directory:
                         Device.corporate_account_id == ca_id, Device.serial_number.in_(serials)
                     )
                 )
-                found.update({(ca_id, serial): DeviceRow(*row) for serial, *row in rows})
+                found.update({(ca_id, serial): DeviceRow._make(row) for serial, *row in rows})
             return found
 
         return self._by_serial.get(keys, load)
@@ -196,7 +196,7 @@ def flush(
     def gateway_of(p: _Parsed) -> DeviceRow | None:
         return gateways.get((accounts[p.where.ca], p.where.serial_number))
 
-    wanted = set()
+    wanted: set[tuple[int, uuid.UUID]] = set()
     for p in known:
         if p.series and (gateway := gateway_of(p)) is not None:
             p.children = Pending.children(gateway, p.series)

@@ -176,9 +176,9 @@ def bucket_ends(starts: np.ndarray, granularity: str, offsets: Offsets) -> np.nd
     elif granularity == "week":
         following = first + 7
     else:
-        unit = "M" if granularity == "month" else "Y"
+        period = "M" if granularity == "month" else "Y"
         following = (
-            (first.astype("datetime64[D]").astype(f"datetime64[{unit}]") + 1)
+            (first.astype("datetime64[D]").astype(f"datetime64[{period}]") + 1)
             .astype("datetime64[D]")
             .astype(np.int64)
         )

@@ -23,10 +23,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any, cast
 
 import numpy as np
 from sqlalchemy import select, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -79,7 +80,7 @@ def _postgres_round(engine: Engine, days: int | None, now: int) -> int:
         ).scalar():
             return 0  # another process runs this round
         try:
-            attached = dict(
+            attached: dict[str, bool] = dict(
                 conn.execute(
                     text(
                         "SELECT c.relname, i.inhdetachpending FROM pg_inherits i"
@@ -115,14 +116,15 @@ def _delete_before(engine: Engine, bound: int) -> int:
         chunk = ",".join(map(str, variables[lo : lo + 500]))
         while True:
             with Session(engine) as session:
-                count = session.execute(
+                result = session.execute(
                     text(
                         "DELETE FROM datapoints WHERE (variable_id, at) IN (SELECT variable_id,"
                         f" at FROM datapoints WHERE variable_id IN ({chunk}) AND at < :bound"
                         " LIMIT :rows)"
                     ),
                     {"bound": bound, "rows": DELETE_ROWS},
-                ).rowcount
+                )
+                count = cast(CursorResult[Any], result).rowcount  # a DELETE's: a cursor's
                 session.commit()
             deleted += count
             if count < DELETE_ROWS:

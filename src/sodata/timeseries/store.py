@@ -88,7 +88,7 @@ class Db:
         finally:
             cursor.close()
 
-    def many(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
+    def many(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
         cursor = self.raw.cursor()
         try:
             cursor.executemany(self._sql(sql), params)

@@ -10,27 +10,29 @@ from sodata.access.scope import AdminCa, PlatformAdmin, ReadableCa
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sessions import SessionDep, SessionRoute
-from sodata.kit.sorting import sort_by_query
+from sodata.kit.sorting import sort_by_param
 from sodata.users import service
 from sodata.users.schemas import UserCreate, UserPublic, UserUpdate
 
 router = APIRouter(
     route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}/users", tags=["Users"]
 )
-SortBy = sort_by_query(service.SORT_FIELDS, default="email")
+SortBy = Annotated[str | None, sort_by_param(service.SORT_FIELDS, default="email")]
 
 UserUuid = Annotated[uuid.UUID, Path(alias="userUuid", description="UUID of the user")]
 
 
 @router.get("", summary="Get the pagination for users", response_model=Page[UserPublic])
-def list_users(session: SessionDep, ca: ReadableCa, paging: PagingDep, sort_by: SortBy = None):
+def list_users(
+    session: SessionDep, ca: ReadableCa, paging: PagingDep, sort_by: SortBy = None
+) -> Response:
     total, rows = paginate(session, service.query(ca, sort_by), paging)
     results = [service.to_public(user, role) for user, role in rows]
     return json_response(Page[UserPublic](total=total, results=results, take=paging.take))
 
 
 @router.get("/{userUuid}", summary="Get user by UUID", response_model=UserPublic)
-def get_user(session: SessionDep, ca: ReadableCa, user_uuid: UserUuid):
+def get_user(session: SessionDep, ca: ReadableCa, user_uuid: UserUuid) -> Response:
     return json_response(service.get_public(session, ca, user_uuid))
 
 
@@ -44,7 +46,9 @@ def get_user(session: SessionDep, ca: ReadableCa, user_uuid: UserUuid):
     status_code=201,
     response_model=UserPublic,
 )
-def add_user(session: SessionDep, principal: PrincipalDep, ca: AdminCa, body: UserCreate):
+def add_user(
+    session: SessionDep, principal: PrincipalDep, ca: AdminCa, body: UserCreate
+) -> Response:
     user = service.add_to_account(session, principal, ca, body)
     return json_response(service.get_public(session, ca, user.uuid), status_code=201)
 
@@ -60,7 +64,7 @@ def add_user(session: SessionDep, principal: PrincipalDep, ca: AdminCa, body: Us
 )
 def update_user(
     session: SessionDep, principal: PrincipalDep, ca: AdminCa, user_uuid: UserUuid, body: UserUpdate
-):
+) -> Response:
     service.update(session, principal, ca, user_uuid, body)
     return json_response(service.get_public(session, ca, user_uuid))
 
@@ -72,7 +76,9 @@ def update_user(
     "the user keeps their other accounts. The account's last admin stays (409).",
     status_code=204,
 )
-def remove_user(session: SessionDep, principal: PrincipalDep, ca: AdminCa, user_uuid: UserUuid):
+def remove_user(
+    session: SessionDep, principal: PrincipalDep, ca: AdminCa, user_uuid: UserUuid
+) -> Response:
     service.unlink_user(session, principal, ca, service.get_linked(session, ca, user_uuid))
     return Response(status_code=204)
 
@@ -85,7 +91,9 @@ def remove_user(session: SessionDep, principal: PrincipalDep, ca: AdminCa, user_
     "user can no longer sign in and their sessions end at once.",
     response_model=UserPublic,
 )
-def disable_user(session: SessionDep, ca: AdminCa, principal: PlatformAdmin, user_uuid: UserUuid):
+def disable_user(
+    session: SessionDep, ca: AdminCa, principal: PlatformAdmin, user_uuid: UserUuid
+) -> Response:
     service.set_enabled(session, principal, service.get_linked(session, ca, user_uuid), False)
     return json_response(service.get_public(session, ca, user_uuid))
 
@@ -96,6 +104,8 @@ def disable_user(session: SessionDep, ca: AdminCa, principal: PlatformAdmin, use
     description="Platform administrators only: the user may sign in again.",
     response_model=UserPublic,
 )
-def enable_user(session: SessionDep, ca: AdminCa, principal: PlatformAdmin, user_uuid: UserUuid):
+def enable_user(
+    session: SessionDep, ca: AdminCa, principal: PlatformAdmin, user_uuid: UserUuid
+) -> Response:
     service.set_enabled(session, principal, service.get_linked(session, ca, user_uuid), True)
     return json_response(service.get_public(session, ca, user_uuid))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import Field, TypeAdapter, ValidationError
@@ -14,7 +14,7 @@ from sodata.kit.errors import BadRequest, describe_validation_errors
 from sodata.kit.pagination import Page, PagingDep, paginate
 from sodata.kit.responses import json_response
 from sodata.kit.sessions import SessionDep, SessionRoute
-from sodata.kit.sorting import sort_by_query
+from sodata.kit.sorting import sort_by_param
 from sodata.variables import service
 from sodata.variables.schemas import (
     ServiceType,
@@ -29,7 +29,7 @@ from sodata.variables.schemas import (
 router = APIRouter(
     route_class=SessionRoute, prefix="/api/v1/ca/{corporateAccountUuid}", tags=["Variables"]
 )
-SortBy = sort_by_query(service.SORT_FIELDS, default=None)
+SortBy = Annotated[str | None, sort_by_param(service.SORT_FIELDS, default=None)]
 
 DeviceUuid = Annotated[uuid.UUID, Path(alias="deviceUuid", description="UUID of the device")]
 VariableUuid = Annotated[uuid.UUID, Path(alias="variableUuid", description="UUID of the variable")]
@@ -37,17 +37,20 @@ VariableUuid = Annotated[uuid.UUID, Path(alias="variableUuid", description="UUID
 MAX_BATCH = 1000
 
 
+V = TypeVar("V", bound=VariableUpdate)
+Batch = Annotated[list[V], Field(min_length=1, max_length=MAX_BATCH)]
+
+
 def _batch_body(
-    model: type[VariableUpdate],
-) -> tuple[Callable[[Request], Awaitable[list[Any]]], dict[str, Any]]:
-    """A JSON array of `model` and its OpenAPI request body.
+    model: type[V], adapter: TypeAdapter[list[V]]
+) -> tuple[Callable[[Request], Awaitable[list[V]]], dict[str, Any]]:
+    """A JSON array of `model` (`adapter`: of Batch[model]) and its OpenAPI request body.
 
     Read here rather than by FastAPI so that errors name the element as "[3].serviceId: ...",
     the same way as the checks of the service do.
     """
-    adapter = TypeAdapter(Annotated[list[model], Field(min_length=1, max_length=MAX_BATCH)])
 
-    async def parse(request: Request) -> list[Any]:
+    async def parse(request: Request) -> list[V]:
         try:
             return adapter.validate_json(await request.body())
         except ValidationError as exc:
@@ -71,8 +74,10 @@ def _batch_body(
     }
 
 
-_parse_creates, CREATES_OPENAPI = _batch_body(VariableCreate)
-_parse_updates, UPDATES_OPENAPI = _batch_body(VariableBatchUpdate)
+_parse_creates, CREATES_OPENAPI = _batch_body(VariableCreate, TypeAdapter(Batch[VariableCreate]))
+_parse_updates, UPDATES_OPENAPI = _batch_body(
+    VariableBatchUpdate, TypeAdapter(Batch[VariableBatchUpdate])
+)
 BatchCreates = Annotated[list[VariableCreate], Depends(_parse_creates)]
 BatchUpdates = Annotated[list[VariableBatchUpdate], Depends(_parse_updates)]
 
@@ -92,7 +97,7 @@ def list_device_variables(
     item_type: Annotated[
         ItemType | None, Query(alias="itemType", description="Only the items of this type")
     ] = None,
-):
+) -> Response:
     return json_response(service.list_public(session, ca, device_uuid, service_type, item_type))
 
 
@@ -103,7 +108,7 @@ def list_device_variables(
 )
 def get_variable(
     session: SessionDep, ca: ReadableCa, device_uuid: DeviceUuid, variable_uuid: VariableUuid
-):
+) -> Response:
     return json_response(service.get_public(session, ca, device_uuid, variable_uuid))
 
 
@@ -119,7 +124,7 @@ def create_variable(
     ca: WritableCa,
     device_uuid: DeviceUuid,
     body: VariableCreate,
-):
+) -> Response:
     created = service.create_many(session, principal, ca, device_uuid, [body], batch=False)
     return json_response(created.results[0], status_code=201)
 
@@ -139,7 +144,7 @@ def create_variables(
     ca: WritableCa,
     device_uuid: DeviceUuid,
     bodies: BatchCreates,
-):
+) -> Response:
     return json_response(
         service.create_many(session, principal, ca, device_uuid, bodies), status_code=201
     )
@@ -159,7 +164,7 @@ def update_variables(
     ca: WritableCa,
     device_uuid: DeviceUuid,
     bodies: BatchUpdates,
-):
+) -> Response:
     return json_response(service.update_many(session, principal, ca, device_uuid, bodies))
 
 
@@ -175,7 +180,7 @@ def update_variable(
     device_uuid: DeviceUuid,
     variable_uuid: VariableUuid,
     body: VariableUpdate,
-):
+) -> Response:
     return json_response(service.update(session, principal, ca, device_uuid, variable_uuid, body))
 
 
@@ -188,7 +193,7 @@ def delete_variable(
     ca: WritableCa,
     device_uuid: DeviceUuid,
     variable_uuid: VariableUuid,
-):
+) -> Response:
     service.delete(session, principal, ca, device_uuid, variable_uuid)
     return Response(status_code=204)
 
@@ -209,7 +214,7 @@ def list_variables(
             "Global|0|140100."
         ),
     ] = None,
-):
+) -> Response:
     total, rows = paginate(session, service.query(session, ca, filters, sort_by), paging)
     return json_response(
         Page[VariablePublic](

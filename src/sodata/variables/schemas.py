@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import Field, field_validator
 
@@ -46,19 +46,19 @@ class VariableReason(CamelModel):
 
 
 class VariablePublic(CamelModel):
-    uuid: uuid.UUID
-    device_uuid: uuid.UUID
+    uuid: UUID
+    device_uuid: UUID
     device_serial_number: str
-    device_type_uuid: uuid.UUID
+    device_type_uuid: UUID
     label: str | None
     compatibility_version: str | None
     item_id: int
-    item_uuid: uuid.UUID
+    item_uuid: UUID
     item_index: str
     item_custom: dict[str, Any] | None
     item_type: str
     service_id: str
-    service_uuid: uuid.UUID
+    service_uuid: UUID
     service_name: str
     coef: float | None
     offset: float | None
@@ -145,7 +145,7 @@ class VariableCreate(VariableUpdate):
 
 
 class VariableBatchUpdate(VariableUpdate):
-    uuid: uuid.UUID
+    uuid: UUID
 
 
 # keeps a filter within the bound parameters a database accepts in one query
@@ -155,7 +155,7 @@ MAX_VALUES = Field(max_length=1000)
 class VariableFilter(WriteModel):
     """POST /variables filters: AND between keys, OR inside a list; an empty list is no filter."""
 
-    device_uuids: Annotated[list[uuid.UUID], MAX_VALUES] | None = None
+    device_uuids: Annotated[list[UUID], MAX_VALUES] | None = None
     service_ids: Annotated[list[ServiceId], MAX_VALUES] | None = None
     item_types: Annotated[list[ItemType], MAX_VALUES] | None = None
     service_types: list[ServiceType] | None = None

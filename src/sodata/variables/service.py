@@ -341,8 +341,8 @@ def create_many(
             source="USER",
             label=device.technical_name,
         )
-        for key, value in changes.items():
-            setattr(variable, key, value)
+        for field, value in changes.items():
+            setattr(variable, field, value)
         session.add(variable)
         created.append(variable)
     session.flush()

@@ -52,7 +52,7 @@ NEW = np.dtype(
 def _widen(data: bytes) -> bytes:
     old = np.frombuffer(data, OLD)
     new = np.zeros(len(old), NEW)
-    for name in OLD.names:
+    for name in OLD.names or ():  # (a structured dtype: its fields always have names)
         new[name] = old[name]
     for name in ("v0", "v1", "area", "resets"):
         new[name] = np.nan
@@ -63,7 +63,7 @@ def _widen(data: bytes) -> bytes:
 def _narrow(data: bytes) -> bytes:
     new = np.frombuffer(data, NEW)
     old = np.empty(len(new), OLD)
-    for name in OLD.names:
+    for name in OLD.names or ():
         old[name] = new[name]
     return old.tobytes()
 

@@ -1,6 +1,7 @@
 """Helpers of the SDK and CLI tests: clients of the test servers signed in as demo users, a
-recorder of the HTTP requests a client sends, a demo server with 5-second access tokens,
-and a flaky proxy (in front of a real server) that answers 503 or 429 a few times."""
+recorder of the HTTP requests a client sends, a demo server with 5-second access tokens whose
+clock the tests move, and a flaky proxy (in front of a real server) that answers 503 or 429 a
+few times."""
 
 from __future__ import annotations
 
@@ -20,12 +21,13 @@ from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PAS
 from sodata.demo.ids import ADMIN_EMAIL, DEMO_EMAIL
 from tests import factories
 from tests.conftest import Server
+from tests.inprocess import InProcessServer, serve_in_process
 
 REALM = "sodata"
 SHORT = {"SODATA_ACCESS_TOKEN_LIFETIME": "5", "SODATA_REFRESH_TOKEN_LIFETIME": "30"}
 
 
-def demo_settings(server: Server, username: str = DEMO_EMAIL) -> dict[str, str]:
+def demo_settings(server: Server | InProcessServer, username: str = DEMO_EMAIL) -> dict[str, str]:
     return {
         "base_url": server.url,
         "realm": REALM,
@@ -75,7 +77,7 @@ class Recorder:
 
 
 def recorded_client(
-    server: Server, username: str = DEMO_EMAIL, **kwargs
+    server: Server | InProcessServer, username: str = DEMO_EMAIL, **kwargs
 ) -> tuple[Client, Recorder]:
     recorder = Recorder()
     client = Client(**{**demo_settings(server, username), **kwargs}, http=recorder.http())
@@ -128,11 +130,21 @@ def throwaway_user(api: httpx.Client, own_account: OwnAccount) -> str:
 
 
 @pytest.fixture(scope="session")
-def short_server(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A demo server on the same backend as `server`, with access tokens of 5 s."""
-    srv = Server(server.backend, tmp_path_factory.mktemp(f"sdk-short-{server.backend}"), env=SHORT)
-    yield srv
-    srv.stop()
+def _short_server(
+    server: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcessServer]:
+    yield from serve_in_process(
+        server.backend, tmp_path_factory.mktemp(f"sdk-short-{server.backend}"), SHORT
+    )
+
+
+@pytest.fixture
+def short_server(_short_server: InProcessServer) -> Iterator[InProcessServer]:
+    """A demo server on the same backend as `server`, with access tokens of 5 s; in the test
+    process, whose clock travels during the test: `short_server.advance(seconds)` instead of
+    sleeping (the SDK's clock moves with the server's)."""
+    with _short_server.travelling():
+        yield _short_server
 
 
 def closed_port_url() -> str:

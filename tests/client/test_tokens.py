@@ -14,13 +14,15 @@ from sodata.demo import ids
 from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from tests.client.conftest import demo_settings, recorded_client
 from tests.conftest import Server
+from tests.inprocess import InProcessServer
 
 LOAD = "Global|0|140100"
 
 
-def test_the_token_expires_during_a_long_export(short_server: Server) -> None:
+def test_the_token_expires_during_a_long_export(short_server: InProcessServer) -> None:
     """Access tokens of 5 s; the export waits 6 s after its first page, as a slow reader
-    would: the next pages need a new token, which the client gets before it is refused."""
+    would (the clock moves 6 s forward): the next pages need a new token, which the client
+    gets before it is refused."""
     client, recorder = recorded_client(short_server)
     with client:
         client.sign_in()
@@ -29,7 +31,7 @@ def test_the_token_expires_during_a_long_export(short_server: Server) -> None:
 
         def slow(progress) -> None:
             if progress.pages == 1:
-                time.sleep(6)
+                short_server.advance(6)
                 waited.append(progress.points)
 
         paged = client.datapoints.query(

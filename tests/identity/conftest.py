@@ -1,6 +1,7 @@
 """Helpers of the identity tests: a second demo server with short token lifetimes and a quick
-lockout (so that expiry and lockout are seen in seconds), and direct access to a server's
-database (to read its signing keys and hashes, or rotate its keys as an operator would)."""
+lockout, in the test process, whose clock the tests move forward (so that expiry and lockout
+are seen without waiting), and direct access to a server's database (to read its signing keys
+and hashes, or rotate its keys as an operator would)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 
 from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD
 from tests.conftest import PG_ADMIN_URL, Server
+from tests.inprocess import InProcessServer, serve_in_process
 
 REALM = "sodata"
 OIDC = f"/realms/{REALM}/protocol/openid-connect"
@@ -27,6 +29,7 @@ SHORT = {
     "SODATA_LOCKOUT_SECONDS": "5",
 }
 BAD_CREDENTIALS = {"error": "invalid_grant", "error_description": "Invalid user credentials"}
+AnyServer = Server | InProcessServer
 BAD_CLIENT = {
     "error": "invalid_client",
     "error_description": "Invalid client or Invalid client credentials",
@@ -34,20 +37,24 @@ BAD_CLIENT = {
 
 
 @pytest.fixture(scope="session")
-def short_server(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def _short_server(
+    server: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcessServer]:
+    yield from serve_in_process(
+        server.backend, tmp_path_factory.mktemp(f"short-{server.backend}"), SHORT
+    )
+
+
+@pytest.fixture
+def short_server(_short_server: InProcessServer) -> Iterator[InProcessServer]:
     """A demo server on the same backend as `server`, with access tokens of 5 s, refresh
-    tokens of 15 s and a lockout of 5 s after 3 failed sign-ins."""
-    srv = Server(server.backend, tmp_path_factory.mktemp(f"short-{server.backend}"), env=SHORT)
-    yield srv
-    srv.stop()
-    errors = srv.unexpected_errors()
-    if errors is not None:
-        pytest.fail(
-            f"the short-lifetime {srv.backend} server logged an unexpected error:\n{errors}"
-        )
+    tokens of 15 s and a lockout of 5 s after 3 failed sign-ins; in the test process, whose
+    clock travels during the test: `short_server.advance(seconds)` instead of sleeping."""
+    with _short_server.travelling():
+        yield _short_server
 
 
-def database_engine(server: Server) -> Engine:
+def database_engine(server: AnyServer) -> Engine:
     """An engine on the database the server runs on (as tests/conftest.py lays it out)."""
     if server.pg_name:
         base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
@@ -67,17 +74,17 @@ def password_form(username: str, password: str = DEMO_PASSWORD, **extra: str) ->
     }
 
 
-def token_request(server: Server, form: dict[str, str], **kwargs: Any) -> httpx.Response:
+def token_request(server: AnyServer, form: dict[str, str], **kwargs: Any) -> httpx.Response:
     return httpx.post(f"{server.url}{OIDC}/token", data=form, timeout=30, **kwargs)
 
 
-def sign_in(server: Server, username: str, **extra: str) -> dict[str, Any]:
+def sign_in(server: AnyServer, username: str, **extra: str) -> dict[str, Any]:
     answer = token_request(server, password_form(username, **extra))
     assert answer.status_code == 200, answer.text
     return answer.json()
 
 
-def refresh(server: Server, refresh_token: str) -> httpx.Response:
+def refresh(server: AnyServer, refresh_token: str) -> httpx.Response:
     return token_request(
         server,
         {
@@ -89,7 +96,7 @@ def refresh(server: Server, refresh_token: str) -> httpx.Response:
     )
 
 
-def api_get(server: Server, path: str, token: str) -> httpx.Response:
+def api_get(server: AnyServer, path: str, token: str) -> httpx.Response:
     return httpx.get(
         f"{server.url}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=30
     )

@@ -28,6 +28,7 @@ from tests.identity.conftest import (
     BAD_CLIENT,
     BAD_CREDENTIALS,
     OIDC,
+    AnyServer,
     basic,
     database_engine,
     password_form,
@@ -35,6 +36,7 @@ from tests.identity.conftest import (
     sign_in,
     token_request,
 )
+from tests.inprocess import InProcessServer
 
 SWAGGER = "sodata-swagger"
 SWAGGER_REDIRECT = "/docs/swagger-ui/oauth2-redirect.html"
@@ -42,7 +44,7 @@ TOO_LARGE = {"error": "invalid_request", "error_description": "Request too large
 CSP = "frame-ancestors 'none'; default-src 'self'; style-src 'unsafe-inline'"
 
 
-def _failure_rows(server: Server) -> dict[str, SignInFailure]:
+def _failure_rows(server: AnyServer) -> dict[str, SignInFailure]:
     engine = database_engine(server)
     try:
         with Session(engine) as session:
@@ -159,7 +161,7 @@ def test_argon2_runs_on_at_most_one_slot_per_cpu(monkeypatch: pytest.MonkeyPatch
     assert peak == 2 and running == 0
 
 
-def _swagger_sign_in(server: Server, username: str, password: str) -> httpx.Response:
+def _swagger_sign_in(server: AnyServer, username: str, password: str) -> httpx.Response:
     """A sign-in through the page of the public client: no client secret to verify, so the
     password is the only argon2 work."""
     _, challenge = pkce_pair()
@@ -175,7 +177,7 @@ def _swagger_sign_in(server: Server, username: str, password: str) -> httpx.Resp
     return httpx.post(f"{server.url}{OIDC}/auth", data=form, timeout=30)
 
 
-def test_a_locked_email_is_refused_before_hashing(short_server: Server) -> None:
+def test_a_locked_email_is_refused_before_hashing(short_server: InProcessServer) -> None:
     locked = f"locked-{secrets.token_hex(4)}@example.com"
     for _ in range(3):
         assert token_request(short_server, password_form(locked, "guess")).status_code == 401
@@ -204,13 +206,13 @@ def test_impossible_usernames_are_not_stored(server: Server, username: str) -> N
     assert username.lower() not in _failure_rows(server)
 
 
-def test_old_failures_are_forgotten(short_server: Server) -> None:
+def test_old_failures_are_forgotten(short_server: InProcessServer) -> None:
     """Rows of failures older than a lockout (5 s here) go when another failure is
     recorded: a flood of guessed emails does not grow the table for ever."""
     first = f"first-{secrets.token_hex(4)}@example.com"
     token_request(short_server, password_form(first, "guess"))
     assert _failure_rows(short_server)[first].failures == 1
-    time.sleep(5.5)
+    short_server.advance(5.5)
     second = f"second-{secrets.token_hex(4)}@example.com"
     token_request(short_server, password_form(second, "guess"))
     rows = _failure_rows(short_server)
@@ -342,7 +344,7 @@ def test_pages_may_not_be_framed(server: Server) -> None:
 # --- disabled accounts ---------------------------------------------------------------------
 
 
-def _set_enabled(server: Server, email: str, enabled: bool) -> None:
+def _set_enabled(server: AnyServer, email: str, enabled: bool) -> None:
     engine = database_engine(server)
     try:
         with Session(engine) as session, session.begin():
@@ -351,7 +353,9 @@ def _set_enabled(server: Server, email: str, enabled: bool) -> None:
         engine.dispose()
 
 
-def test_a_disabled_accounts_password_does_not_clear_failures(short_server: Server) -> None:
+def test_a_disabled_accounts_password_does_not_clear_failures(
+    short_server: InProcessServer,
+) -> None:
     """2 failures, then the right password while disabled ("Account disabled", as Keycloak),
     then one more failure once enabled again: the lockout (3 failures) is reached."""
     form = password_form(VIEWER_EMAIL, "guess")
@@ -369,5 +373,5 @@ def test_a_disabled_accounts_password_does_not_clear_failures(short_server: Serv
     assert token_request(short_server, form).json() == BAD_CREDENTIALS
     locked = token_request(short_server, password_form(VIEWER_EMAIL))
     assert (locked.status_code, locked.json()) == (401, BAD_CREDENTIALS)
-    time.sleep(5.5)
+    short_server.advance(5.5)
     sign_in(short_server, VIEWER_EMAIL)

@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -30,6 +29,7 @@ from tests.identity.conftest import (
     BAD_CREDENTIALS,
     OIDC,
     REALM,
+    AnyServer,
     api_get,
     basic,
     database_engine,
@@ -38,11 +38,12 @@ from tests.identity.conftest import (
     sign_in,
     token_request,
 )
+from tests.inprocess import InProcessServer
 
 CA_LIST = "/api/v1/ca"
 
 
-def _logout(server: Server, refresh_token: str) -> httpx.Response:
+def _logout(server: AnyServer, refresh_token: str) -> httpx.Response:
     return httpx.post(
         f"{server.url}{OIDC}/logout",
         data={
@@ -57,7 +58,7 @@ def _claims(token: str) -> dict[str, Any]:
     return jwt.decode(token, options={"verify_signature": False})
 
 
-def _signing_key(server: Server) -> SigningKey:
+def _signing_key(server: AnyServer) -> SigningKey:
     """The key the server signs with, read from its database."""
     engine = database_engine(server)
     try:
@@ -186,7 +187,7 @@ def test_tokens_are_used_only_for_what_they_are(server: Server) -> None:
 # --- brute force ---------------------------------------------------------------------------
 
 
-def test_lockout_after_repeated_failures(short_server: Server) -> None:
+def test_lockout_after_repeated_failures(short_server: InProcessServer) -> None:
     """3 failures lock the account for 5 s; meanwhile even the right password gets the answer
     of bad credentials (nothing tells a guesser that the account exists or is locked)."""
     for _ in range(3):
@@ -209,11 +210,11 @@ def test_lockout_after_repeated_failures(short_server: Server) -> None:
     assert "location" not in page.headers
     assert "Invalid username or password." in page.text
 
-    time.sleep(5.5)
+    short_server.advance(5.5)
     sign_in(short_server, OTHER_EMAIL)
 
 
-def test_parallel_guesses_all_count(short_server: Server) -> None:
+def test_parallel_guesses_all_count(short_server: InProcessServer) -> None:
     """Guesses sent at once are decided one after the other: 3 wrong ones lock the account
     as surely as 3 in a row."""
     with ThreadPoolExecutor(3) as pool:
@@ -226,11 +227,11 @@ def test_parallel_guesses_all_count(short_server: Server) -> None:
     assert [a.status_code for a in answers] == [401, 401, 401]
     locked = token_request(short_server, password_form(ADMIN_EMAIL))
     assert (locked.status_code, locked.json()) == (401, BAD_CREDENTIALS)
-    time.sleep(5.5)
+    short_server.advance(5.5)
     sign_in(short_server, ADMIN_EMAIL)
 
 
-def test_lockout_is_per_account(short_server: Server) -> None:
+def test_lockout_is_per_account(short_server: InProcessServer) -> None:
     for _ in range(3):
         token_request(short_server, password_form("guessed@example.com", "guess"))
     sign_in(short_server, DEMO_EMAIL)
@@ -300,7 +301,7 @@ def test_token_of_another_issuer_is_refused(server: Server, issuer: str) -> None
     _assert_refused(api_get(server, CA_LIST, forged))  # ...except for the issuer
 
 
-def test_token_of_another_server_is_refused(server: Server, short_server: Server) -> None:
+def test_token_of_another_server_is_refused(server: Server, short_server: InProcessServer) -> None:
     token = sign_in(short_server, DEMO_EMAIL)["access_token"]
     _assert_refused(api_get(server, CA_LIST, token))
 

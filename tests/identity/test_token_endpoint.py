@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 import uuid
 from urllib.parse import urlencode
 
@@ -29,6 +28,7 @@ from tests.identity.conftest import (
     sign_in,
     token_request,
 )
+from tests.inprocess import InProcessServer
 
 TOKEN_KEYS = {
     "access_token",
@@ -251,13 +251,13 @@ def test_refresh_after_logout_is_session_not_active(server: Server) -> None:
     assert answer.json() == {"error": "invalid_grant", "error_description": "Session not active"}
 
 
-def test_expired_tokens(short_server: Server) -> None:
+def test_expired_tokens(short_server: InProcessServer) -> None:
     """Access tokens of 5 s, refresh tokens of 15 s."""
     token = sign_in(short_server, DEMO_EMAIL)
     assert (token["expires_in"], token["refresh_expires_in"]) == (5, 15)
     assert api_get(short_server, "/api/v1/ca", token["access_token"]).status_code == 200
 
-    time.sleep(6)
+    short_server.advance(6)
     expired = api_get(short_server, "/api/v1/ca", token["access_token"])
     assert expired.status_code == 401
     assert expired.headers["www-authenticate"].startswith("Bearer")
@@ -267,7 +267,7 @@ def test_expired_tokens(short_server: Server) -> None:
     renewed_token = renewed.json()
     assert renewed_token["refresh_expires_in"] == 15
 
-    time.sleep(16)
+    short_server.advance(16)
     answer = refresh(short_server, renewed_token["refresh_token"])
     assert answer.status_code == 400
     assert answer.json() == {"error": "invalid_grant", "error_description": "Token is not active"}

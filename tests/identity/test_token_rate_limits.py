@@ -4,7 +4,9 @@ Retry-After in Keycloak's error shape; off with SODATA_RATE_LIMITS=false; genero
 mode, yet a flood of 2,000 failures meets them.
 
 Loopback has more addresses than 127.0.0.1: each test sends from one of its own (127.0.0.x),
-so that what it triggers concerns no other test, nor the shared demo server's other clients."""
+so that what it triggers concerns no other test, nor the shared demo server's other clients.
+The server with small limits runs in the test process (tests/inprocess.py): where a test would
+wait for a window to end, it moves the clock forward."""
 
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ import pytest
 from sodata.demo.credentials import DEMO_CLIENT_ID
 from sodata.demo.ids import DEMO_EMAIL, VIEWER_EMAIL
 from tests.conftest import BACKENDS, Server
-from tests.identity.conftest import OIDC, password_form
-from tests.kit.test_rate_limits import fresh_window
+from tests.identity.conftest import OIDC, AnyServer, password_form
+from tests.inprocess import InProcessServer, serve_in_process
 
 WINDOW = 20
 FAILURES = 10
@@ -46,9 +48,20 @@ def _serve(backend: str, tmp: pytest.TempPathFactory, name: str, env: dict) -> I
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def limited(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    """A demo server with small limits in windows of 20 s."""
-    yield from _serve(request.param, tmp_path_factory, "limited", LIMITS)
+def _limited(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[InProcessServer]:
+    yield from serve_in_process(
+        request.param, tmp_path_factory.mktemp(f"limited-{request.param}"), LIMITS
+    )
+
+
+@pytest.fixture
+def limited(_limited: InProcessServer) -> Iterator[InProcessServer]:
+    """A demo server with small limits in windows of 20 s, in the test process, whose clock
+    travels during the test: it moves forward where the test would wait for a window."""
+    with _limited.travelling():
+        yield _limited
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -58,12 +71,20 @@ def unlimited(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     yield from _serve(request.param, tmp_path_factory, "unlimited", env)
 
 
-def _from(address: str, server: Server) -> httpx.Client:
+def fresh_window(server: InProcessServer, window: int, needed: float) -> None:
+    """Moves the clock, if need be, to a window with at least `needed` seconds left (windows
+    are aligned on the epoch), so that a test's requests all fall into one."""
+    left = window - time.time() % window
+    if left < needed:
+        server.advance(left + 0.05)
+
+
+def _from(address: str, server: AnyServer) -> httpx.Client:
     transport = httpx.HTTPTransport(local_address=address)
     return httpx.Client(transport=transport, base_url=server.url, timeout=30)
 
 
-def _flood(server: Server, address: str, forms: list[dict[str, str]]) -> list[httpx.Response]:
+def _flood(server: AnyServer, address: str, forms: list[dict[str, str]]) -> list[httpx.Response]:
     """The token requests `forms` from `address`, in order, CONCURRENCY at a time."""
     answers: list[httpx.Response] = []
 
@@ -113,8 +134,8 @@ def _assert_too_many(answer: httpx.Response, window: int, reason: str) -> int:
     return wait
 
 
-def test_a_flood_of_failures_meets_429_until_the_window_ends(limited: Server) -> None:
-    fresh_window(WINDOW, 5)
+def test_a_flood_of_failures_meets_429_until_the_window_ends(limited: InProcessServer) -> None:
+    fresh_window(limited, WINDOW, 5)
     began = time.time()
     answers = _flood(limited, "127.0.0.2", _bad(2000))
     ended = time.time()
@@ -138,7 +159,7 @@ def test_a_flood_of_failures_meets_429_until_the_window_ends(limited: Server) ->
             assert _windows(refused_at, time.time(), WINDOW) > 1
         else:  # the right password too is refused until the window ends
             wait = _assert_too_many(good, WINDOW, "Too many failed sign-ins from this address")
-            time.sleep(wait)
+            limited.advance(wait)
             good = client.post(f"{OIDC}/token", data=password_form(VIEWER_EMAIL))
             assert good.status_code == 200, good.text
     # the reaching of the limit is logged once per window, the secrets never
@@ -148,18 +169,18 @@ def test_a_flood_of_failures_meets_429_until_the_window_ends(limited: Server) ->
     assert WRONG not in log
 
 
-def test_requests_are_limited_per_address_and_per_client(limited: Server) -> None:
+def test_requests_are_limited_per_address_and_per_client(limited: InProcessServer) -> None:
     """Requests that fail for another reason than credentials (a grant the client may not
     use) count against their address and their client, not as failures."""
     swagger = {"grant_type": "client_credentials", "client_id": "sodata-swagger"}
     console = {**swagger, "client_id": "sodata-console"}
-    fresh_window(WINDOW, 5)
+    fresh_window(limited, WINDOW, 5)
     with _from("127.0.0.4", limited) as client:
         statuses = [client.post(f"{OIDC}/token", data=console).status_code for _ in range(45)]
         assert statuses == [400] * PER_ADDRESS + [429] * 5
         answer = client.post(f"{OIDC}/token", data=swagger)
         _assert_too_many(answer, WINDOW, "Too many sign-in requests from this address")
-    fresh_window(WINDOW, 6)
+    fresh_window(limited, WINDOW, 6)
     answers = []
     for n in range(PER_CLIENT + 10):  # from several addresses, each under its own limit
         with _from(f"127.0.0.{5 + n % 3}", limited) as client:
@@ -172,8 +193,8 @@ def test_requests_are_limited_per_address_and_per_client(limited: Server) -> Non
         assert client.post(f"{OIDC}/token", data=password_form(DEMO_EMAIL)).status_code == 200
 
 
-def test_the_sign_in_page_counts_its_failures_too(limited: Server) -> None:
-    fresh_window(WINDOW, 5)
+def test_the_sign_in_page_counts_its_failures_too(limited: InProcessServer) -> None:
+    fresh_window(limited, WINDOW, 5)
     form = {
         "client_id": DEMO_CLIENT_ID,
         "redirect_uri": "http://127.0.0.1/callback",

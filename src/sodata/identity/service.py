@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -386,8 +387,9 @@ def session_response(
     body: dict[str, Any] = {
         "access_token": tokens.access_token(issuer, subject, client.client_id, auth.scope, sid),
         "expires_in": tokens.access_lifetime,
-        # rounded: the session started milliseconds ago, so 1800 s are 1799.99 s left by now
-        "refresh_expires_in": max(0, round((expires - now()).total_seconds())),
+        # rounded up: the session started a moment ago (under load, a second), so 1800 s are
+        # 1799.4 s left by now
+        "refresh_expires_in": max(0, math.ceil((expires - now()).total_seconds())),
         "refresh_token": tokens.refresh_token(
             issuer,
             subject,

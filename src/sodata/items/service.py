@@ -55,8 +55,8 @@ def list_public(session: Session, ca: CorporateAccount, device_uuid: uuid.UUID) 
 
 
 def _device(session: Session, ca: CorporateAccount, device_uuid: uuid.UUID) -> Device:
-    """The device whose items are asked for, or a 404 (devices.get: items sit below devices,
-    whose profiles create them)."""
+    """The device whose items are asked for, or a 404 (as devices.get, which items cannot
+    import: devices import items, to create those of their profile)."""
     return get_in_ca(session, Device, ca, device_uuid, "Device")
 
 

@@ -115,7 +115,7 @@ class Principals:
 
 def _memberships(session: Session, where: Any) -> dict[str, Any]:
     """The Principal's `roles` and `accounts` of the links (or client) `where` selects."""
-    rows = session.execute(where).tuples().all()
+    rows = session.execute(where).all()
     return {
         "roles": {ca_id: Role(role) for ca_id, _, _, role in rows},
         "accounts": {ca_uuid: (ca_id, name) for ca_id, ca_uuid, name, role in rows},

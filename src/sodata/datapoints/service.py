@@ -113,7 +113,7 @@ class Catalog:
         stmt = _CATALOG
         if services is not None:
             stmt, params["services"] = _CATALOG_OF_SERVICES, sorted(services)
-        rows = session.connection().execute(stmt, params).tuples()
+        rows = session.connection().execute(stmt, params)
         variables = [SeriesVariable._make(row) for row in rows]
         return Catalog(
             {(v.device_id, v.item_type, v.item_index, v.service_id): v for v in variables},
@@ -125,7 +125,7 @@ class Catalog:
         """The variables of each device, apart (a device without any has an empty one)."""
         rows = session.connection().execute(_CATALOG, {"devices": sorted(set(device_ids))})
         catalogs = {device_id: Catalog({}, {}) for device_id in device_ids}
-        for v in (SeriesVariable._make(row) for row in rows.tuples()):
+        for v in (SeriesVariable._make(row) for row in rows):
             catalog = catalogs[v.device_id]
             catalog.by_key[v.device_id, v.item_type, v.item_index, v.service_id] = v
             catalog.by_uuid[v.uuid] = v

@@ -50,7 +50,7 @@ def to_public(item: Item, device: Device, variables: int) -> ItemPublic:
 
 def list_public(session: Session, ca: CorporateAccount, device_uuid: uuid.UUID) -> ItemsList:
     device = _device(session, ca, device_uuid)
-    results = [to_public(item, device, n) for item, n in session.execute(_query(device)).tuples()]
+    results = [to_public(item, device, n) for item, n in session.execute(_query(device))]
     return ItemsList(results=results, total=len(results))
 
 
@@ -71,7 +71,7 @@ def get_public(
     session: Session, ca: CorporateAccount, device_uuid: uuid.UUID, item_uuid: uuid.UUID
 ) -> ItemPublic:
     device = _device(session, ca, device_uuid)
-    row = session.execute(_query(device).where(Item.uuid == item_uuid)).tuples().one_or_none()
+    row = session.execute(_query(device).where(Item.uuid == item_uuid)).one_or_none()
     if row is None:
         raise not_found("Item", item_uuid)
     return to_public(row[0], device, row[1])

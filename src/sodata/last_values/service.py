@@ -67,7 +67,7 @@ def of_devices(
         if device_uuid not in devices:
             raise not_found("Device", device_uuid)
     shown = {id_: (str(device_uuid), name) for device_uuid, (id_, name) in devices.items()}
-    rows = connection.execute(_VALUES, {"devices": list(shown)}).tuples()
+    rows = connection.execute(_VALUES, {"devices": list(shown)})
     values: dict[int, list[dict[str, Any]]] = {id_: [] for id_ in shown}
     for (
         device_id,

@@ -308,7 +308,7 @@ def create_many(
             .join(Item, Variable.item_id == Item.id)
             .join(Service, Variable.service_id == Service.id)
             .where(Variable.device_id == device.id)
-        ).tuples()
+        )
     }
     seen: dict[tuple[str, int, str], int] = {}
     settings = []

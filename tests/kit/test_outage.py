@@ -45,7 +45,6 @@ import httpx
 import psycopg
 import pytest
 
-import tests.conftest
 from sodata.app import create_app
 from sodata.config import Settings
 from sodata.demo import ids
@@ -151,13 +150,11 @@ def postgres() -> Iterator[PrivatePostgres]:
 
 
 @pytest.fixture
-def own_server(
-    postgres: PrivatePostgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Server]:
+def own_server(postgres: PrivatePostgres, tmp_path: Path) -> Iterator[Server]:
     """`sodata serve --demo` on the private PostgreSQL (the Server of tests/conftest.py, given
-    this database instead of one of the shared server's); its log must show no 500."""
-    monkeypatch.setattr(tests.conftest, "_postgres_database", lambda: (postgres.url, None))
-    srv = Server("postgresql", tmp_path)
+    this database, which it seeds, instead of a copy of the demo template on the shared
+    PostgreSQL); its log must show no 500."""
+    srv = Server("postgresql", tmp_path, database=postgres.url)
     try:
         assert f"127.0.0.1:{postgres.port}/sodata" in srv.log_path.read_text(), srv.log_tail()
         yield srv

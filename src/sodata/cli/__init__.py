@@ -11,4 +11,4 @@ from sodata.cli.main import app
 
 user.register(app)
 
-__all__ = ["app", "manage", "server"]
+__all__ = ["app", "manage", "server", "user"]

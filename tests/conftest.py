@@ -41,6 +41,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _pg_url(name: str) -> str:
+    """The SQLAlchemy URL of database `name` on the tests' PostgreSQL."""
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+    return f"{base}/{name}"
+
+
 def _postgres_database() -> tuple[str, str]:
     """Create an empty database; return its SQLAlchemy URL and name."""
     try:
@@ -54,8 +60,7 @@ def _postgres_database() -> tuple[str, str]:
         if os.environ.get("CI") == "true":
             pytest.fail(reason + " (CI=true: PostgreSQL tests must run)")
         pytest.skip(reason)
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return f"{base}/{name}", name
+    return _pg_url(name), name
 
 
 @contextmanager
@@ -132,8 +137,7 @@ def _copy_of_demo(backend: str, sqlite_path: Path) -> tuple[str, str | None]:
     name = f"sodata_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return f"{base}/{name}", name
+    return _pg_url(name), name
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

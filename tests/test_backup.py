@@ -32,7 +32,7 @@ import psycopg
 import pytest
 
 from sodata.demo import ids
-from tests.conftest import BACKENDS, PG_ADMIN_URL, Server, client_as
+from tests.conftest import BACKENDS, PG_ADMIN_URL, Server, _pg_url, client_as
 from tests.datapoints.wire import CURRENT_L3, LOAD, iso, ms, ok, pairs, points
 
 DEVICE = str(ids.MASTERYS_U2_CDS)  # in SoLink; demo history on LOAD, CURRENT_L3 (and 140500)
@@ -183,12 +183,6 @@ def _pg_env() -> dict[str, str]:
     names = {"host": "PGHOST", "port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD"}
     names |= {"sslmode": "PGSSLMODE"}
     return {**os.environ, **{names[k]: str(v) for k, v in given.items() if k in names}}
-
-
-def _pg_url(name: str) -> str:
-    """The SQLAlchemy URL of database `name` on the test's PostgreSQL (as conftest builds it)."""
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-    return f"{base}/{name}"
 
 
 # --- the test ---------------------------------------------------------------------------------

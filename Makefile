@@ -6,20 +6,26 @@ PORT ?= 8080
 
 .PHONY: demo test bench
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.server
 	$(VENV)/bin/sodata serve --demo --port $(PORT)
 
-test: $(VENV)/.installed
+test: $(VENV)/.test
 	$(VENV)/bin/pytest
 
 # The benchmarks of bench/README.md at quick sizes (not part of `make test`); e.g.
 # make bench BENCH='--backend sqlite --backend postgresql --full'
-bench: $(VENV)/.installed
+bench: $(VENV)/.server
 	$(VENV)/bin/python -m bench $(BENCH)
 
-$(VENV)/.installed: pyproject.toml
+# `make demo` installs the server; `make test` adds the test tools on top (pytest, the type
+# checker, pandas and pyarrow, the browser driver), which a demo does not need.
+$(VENV)/.server: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "sodata needs Python 3.11 or newer (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -e '.[server]'
+	touch $@
+
+$(VENV)/.test: $(VENV)/.server
 	$(VENV)/bin/python -m pip install --quiet -e '.[server,test]'
 	touch $@

@@ -34,6 +34,18 @@ BACKENDS = [
 ]
 PG_ADMIN_URL = os.environ.get("SODATA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
+# Password hashing at its cheapest, for the test process and the servers it starts (as
+# Django's tests use a fast hasher): the suite signs in thousands of times, and at the
+# default cost a sign-in is two argon2 checks of a quarter second of CPU each. The tests of
+# the cost itself (tests/identity/test_passwords.py) set their own.
+TEST_ARGON2 = {
+    "SODATA_ARGON2_MEMORY_KIB": "8",
+    "SODATA_ARGON2_ITERATIONS": "1",
+    "SODATA_ARGON2_PARALLELISM": "1",
+}
+for _name, _value in TEST_ARGON2.items():
+    os.environ.setdefault(_name, _value)
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -204,7 +216,7 @@ class Server:
                     f"server exited with {self.process.returncode}:\n{self.log_path.read_text()}"
                 )
             try:
-                if httpx.get(self.url + "/swagger-api-json/v1", timeout=2).status_code == 200:
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

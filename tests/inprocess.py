@@ -109,7 +109,7 @@ class InProcessServer:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server not ready after {timeout}s")
             time.sleep(0.02)
-        assert httpx.get(self.url + "/swagger-api-json/v1", timeout=10).status_code == 200
+        assert httpx.get(self.url + "/health", timeout=10).status_code == 200
 
     def stop(self) -> None:
         if self._thread is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("sodata.db")
@@ -31,6 +31,14 @@ class Settings(BaseSettings):
     session_max_lifetime: int = Field(default=36000, ge=10)
     lockout_failures: int = Field(default=5, ge=1)  # failed sign-ins before a lockout
     lockout_seconds: int = Field(default=300, ge=1)
+    # The cost of the argon2id hashes of passwords and client secrets (Keycloak's argon2
+    # provider calls them memory, iterations and parallelism). The defaults are RFC 9106's
+    # second recommendation (64 MiB, 3 passes, 4 lanes): a few tenths of a second of a core.
+    # A hash keeps the cost it was made with; a sign-in with the right password or secret
+    # rehashes it at the cost in force (README, "Sign-in").
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_iterations: int = Field(default=3, ge=1)
+    argon2_parallelism: int = Field(default=4, ge=1)
 
     # Rate limits (README, "Rate limits"; sodata/kit/ratelimit.py): requests counted in fixed
     # windows of rate_limit_window seconds, in the database, so that every process of the
@@ -63,6 +71,15 @@ class Settings(BaseSettings):
         "token_requests_per_client": 50_000,
         "api_requests_per_client": 600_000,
     }
+
+    @model_validator(mode="after")
+    def _argon2_memory_for_its_lanes(self) -> Settings:
+        if self.argon2_memory_kib < 8 * self.argon2_parallelism:
+            raise ValueError(
+                f"SODATA_ARGON2_MEMORY_KIB must be at least 8 per lane of "
+                f"SODATA_ARGON2_PARALLELISM: {8 * self.argon2_parallelism} or more"
+            )
+        return self
 
     def rate_limit(self, name: str) -> int:
         """The limit `name` (one of RATE_LIMITS) in force per window; 0: none."""

@@ -103,7 +103,8 @@ def test_no_hashing_for_an_unknown_client(
     db_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counter = CountingHasher()
-    monkeypatch.setattr(passwords, "_hasher", counter)
+    monkeypatch.setattr(passwords, "_hasher", lambda: counter)
+    monkeypatch.setattr(passwords, "_dummy", lambda: "the hash unknown emails are checked against")
     with pytest.raises(OAuthError):
         identity_service.authenticate_client(db_session, "no-such-client", "x")
     assert counter.calls == 0
@@ -113,7 +114,8 @@ def test_no_hashing_for_a_locked_email(
     db_session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     counter = CountingHasher()
-    monkeypatch.setattr(passwords, "_hasher", counter)
+    monkeypatch.setattr(passwords, "_hasher", lambda: counter)
+    monkeypatch.setattr(passwords, "_dummy", lambda: "the hash unknown emails are checked against")
     settings = Settings(lockout_failures=2, lockout_seconds=60)
     email = "locked@example.com"
     for _ in range(2):
@@ -149,7 +151,8 @@ def test_argon2_runs_on_at_most_one_slot_per_cpu(monkeypatch: pytest.MonkeyPatch
         def hash(self, secret: str) -> str:
             return self._work()
 
-    monkeypatch.setattr(passwords, "_hasher", SlowHasher())
+    slow = SlowHasher()
+    monkeypatch.setattr(passwords, "_hasher", lambda: slow)
     monkeypatch.setattr(passwords, "_slots", threading.BoundedSemaphore(2))
     threads = [
         threading.Thread(target=passwords.verify_secret, args=("h", "s")) for _ in range(12)

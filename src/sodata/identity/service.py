@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from sodata.audit import record
 from sodata.config import Settings
-from sodata.identity.passwords import verify_secret
+from sodata.identity.passwords import hash_secret, needs_rehash, verify_secret
 from sodata.identity.tokens import InvalidToken, Subject, Tokens
 from sodata.models import (
     AuthorizationCode,
@@ -104,6 +104,8 @@ def authenticate_client(session: Session, client_id: str, secret: str | None) ->
     if client.secret_hash is None:
         return client  # a public client (Swagger UI): it proves nothing, PKCE protects it
     if secret and verify_secret(client.secret_hash, secret):
+        if needs_rehash(client.secret_hash):
+            client.secret_hash = hash_secret(secret)
         return client
     raise OAuthError(401, "invalid_client", BAD_CLIENT)
 
@@ -327,6 +329,8 @@ def check_password(
         raise OAuthError(401, "invalid_grant", BAD_CREDENTIALS)
     if not user.enabled:
         raise OAuthError(400, "invalid_grant", "Account disabled")
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_secret(password)
     return user
 
 

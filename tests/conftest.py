@@ -76,18 +76,12 @@ def _postgres_database() -> tuple[str, str]:
 
 
 @contextmanager
-def fresh_database(backend: str, directory: Path) -> Iterator[str]:
-    """The URL of an empty, migrated database on `backend`, dropped afterwards."""
-    from sodata.migrations import upgrade
-
-    pg_name = None
-    if backend == "postgresql":
-        url, pg_name = _postgres_database()
-    else:
-        url = f"sqlite:///{directory / 'test.db'}"
+def fresh_database(backend: str, directory: Path, demo: bool = False) -> Iterator[str]:
+    """The URL of a new migrated database on `backend` (with `demo`, holding the demo data as
+    `serve --demo` seeds it), a copy of the session's template; dropped afterwards."""
+    database, pg_name = _copy_of_template(backend, directory / "test.db", demo)
     try:
-        upgrade(url)
-        yield url
+        yield database if pg_name else f"sqlite:///{database}"
     finally:
         if pg_name:
             _drop_postgres_database(pg_name)
@@ -112,35 +106,42 @@ def _drop_postgres_database(name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-_TEMPLATES: dict[str, str] = {}  # backend -> the demo template: a SQLite file, a PG database
-_TEMPLATE_DIR = Path(tempfile.mkdtemp(prefix="sodata-demo-template-"))
+# (backend, demo) -> the template: a SQLite file, or a PostgreSQL database's name
+_TEMPLATES: dict[tuple[str, bool], str] = {}
+_TEMPLATE_DIR = Path(tempfile.mkdtemp(prefix="sodata-test-templates-"))
 
 
-def _demo_template(backend: str) -> str:
-    """The demo database, made once per test session and backend as `serve --demo` makes it
-    (`prepare_database`), without its signing key, which each server makes its own. Seeding
-    takes seconds; a copy of the template a fraction of one."""
-    if backend not in _TEMPLATES:
+def _template(backend: str, demo: bool) -> str:
+    """A migrated database made once per test session and backend, that tests copy: migrating
+    takes a fraction of a second, and seeding the demo seconds; a copy, hundredths. With
+    `demo`, the demo database as `serve --demo` makes it (`prepare_database`), without its
+    signing key, which each server makes its own."""
+    key = (backend, demo)
+    if key not in _TEMPLATES:
         from sodata.cli.server import prepare_database
+        from sodata.migrations import upgrade
         from sodata.models import SigningKey
 
         if backend == "postgresql":
             url, name = _postgres_database()
         else:
-            name = str(_TEMPLATE_DIR / "demo.db")
+            name = str(_TEMPLATE_DIR / f"{'demo' if demo else 'migrated'}.db")
             url = f"sqlite:///{name}"
-        prepare_database(url, demo=True)
-        with open_session(url) as session:
-            session.execute(delete(SigningKey))
-            session.commit()
-        _TEMPLATES[backend] = name
-    return _TEMPLATES[backend]
+        if demo:
+            prepare_database(url, demo=True)
+            with open_session(url) as session:
+                session.execute(delete(SigningKey))
+                session.commit()
+        else:
+            upgrade(url)
+        _TEMPLATES[key] = name
+    return _TEMPLATES[key]
 
 
-def _copy_of_demo(backend: str, sqlite_path: Path) -> tuple[str, str | None]:
-    """A new demo database copied from the template: (SQLite file or PostgreSQL URL, the
-    PostgreSQL database's name)."""
-    template = _demo_template(backend)
+def _copy_of_template(backend: str, sqlite_path: Path, demo: bool) -> tuple[str, str | None]:
+    """A new database copied from a template (`_template`): (SQLite file or PostgreSQL URL,
+    the PostgreSQL database's name)."""
+    template = _template(backend, demo)
     if backend != "postgresql":
         shutil.copyfile(template, sqlite_path)
         return str(sqlite_path), None
@@ -153,8 +154,10 @@ def _copy_of_demo(backend: str, sqlite_path: Path) -> tuple[str, str | None]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if "postgresql" in _TEMPLATES:
-        _drop_postgres_database(_TEMPLATES.pop("postgresql"))
+    for (backend, _), name in _TEMPLATES.items():
+        if backend == "postgresql":
+            _drop_postgres_database(name)
+    _TEMPLATES.clear()
     shutil.rmtree(_TEMPLATE_DIR, ignore_errors=True)
 
 
@@ -171,7 +174,7 @@ class Server:
         """`env`: variables added to the server's environment; `args`: extra arguments of
         `sodata serve` (e.g. ["--workers", "2"]); `database`: an existing database to serve
         instead of a new one (a PostgreSQL URL, or a SQLite file), which `stop` leaves alone.
-        A new database is a copy of the session's demo template (`_demo_template`), or, with
+        A new database is a copy of the session's demo template (`_template`), or, with
         `seed`, an empty one that `serve --demo` seeds itself."""
         self.backend = backend
         self.port = _free_port()
@@ -191,7 +194,7 @@ class Server:
             "warning",
         ]
         if database is None and not seed:
-            database, self.pg_name = _copy_of_demo(backend, workdir / "sodata-test.db")
+            database, self.pg_name = _copy_of_template(backend, workdir / "sodata-test.db", True)
         if backend == "postgresql":
             if database is None:
                 database, self.pg_name = _postgres_database()
@@ -220,7 +223,7 @@ class Server:
                     return
             except httpx.HTTPError:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"server not ready after {timeout}s:\n{self.log_path.read_text()}")
 

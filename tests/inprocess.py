@@ -30,7 +30,7 @@ import pytest
 import time_machine
 import uvicorn
 
-from tests.conftest import Server, _copy_of_demo, _drop_postgres_database
+from tests.conftest import Server, _copy_of_template, _drop_postgres_database
 
 LOGGERS = ("sodata", "uvicorn")
 _SERVING: contextvars.ContextVar[InProcessServer | None] = contextvars.ContextVar(
@@ -67,7 +67,7 @@ class InProcessServer:
         self.log_path = workdir / f"server-{backend}.log"
         self.offset = 0.0  # how far every `advance` so far moved the clock
         self._traveller: time_machine.Traveller | None = None
-        database, self.pg_name = _copy_of_demo(backend, workdir / "sodata-test.db")
+        database, self.pg_name = _copy_of_template(backend, workdir / "sodata-test.db", True)
         self.database_url = database if self.pg_name else f"sqlite:///{database}"
         self._handler = logging.FileHandler(self.log_path)
         self._handler.setLevel(logging.WARNING)

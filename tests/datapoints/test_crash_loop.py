@@ -5,7 +5,8 @@ comes from nowhere, both rollup levels equal a recomputation from the raw points
 values are the latest points. The loop and its checks are bench/crash.py's (`python -m
 bench.crash --kills 50` runs it longer).
 
-Dedicated servers on a fresh database per backend (the shared ones must not be killed)."""
+Dedicated servers on a copy of the demo database per backend (the shared ones must not be
+killed)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ KILLS = 5
 def test_acknowledged_points_survive_repeated_kills(
     backend: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with fresh_database(backend, tmp_path) as url:
+    with fresh_database(backend, tmp_path, demo=True) as url:
         result = crash_loop(url, tmp_path, KILLS, seed=13)  # fails on anything lost or half
     capsys.readouterr()  # its progress, shown only if it fails
     with capsys.disabled():

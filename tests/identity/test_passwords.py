@@ -86,11 +86,8 @@ def test_a_password_hashed_at_another_cost_is_rehashed_at_sign_in(
 ) -> None:
     email = f"rehash-{uuid.uuid4().hex[:10]}@example.com"
     ca = factories.corporate_account(api)
-    answer = api.post(
-        f"/api/v1/ca/{ca['uuid']}/users",
-        json={"email": email, "role": "viewer", "password": DEMO_PASSWORD},
-    )
-    assert answer.status_code == 201, answer.text
+    user = {"email": email, "role": "viewer", "password": DEMO_PASSWORD}
+    factories.created(api.post(f"/api/v1/ca/{ca['uuid']}/users", json=user))
     assert _stored_password(server, email).startswith(IN_FORCE)
     _store_password(server, email, OTHER.hash(DEMO_PASSWORD))
 
@@ -112,16 +109,13 @@ def test_a_client_secret_hashed_at_another_cost_is_rehashed_when_used(
 ) -> None:
     client_id = f"rehash-{uuid.uuid4().hex[:10]}"
     ca = factories.corporate_account(api)
-    answer = api.post(
-        f"/api/v1/ca/{ca['uuid']}/clients", json={"clientId": client_id, "role": "viewer"}
-    )
-    assert answer.status_code == 201, answer.text
-    secret = answer.json()["clientSecret"]
+    client = {"clientId": client_id, "role": "viewer"}
+    secret = factories.created(api.post(f"/api/v1/ca/{ca['uuid']}/clients", json=client))[
+        "clientSecret"
+    ]
     with open_session(server.database_url) as session:
-        client = session.scalars(
-            select(OAuthClient).where(OAuthClient.client_id == client_id)
-        ).one()
-        client.secret_hash = OTHER.hash(secret)
+        row = session.scalars(select(OAuthClient).where(OAuthClient.client_id == client_id)).one()
+        row.secret_hash = OTHER.hash(secret)
         session.commit()
 
     form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}

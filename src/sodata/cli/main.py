@@ -65,7 +65,14 @@ def server_command(
         @functools.wraps(fn)
         def command(*args: Any, **values: Any) -> Any:
             _require_server()
-            return fn(*args, **values)
+            from pydantic import ValidationError
+
+            try:
+                return fn(*args, **values)
+            except ValidationError as exc:
+                if exc.title != "Settings":
+                    raise
+                raise fail(settings_error(exc)) from None
 
         if group is app:  # the top-level help shows the server's commands as a group
             kwargs.setdefault("rich_help_panel", SERVER_PANEL)
@@ -73,6 +80,21 @@ def server_command(
         return fn
 
     return decorate
+
+
+def settings_error(exc: Any) -> str:
+    """What is wrong with the SODATA_* environment, one line per setting, from the pydantic
+    ValidationError of `Settings()`."""
+    lines = []
+    for error in exc.errors():
+        name = "SODATA_" + "_".join(str(part) for part in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(
+            f"{name}={error['input']!r}: {message}"
+            if error["loc"] and not isinstance(error["input"], dict)
+            else message
+        )
+    return "invalid setting in the environment:\n  " + "\n  ".join(lines)
 
 
 def fail(message: str) -> typer.Exit:

@@ -58,3 +58,21 @@ def test_a_bad_setting_is_named_without_a_traceback(tmp_path):
         "SODATA_ARGON2_MEMORY_KIB must be at least 8 per lane of SODATA_ARGON2_PARALLELISM: "
         "32 or more" in done.stderr
     )
+
+
+def test_a_bad_setting_that_may_hold_a_secret_is_named_without_its_value():
+    from pydantic import BaseModel, ValidationError
+
+    from sodata.cli.main import settings_error
+
+    class Settings(BaseModel):  # as sodata.config's, with settings that would hold secrets
+        database_url: int
+        mqtt_password: int
+
+    try:
+        Settings(database_url="postgresql://u:hunter2@db/x", mqtt_password="hunter2")
+    except ValidationError as exc:
+        message = settings_error(exc)
+    assert "hunter2" not in message
+    assert "SODATA_DATABASE_URL: Input should be a valid integer" in message
+    assert "SODATA_MQTT_PASSWORD: Input should be a valid integer" in message

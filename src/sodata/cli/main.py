@@ -84,16 +84,17 @@ def server_command(
 
 def settings_error(exc: Any) -> str:
     """What is wrong with the SODATA_* environment, one line per setting, from the pydantic
-    ValidationError of `Settings()`."""
+    ValidationError of `Settings()`. A value is quoted unless it may hold a secret."""
     lines = []
     for error in exc.errors():
         name = "SODATA_" + "_".join(str(part) for part in error["loc"]).upper()
         message = error["msg"].removeprefix("Value error, ")
-        lines.append(
-            f"{name}={error['input']!r}: {message}"
-            if error["loc"] and not isinstance(error["input"], dict)
-            else message
-        )
+        if not error["loc"] or isinstance(error["input"], dict):
+            lines.append(message)  # a check across settings names them itself
+        elif any(word in name for word in ("PASSWORD", "SECRET", "URL")):
+            lines.append(f"{name}: {message}")
+        else:
+            lines.append(f"{name}={error['input']!r}: {message}")
     return "invalid setting in the environment:\n  " + "\n  ".join(lines)
 
 

@@ -8,7 +8,7 @@
    `.venv/.server` prerequisite: a venv and `pip install -e '.[server]'`) is run first as
    `make .venv/.server`, bounded to INSTALL_TIMEOUT seconds: a real install from the package
    index, because the clone must get its own editable install (this checkout's .venv has this
-   checkout installed, not the clone); with pip's cache it takes about 20 s here.
+   checkout installed, not the clone); with pip's cache it takes about 30 s here.
    When it runs out of time or cannot reach the index, the test skips and says why, except
    with CI=true, where it fails. Then `make demo PORT=<free port>` serves the demo.
 3. The curl commands of the README's "Two commands" section, read out of README.md (so the

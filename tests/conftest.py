@@ -7,6 +7,7 @@ Without PostgreSQL its tests skip and say why, except with CI=true, where they f
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -15,9 +16,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -33,6 +35,12 @@ BACKENDS = [
     if b.strip()
 ]
 PG_ADMIN_URL = os.environ.get("SODATA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+# One run of the suite. pytest-xdist's workers inherit it from the process that started them
+# (the one that owns the run), and share its database templates (`_template`).
+_OWNS_RUN = "SODATA_TEST_RUN" not in os.environ
+RUN = os.environ.setdefault("SODATA_TEST_RUN", uuid.uuid4().hex[:12])
+T = TypeVar("T")
 
 # Password hashing at its cheapest, for the test process and the servers it starts (as
 # Django's tests use a fast hasher): the suite signs in thousands of times, and at the
@@ -59,13 +67,13 @@ def _pg_url(name: str) -> str:
     return f"{base}/{name}"
 
 
-def _postgres_database() -> tuple[str, str]:
-    """Create an empty database; return its SQLAlchemy URL and name."""
+def _postgres_database(name: str | None = None) -> tuple[str, str]:
+    """Create an empty database (`name`, or a new one); return its SQLAlchemy URL and name."""
     try:
         import psycopg
 
         with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as conn:
-            name = f"sodata_test_{uuid.uuid4().hex[:12]}"
+            name = name or f"sodata_test_{uuid.uuid4().hex[:12]}"
             conn.execute(f'CREATE DATABASE "{name}"')
     except Exception as exc:  # noqa: BLE001
         reason = f"PostgreSQL is not reachable at {PG_ADMIN_URL}: {exc}"
@@ -108,34 +116,49 @@ def _drop_postgres_database(name: str) -> None:
 
 # (backend, demo) -> the template: a SQLite file, or a PostgreSQL database's name
 _TEMPLATES: dict[tuple[str, bool], str] = {}
-_TEMPLATE_DIR = Path(tempfile.mkdtemp(prefix="sodata-test-templates-"))
+_TEMPLATE_DIR = Path(tempfile.gettempdir()) / f"sodata-test-templates-{RUN}"
+
+
+def _template_name(backend: str, demo: bool) -> str:
+    kind = "demo" if demo else "migrated"
+    if backend == "postgresql":
+        return f"sodata_test_template_{RUN}_{kind}"
+    return str(_TEMPLATE_DIR / f"{kind}.db")
 
 
 def _template(backend: str, demo: bool) -> str:
-    """A migrated database made once per test session and backend, that tests copy: migrating
-    takes a fraction of a second, and seeding the demo seconds; a copy, hundredths. With
-    `demo`, the demo database as `serve --demo` makes it (`prepare_database`), without its
-    signing key, which each server makes its own."""
+    """A migrated database made once per run of the suite and backend, that tests copy:
+    migrating takes a fraction of a second, and seeding the demo seconds; a copy, hundredths.
+    With `demo`, the demo database as `serve --demo` makes it (`prepare_database`), without
+    its signing key, which each server makes its own. The first of pytest-xdist's workers to
+    need it makes it, under a lock; the others wait, and copy it."""
     key = (backend, demo)
     if key not in _TEMPLATES:
-        from sodata.cli.server import prepare_database
-        from sodata.migrations import upgrade
-        from sodata.models import SigningKey
-
-        if backend == "postgresql":
-            url, name = _postgres_database()
-        else:
-            name = str(_TEMPLATE_DIR / f"{'demo' if demo else 'migrated'}.db")
-            url = f"sqlite:///{name}"
-        if demo:
-            prepare_database(url, demo=True)
-            with open_session(url) as session:
-                session.execute(delete(SigningKey))
-                session.commit()
-        else:
-            upgrade(url)
+        _TEMPLATE_DIR.mkdir(exist_ok=True)
+        name = _template_name(backend, demo)
+        made = _TEMPLATE_DIR / f"{backend}-{demo}.made"
+        with (_TEMPLATE_DIR / f"{backend}-{demo}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not made.exists():
+                _make_template(backend, name, demo)
+                made.touch()
         _TEMPLATES[key] = name
     return _TEMPLATES[key]
+
+
+def _make_template(backend: str, name: str, demo: bool) -> None:
+    from sodata.cli.server import prepare_database
+    from sodata.migrations import upgrade
+    from sodata.models import SigningKey
+
+    url = _postgres_database(name)[0] if backend == "postgresql" else f"sqlite:///{name}"
+    if demo:
+        prepare_database(url, demo=True)
+        with open_session(url) as session:
+            session.execute(delete(SigningKey))
+            session.commit()
+    else:
+        upgrade(url)
 
 
 def _copy_of_template(backend: str, sqlite_path: Path, demo: bool) -> tuple[str, str | None]:
@@ -154,11 +177,36 @@ def _copy_of_template(backend: str, sqlite_path: Path, demo: bool) -> tuple[str,
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    for (backend, _), name in _TEMPLATES.items():
-        if backend == "postgresql":
-            _drop_postgres_database(name)
-    _TEMPLATES.clear()
+    """The process that owns the run drops the templates, after its workers have ended."""
+    if not _OWNS_RUN:
+        return
+    if any(made.name.startswith("postgresql-") for made in _TEMPLATE_DIR.glob("*.made")):
+        for demo in (False, True):
+            _drop_postgres_database(_template_name("postgresql", demo))
     shutil.rmtree(_TEMPLATE_DIR, ignore_errors=True)
+
+
+class Shared:
+    """What the fixtures of a backend make once for the whole session (a server, say). A
+    session-scoped fixture with a backend param is torn down whenever the next test takes the
+    other param: serially that happens once, but a pytest-xdist worker alternates between the
+    backends file by file, and would start a server each time."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        self._stack = stack
+        self._made: dict[Hashable, Any] = {}
+
+    def get(self, key: Hashable, make: Callable[[], AbstractContextManager[T]]) -> T:
+        """What `make()` enters, entered on first use and left at the end of the session."""
+        if key not in self._made:
+            self._made[key] = self._stack.enter_context(make())
+        return self._made[key]
+
+
+@pytest.fixture(scope="session")
+def shared() -> Iterator[Shared]:
+    with ExitStack() as stack:
+        yield Shared(stack)
 
 
 class Server:
@@ -250,17 +298,29 @@ class Server:
         return None if first is None else "\n".join(log[first : first + lines])
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    srv = Server(request.param, tmp_path_factory.mktemp(request.param), seed=True)
-    yield srv
-    srv.stop()
+@contextmanager
+def _shared_server(backend: str, workdir: Path) -> Iterator[Server]:
+    srv = Server(backend, workdir)
+    try:
+        yield srv
+    finally:
+        srv.stop()
     # Bad input must never give a 500: any test that caused one fails the session here.
     errors = srv.unexpected_errors()
     if errors is not None:
         pytest.fail(f"the {srv.backend} server logged an unexpected error:\n{errors}")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, shared: Shared
+) -> Server:
+    """The demo server on the backend of the test's param, shared by the tests that do not
+    need one of their own."""
+    backend = request.param
+    return shared.get(
+        ("server", backend), lambda: _shared_server(backend, tmp_path_factory.mktemp(backend))
+    )
 
 
 class PasswordGrant(httpx.Auth):

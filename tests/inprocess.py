@@ -143,6 +143,7 @@ class InProcessServer:
         self.offset += seconds
 
 
+@contextmanager
 def serve_in_process(
     backend: str, workdir: Path, env: dict[str, str] | None = None
 ) -> Iterator[InProcessServer]:

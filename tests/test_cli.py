@@ -9,7 +9,6 @@ def test_demo_server_prints_where_to_go(server, api):
     log = server.log_path.read_text()
     assert f"Web console:  {server.url}/console/" in log
     assert f"Swagger UI:   {server.url}/docs/swagger-ui/index.html" in log
-    assert "Demo data seeded." in log
     assert "127.0.0.1" in log
 
 

@@ -20,7 +20,7 @@ from sodata.client import Client
 from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD
 from sodata.demo.ids import ADMIN_EMAIL, DEMO_EMAIL
 from tests import factories
-from tests.conftest import Server
+from tests.conftest import Server, Shared
 from tests.inprocess import InProcessServer, serve_in_process
 
 REALM = "sodata"
@@ -131,10 +131,12 @@ def throwaway_user(api: httpx.Client, own_account: OwnAccount) -> str:
 
 @pytest.fixture(scope="session")
 def _short_server(
-    server: Server, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[InProcessServer]:
-    yield from serve_in_process(
-        server.backend, tmp_path_factory.mktemp(f"sdk-short-{server.backend}"), SHORT
+    server: Server, tmp_path_factory: pytest.TempPathFactory, shared: Shared
+) -> InProcessServer:
+    backend = server.backend
+    return shared.get(
+        ("sdk short server", backend),
+        lambda: serve_in_process(backend, tmp_path_factory.mktemp(f"sdk-short-{backend}"), SHORT),
     )
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 
 from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD
-from tests.conftest import PG_ADMIN_URL, Server
+from tests.conftest import PG_ADMIN_URL, Server, Shared
 from tests.inprocess import InProcessServer, serve_in_process
 
 REALM = "sodata"
@@ -38,10 +38,12 @@ BAD_CLIENT = {
 
 @pytest.fixture(scope="session")
 def _short_server(
-    server: Server, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[InProcessServer]:
-    yield from serve_in_process(
-        server.backend, tmp_path_factory.mktemp(f"short-{server.backend}"), SHORT
+    server: Server, tmp_path_factory: pytest.TempPathFactory, shared: Shared
+) -> InProcessServer:
+    backend = server.backend
+    return shared.get(
+        ("identity short server", backend),
+        lambda: serve_in_process(backend, tmp_path_factory.mktemp(f"short-{backend}"), SHORT),
     )
 
 

@@ -51,9 +51,10 @@ def _serve(backend: str, tmp: pytest.TempPathFactory, name: str, env: dict) -> I
 def _limited(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[InProcessServer]:
-    yield from serve_in_process(
+    with serve_in_process(
         request.param, tmp_path_factory.mktemp(f"limited-{request.param}"), LIMITS
-    )
+    ) as srv:
+        yield srv
 
 
 @pytest.fixture

@@ -63,11 +63,11 @@ class Sent:
             self.refresh_token,
         ]
 
-    def log(self, until: str) -> list[str]:
-        """The server's log lines once one holds `until` (an access line is written once its
-        answer has left)."""
+    def log(self, until: str, times: int = 1) -> list[str]:
+        """The server's log lines once `times` of them hold `until` (an access line is written
+        once its answer has left; a worker may say it is ready after the other has answered)."""
         deadline = time.monotonic() + 10
-        while until not in (text := self.server.log_path.read_text()):
+        while (text := self.server.log_path.read_text()).count(until) < times:
             assert time.monotonic() < deadline, f"no {until!r} in the log:\n{text}"
             time.sleep(0.1)
         return text.splitlines()
@@ -120,6 +120,7 @@ def test_every_line_is_a_json_object(sent_json: Sent) -> None:
     messages = [record["message"] for record in records]
     assert any(m.startswith("Started server process") for m in messages), messages
     if sent_json.workers > 1:  # the parent's lines too
+        records = _json_lines(sent_json.log(until=' ready"', times=sent_json.workers))
         ready = [r["message"] for r in records if r["logger"] == "sodata.workers"]
         assert len(ready) == sent_json.workers and all("ready" in m for m in ready), ready
 

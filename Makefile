@@ -9,8 +9,15 @@ PORT ?= 8080
 demo: $(VENV)/.server
 	$(VENV)/bin/sodata serve --demo --port $(PORT)
 
+# The suite runs in parallel (pytest-xdist), a test file at a time per worker, so that a
+# file's fixtures are made once. One worker more than cores, since some tests wait on the
+# processes they start; at most 4, since each worker's servers hold PostgreSQL connections
+# (100 by default). Python may write its bytecode: otherwise every server the suite starts
+# compiles sodata anew.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(min((os.cpu_count() or 1) + 1, 4))')
+
 test: $(VENV)/.test
-	$(VENV)/bin/pytest
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The benchmarks of bench/README.md at quick sizes (not part of `make test`); e.g.
 # make bench BENCH='--backend sqlite --backend postgresql --full'

@@ -44,6 +44,7 @@ class Tokens:
         self.realm = realm
         self.access_lifetime = access_lifetime
         self._public: dict[str, Any] = {}
+        self._private: tuple[str, Any] | None = None  # (kid, the signing key, parsed)
         # tokens whose signature was checked: token -> (kid, claims); expiry, issuer, type and
         # the key's presence are checked again on every use
         self._verified: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
@@ -51,9 +52,13 @@ class Tokens:
 
     def _sign(self, claims: dict[str, Any]) -> str:
         keys = self.keystore.keys()
-        return jwt.encode(
-            claims, keys.signing_pem, algorithm="RS256", headers={"kid": keys.signing_kid}
-        )
+        private = self._private
+        if private is None or private[0] != keys.signing_kid:
+            # Parsing a PEM checks the RSA key: tens of milliseconds of CPU, far more than a
+            # signature, so it is done once per key, not once per token.
+            key = RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(keys.signing_pem)
+            private = self._private = (keys.signing_kid, key)
+        return jwt.encode(claims, private[1], algorithm="RS256", headers={"kid": private[0]})
 
     def access_token(
         self, issuer: str, subject: Subject, client_id: str, scope: str, sid: str | None

@@ -289,15 +289,17 @@ class Server:
 
     def _wait_ready(self, timeout: float = 300) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited:\n{self.log_path.read_text()}")
-            try:
-                if httpx.get(self.base + "/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+        # one client for every poll: each new one loads the CA bundle (20 ms of CPU)
+        with httpx.Client(timeout=2) as http:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"server exited:\n{self.log_path.read_text()}")
+                try:
+                    if http.get(self.base + "/health").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"server not ready after {timeout}s:\n{self.log_path.read_text()}")
 

@@ -11,6 +11,7 @@ import fcntl
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -53,6 +54,30 @@ TEST_ARGON2 = {
 }
 for _name, _value in TEST_ARGON2.items():
     os.environ.setdefault(_name, _value)
+
+
+def _share_one_ssl_context() -> None:
+    """httpx makes an SSL context for every client it builds (and every `httpx.get`), loading
+    certifi's CA bundle: 20 ms of CPU each. The suite builds tens of thousands of clients,
+    which made this its largest single cost, though every server it starts speaks plain HTTP
+    on loopback. In the test process, the clients with the default verification share one
+    context."""
+    from httpx._transports import default
+
+    make = default.create_ssl_context
+    context = make()
+
+    def shared(
+        verify: ssl.SSLContext | str | bool = True, cert: Any = None, trust_env: bool = True
+    ) -> ssl.SSLContext:
+        if verify is True and cert is None and trust_env:
+            return context
+        return make(verify=verify, cert=cert, trust_env=trust_env)
+
+    default.create_ssl_context = shared  # type: ignore[assignment]
+
+
+_share_one_ssl_context()
 
 
 def _free_port() -> int:
@@ -261,17 +286,19 @@ class Server:
 
     def _wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"server exited with {self.process.returncode}:\n{self.log_path.read_text()}"
-                )
-            try:
-                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+        # one client for every poll: each new one loads the CA bundle (20 ms of CPU)
+        with httpx.Client(timeout=2) as http:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise RuntimeError(
+                        f"server exited with {self.process.returncode}:\n{self.log_path.read_text()}"
+                    )
+                try:
+                    if http.get(self.url + "/health").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"server not ready after {timeout}s:\n{self.log_path.read_text()}")
 

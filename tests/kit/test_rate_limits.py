@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -24,6 +24,7 @@ from sodata.models import RateLimitCount
 from tests.conftest import BACKENDS, Server, fresh_database
 from tests.kit.test_workers import _ready
 
+T = TypeVar("T")
 TABLE = RateLimitCount.__table__
 OIDC = "/realms/sodata/protocol/openid-connect"
 
@@ -34,6 +35,20 @@ def fresh_window(window: int, needed: float) -> None:
     left = window - time.time() % window
     if left < needed:
         time.sleep(left + 0.05)
+
+
+def in_one_window(window: int, needed: float, send: Callable[[], T]) -> T:
+    """What `send()` returns, from requests that all fell into one window: started with
+    `needed` seconds of the window left, and sent again from the start of a new window if a
+    loaded machine made them take longer (the counts of a window they spilled into are
+    spent)."""
+    fresh_window(window, needed)
+    while True:
+        started = time.time() // window
+        answers = send()
+        if time.time() // window == started:
+            return answers
+        fresh_window(window, window)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -224,8 +239,12 @@ def _get(server: Server, token: str) -> httpx.Response:
 
 def test_the_api_limit_per_caller_is_shared_by_the_processes(workers: Server) -> None:
     demo, viewer = _token(workers, DEMO_EMAIL), _token(workers, VIEWER_EMAIL)
-    fresh_window(WINDOW, 15)
-    answers = [_get(workers, demo) for _ in range(3 * API_LIMIT)]
+
+    def send() -> tuple[int, list[httpx.Response]]:
+        logged = workers.log_path.read_text().count("rate limit: 'api-user:")
+        return logged, [_get(workers, demo) for _ in range(3 * API_LIMIT)]
+
+    logged, answers = in_one_window(WINDOW, 15, send)
     statuses = [a.status_code for a in answers]
     # each process alone would admit API_LIMIT: both together admit it once, exactly (a chunk
     # of 1 leaves no permit unspent)
@@ -241,7 +260,7 @@ def test_the_api_limit_per_caller_is_shared_by_the_processes(workers: Server) ->
     assert "Too many requests by this caller" in refused.json()["message"]
     assert 1 <= int(refused.headers["Retry-After"]) <= WINDOW
     assert _get(workers, viewer).status_code == 200  # another caller: its own count
-    said = workers.log_path.read_text().count("rate limit: 'api-user:")
+    said = workers.log_path.read_text().count("rate limit: 'api-user:") - logged
     assert said == 1  # logged once, by the process whose count reached the limit
 
 
@@ -250,12 +269,15 @@ def test_failed_sign_ins_are_counted_across_the_processes(workers: Server) -> No
     the requests that reach the other process are refused as well."""
     transport = httpx.HTTPTransport(local_address="127.0.0.2")  # a source address of its own
     form = {"grant_type": "client_credentials", "client_id": "no-such-client"}
-    fresh_window(WINDOW, 10)
     with httpx.Client(transport=transport, base_url=workers.url, timeout=30) as client:
-        answers = [
-            client.post(f"{OIDC}/token", data=form, headers={"Connection": "close"})
-            for _ in range(3 * FAILURES)
-        ]
+        answers = in_one_window(
+            WINDOW,
+            10,
+            lambda: [
+                client.post(f"{OIDC}/token", data=form, headers={"Connection": "close"})
+                for _ in range(3 * FAILURES)
+            ],
+        )
     statuses = [a.status_code for a in answers]
     assert statuses == [401] * FAILURES + [429] * 2 * FAILURES, statuses
     assert answers[-1].json()["error"] == "too_many_requests"

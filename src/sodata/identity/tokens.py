@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from jwt.algorithms import RSAAlgorithm
 
 from sodata.identity.keys import KeyStore
@@ -44,7 +46,7 @@ class Tokens:
         self.realm = realm
         self.access_lifetime = access_lifetime
         self._public: dict[str, Any] = {}
-        self._private: tuple[str, Any] | None = None  # (kid, the signing key, parsed)
+        self._private: tuple[str, RSAPrivateKey] | None = None  # (kid, its key, parsed)
         # tokens whose signature was checked: token -> (kid, claims); expiry, issuer, type and
         # the key's presence are checked again on every use
         self._verified: OrderedDict[str, tuple[str, dict[str, Any]]] = OrderedDict()
@@ -56,7 +58,9 @@ class Tokens:
         if private is None or private[0] != keys.signing_kid:
             # Parsing a PEM checks the RSA key: tens of milliseconds of CPU, far more than a
             # signature, so it is done once per key, not once per token.
-            key = RSAAlgorithm(RSAAlgorithm.SHA256).prepare_key(keys.signing_pem)
+            key = load_pem_private_key(keys.signing_pem.encode(), password=None)
+            if not isinstance(key, RSAPrivateKey):
+                raise TypeError(f"the signing key {keys.signing_kid} is not an RSA key")
             private = self._private = (keys.signing_kid, key)
         return jwt.encode(claims, private[1], algorithm="RS256", headers={"kid": private[0]})
 

@@ -40,6 +40,7 @@ from sodata.models import (
     User,
     UserLink,
 )
+from tests.conftest import _copy_of_template
 
 PASSWORD = "a long enough password"
 
@@ -47,7 +48,8 @@ PASSWORD = "a long enough password"
 @pytest.fixture(scope="module")
 def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cli") / "demo.db"
-    prepare_database(sqlite_url(path), demo=True)  # as `serve --demo` does
+    _copy_of_template("sqlite", path, demo=True)  # the demo data `serve --demo` seeds
+    prepare_database(sqlite_url(path), demo=True)  # and what it adds to it: a signing key
     return path
 
 

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from sodata.access.principal import Principal
 from sodata.catalog import service as catalog
 from sodata.catalog.endpoints import device_type_public
-from sodata.cli.server import prepare_database
 from sodata.customers import service as customers
 from sodata.demo import ids
 from sodata.devices import service as devices
@@ -33,8 +32,7 @@ ALL = frozenset({"contact", "address"})
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    with fresh_database(request.param, tmp_path_factory.mktemp("queries")) as url:
-        prepare_database(url, demo=True)
+    with fresh_database(request.param, tmp_path_factory.mktemp("queries"), demo=True) as url:
         engine = make_engine(url)
         yield engine
         engine.dispose()

@@ -73,7 +73,12 @@ def test_connections_are_dealt_in_turn_and_a_dead_worker_is_replaced(tmp_path: P
 
         victim = workers[0]
         os.kill(victim, signal.SIGKILL)
-        # the other worker answers meanwhile
+        # Once the parent has seen it die (a connection handed over in the instant before
+        # is lost with it, as with any process that dies), the other worker answers meanwhile.
+        deadline = time.monotonic() + 10
+        while f"worker {victim} exited" not in server.log_path.read_text():
+            assert time.monotonic() < deadline, server.log_tail()
+            time.sleep(0.05)
         for _ in range(20):
             assert httpx.get(server.url + "/realms/sodata", timeout=10).status_code == 200
         replaced = _ready(server, 2)

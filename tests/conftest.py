@@ -213,6 +213,15 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     shutil.rmtree(_TEMPLATE_DIR, ignore_errors=True)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files marked `scenario` first: pytest-xdist hands the files out in this order, and
+    those scenarios, which wait on processes and outages, then run beside the short tests
+    that keep the cores busy, rather than alone at the end of the run."""
+    first = {item.path for item in items if item.get_closest_marker("scenario")}
+    items.sort(key=lambda item: item.path not in first)
+
+
 class Shared:
     """What the fixtures of a backend make once for the whole session (a server, say). A
     session-scoped fixture with a backend param is torn down whenever the next test takes the

@@ -35,6 +35,7 @@ from sodata.demo import ids
 from tests.conftest import BACKENDS, PG_ADMIN_URL, Server, _pg_url, client_as
 from tests.datapoints.wire import CURRENT_L3, LOAD, iso, ms, ok, pairs, points
 
+pytestmark = pytest.mark.scenario
 DEVICE = str(ids.MASTERYS_U2_CDS)  # in SoLink; demo history on LOAD, CURRENT_L3 (and 140500)
 BASE = f"/api/v1/ca/{ids.SOLINK}"
 DAYS = ("2023-03-13", "2023-03-14", "2023-03-15")  # UTC days without demo history

@@ -54,10 +54,13 @@ NETWORK_ERRORS = (
     "ReadTimeoutError",
 )
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("git") is None or shutil.which("make") is None,
-    reason="the README test needs git (to clone) and make (the README's commands)",
-)
+pytestmark = [
+    pytest.mark.scenario,
+    pytest.mark.skipif(
+        shutil.which("git") is None or shutil.which("make") is None,
+        reason="the README test needs git (to clone) and make (the README's commands)",
+    ),
+]
 
 
 def _skip_or_fail(reason: str) -> None:

@@ -17,6 +17,7 @@ import pytest
 from bench.crash import ACKNOWLEDGED, crash_loop
 from tests.conftest import BACKENDS, fresh_database
 
+pytestmark = pytest.mark.scenario
 KILLS = 5
 
 

@@ -23,6 +23,7 @@ from tests.conftest import (
 )
 from tests.datapoints.wire import LOAD, iso, ok, pairs
 
+pytestmark = pytest.mark.scenario
 DAY_MS = 86_400_000
 SOLINK = f"/api/v1/ca/{ids.SOLINK}"
 DEVICE = str(ids.MASTERYS_U2_CDS)

@@ -55,6 +55,7 @@ from tests.conftest import Server, _free_port, client_as
 from tests.datapoints.wire import LOAD, Account, error
 from tests.kit.test_concurrency import BATCH, EVERYTHING, batch_times, busy, ingest, stored_times
 
+pytestmark = pytest.mark.scenario
 CA = str(ids.SOLINK)
 # The documented bound on any answer while the database is down: the longest wait for a turn
 # (SODATA_QUEUE_SECONDS), then a connection attempt (connect_timeout, per address of the host;

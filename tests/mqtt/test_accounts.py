@@ -14,6 +14,8 @@ from sodata.demo.ids import ADMIN_EMAIL, SOLINK
 from tests.conftest import BACKENDS, Server, client_as, unique
 from tests.mqtt.conftest import Broker, Device, Workers, create_gateway_client, gateway_serial
 
+pytestmark = pytest.mark.scenario
+
 
 def _token(server: Server, client_id: str, secret: str) -> int:
     return httpx.post(

@@ -22,6 +22,7 @@ from tests.mqtt.conftest import (
     gateway_serial,
 )
 
+pytestmark = pytest.mark.scenario
 VARIABLE = "Global|0|141935"
 START = datetime(2021, 6, 1, tzinfo=UTC)
 

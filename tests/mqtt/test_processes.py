@@ -32,6 +32,7 @@ from tests.mqtt.conftest import (
     worker_processes,
 )
 
+pytestmark = pytest.mark.scenario
 MESSAGES = 1500  # over MQTT, one point each, about 5 s
 BATCHES = 60  # over HTTP, 50 points each
 START = datetime(2021, 3, 1, tzinfo=UTC)

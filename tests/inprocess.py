@@ -30,7 +30,7 @@ import pytest
 import time_machine
 import uvicorn
 
-from tests.conftest import Server, _copy_of_template, _drop_postgres_database
+from tests.conftest import Server, Shared, _copy_of_template, _drop_postgres_database
 
 LOGGERS = ("sodata", "uvicorn")
 _SERVING: contextvars.ContextVar[InProcessServer | None] = contextvars.ContextVar(
@@ -157,3 +157,12 @@ def serve_in_process(
     errors = srv.unexpected_errors()
     if errors is not None:
         pytest.fail(f"the in-process {backend} server logged an unexpected error:\n{errors}")
+
+
+def shared_in_process(
+    shared: Shared, tmp: pytest.TempPathFactory, name: str, backend: str, env: dict[str, str]
+) -> InProcessServer:
+    """The in-process server `name` of `backend` with `env`, started once for the session."""
+    return shared.get(
+        (name, backend), lambda: serve_in_process(backend, tmp.mktemp(f"{name}-{backend}"), env)
+    )

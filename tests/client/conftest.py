@@ -21,7 +21,7 @@ from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PAS
 from sodata.demo.ids import ADMIN_EMAIL, DEMO_EMAIL
 from tests import factories
 from tests.conftest import Server, Shared
-from tests.inprocess import InProcessServer, serve_in_process
+from tests.inprocess import InProcessServer, shared_in_process
 
 REALM = "sodata"
 SHORT = {"SODATA_ACCESS_TOKEN_LIFETIME": "5", "SODATA_REFRESH_TOKEN_LIFETIME": "30"}
@@ -133,11 +133,7 @@ def throwaway_user(api: httpx.Client, own_account: OwnAccount) -> str:
 def _short_server(
     server: Server, tmp_path_factory: pytest.TempPathFactory, shared: Shared
 ) -> InProcessServer:
-    backend = server.backend
-    return shared.get(
-        ("sdk short server", backend),
-        lambda: serve_in_process(backend, tmp_path_factory.mktemp(f"sdk-short-{backend}"), SHORT),
-    )
+    return shared_in_process(shared, tmp_path_factory, "sdk-short", server.backend, SHORT)
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD
 from tests.conftest import PG_ADMIN_URL, Server, Shared
-from tests.inprocess import InProcessServer, serve_in_process
+from tests.inprocess import InProcessServer, shared_in_process
 
 REALM = "sodata"
 OIDC = f"/realms/{REALM}/protocol/openid-connect"
@@ -40,11 +40,7 @@ BAD_CLIENT = {
 def _short_server(
     server: Server, tmp_path_factory: pytest.TempPathFactory, shared: Shared
 ) -> InProcessServer:
-    backend = server.backend
-    return shared.get(
-        ("identity short server", backend),
-        lambda: serve_in_process(backend, tmp_path_factory.mktemp(f"short-{backend}"), SHORT),
-    )
+    return shared_in_process(shared, tmp_path_factory, "short", server.backend, SHORT)
 
 
 @pytest.fixture

@@ -6,8 +6,11 @@ last-values, datapoints, ingest), on the root app of `main`.
 Only the client's dependencies are imported here: the server's commands import theirs when
 they run."""
 
-from sodata.cli import manage, server, user
-from sodata.cli.main import app
+from sodata.kit.startup import startup
+
+with startup():
+    from sodata.cli import manage, server, user
+    from sodata.cli.main import app
 
 user.register(app)
 

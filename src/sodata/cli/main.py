@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from sodata.cli.user import EXIT_MISSING_EXTRA
+from sodata.kit.startup import startup
 
 app = typer.Typer(
     help="sodata: an open, self-hostable SoData IoT API server, and a client of the SoData API.",
@@ -64,7 +65,8 @@ def server_command(
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def command(*args: Any, **values: Any) -> Any:
-            _require_server()
+            with startup():
+                _require_server()
             from pydantic import ValidationError
 
             try:

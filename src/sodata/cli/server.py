@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from sodata.cli.main import app, console, fail, server_command
+from sodata.kit.startup import startup
 
 DEMO_DB = Path("sodata-demo.db")
 
@@ -74,8 +75,9 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the HTTP server (migrates the database first)."""
-    from sodata.app import create_app
-    from sodata.config import Settings
+    with startup():
+        from sodata.app import create_app
+        from sodata.config import Settings
 
     url = database_url(db, demo)
     seeded = prepare_database(url, demo)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import importlib
 import logging
 import logging.config
 import multiprocessing
@@ -36,6 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sodata.kit import log_format, metrics
+from sodata.kit.startup import startup
 
 log = logging.getLogger("sodata.workers")
 STARTUP_SECONDS = 5.0
@@ -99,6 +101,8 @@ def _worker(channel: socket.socket, log_level: str) -> None:
             channel.close()  # connections not yet taken are closed with it
             await super().shutdown(sockets=[])
 
+    with startup():  # what uvicorn's factory imports
+        importlib.import_module(APP.partition(":")[0])
     config = log_format.uvicorn_config(log_level)
     Handed(uvicorn.Config(APP, factory=True, log_level=log_level, log_config=config)).run()
 

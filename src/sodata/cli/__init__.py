@@ -6,7 +6,7 @@ last-values, datapoints, ingest), on the root app of `main`.
 Only the client's dependencies are imported here: the server's commands import theirs when
 they run."""
 
-from sodata.kit.startup import startup
+from sodata.startup import startup
 
 with startup():
     from sodata.cli import manage, server, user

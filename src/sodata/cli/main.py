@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 
 from sodata.cli.user import EXIT_MISSING_EXTRA
-from sodata.kit.startup import startup
+from sodata.startup import startup
 
 app = typer.Typer(
     help="sodata: an open, self-hostable SoData IoT API server, and a client of the SoData API.",

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from sodata.cli.main import app, console, fail, server_command
-from sodata.kit.startup import startup
+from sodata.startup import startup
 
 DEMO_DB = Path("sodata-demo.db")
 
@@ -75,9 +75,7 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the HTTP server (migrates the database first)."""
-    with startup():
-        from sodata.app import create_app
-        from sodata.config import Settings
+    from sodata.config import Settings
 
     url = database_url(db, demo)
     seeded = prepare_database(url, demo)
@@ -106,7 +104,11 @@ def serve(
     from sodata.kit import workers as processes
 
     if workers == 1:
-        processes.run(create_app(Settings(database_url=url, demo=demo)), host, port, log_level)
+        with startup():
+            from sodata.app import create_app
+
+            application = create_app(Settings(database_url=url, demo=demo))
+        processes.run(application, host, port, log_level)
         return
     # each process makes its own application from the environment (state lives in the database)
     os.environ["SODATA_DATABASE_URL"], os.environ["SODATA_DEMO"] = url, str(demo).lower()

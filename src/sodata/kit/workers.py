@@ -37,7 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sodata.kit import log_format, metrics
-from sodata.kit.startup import startup
+from sodata.startup import startup
 
 log = logging.getLogger("sodata.workers")
 STARTUP_SECONDS = 5.0

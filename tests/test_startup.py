@@ -1,4 +1,4 @@
-"""The start-up block (sodata.kit.startup): no cyclic collection inside; what it made is
+"""The start-up block (sodata.startup): no cyclic collection inside; what it made is
 frozen afterwards, and the collector is as it was before."""
 
 import gc
@@ -6,7 +6,7 @@ import weakref
 
 import pytest
 
-from sodata.kit.startup import startup
+from sodata.startup import startup
 
 
 class Node:

@@ -171,13 +171,16 @@ class DynamicSecurity:
                 raise BrokerUnavailable(f"{command['command']}: {error}")
 
     def put(self, account: GatewayAccount, password: str) -> None:
-        """Create the account with this password (or give it this password), and its topics."""
+        """Create the account with this password (or give it this password), and its topics.
+
+        The client goes before its role: Mosquitto (2.0.11 to 2.0.15 at least, eclipse/mosquitto
+        issue 2660) crashes on deleting a client whose role was deleted first."""
         self._checked(
             [
                 {"command": "createGroup", "groupname": GROUP},
+                {"command": "deleteClient", "username": account.username},
                 {"command": "deleteRole", "rolename": account.role},
                 {"command": "createRole", "rolename": account.role, "acls": account.acls()},
-                {"command": "deleteClient", "username": account.username},
                 {
                     "command": "createClient",
                     "username": account.username,

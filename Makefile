@@ -12,12 +12,13 @@ demo: $(VENV)/.server
 # The suite runs in parallel (pytest-xdist), a test file at a time per worker, so that a
 # file's fixtures are made once. One worker more than cores, since some tests wait on the
 # processes they start; at most 4, since each worker's servers hold PostgreSQL connections
-# (100 by default). Python may write its bytecode: otherwise every server the suite starts
-# compiles sodata anew.
+# (100 by default). Files go out in the suite's order (--no-loadscope-reorder: xdist would
+# send the files with the most tests first), which puts the long scenarios first. Python may
+# write its bytecode: otherwise every server the suite starts compiles sodata anew.
 TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(min((os.cpu_count() or 1) + 1, 4))')
 
 test: $(VENV)/.test
-	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The benchmarks of bench/README.md at quick sizes (not part of `make test`); e.g.
 # make bench BENCH='--backend sqlite --backend postgresql --full'

@@ -24,6 +24,7 @@ from tests.conftest import BACKENDS, Server
 from tests.identity.conftest import OIDC, AnyServer, password_form
 from tests.inprocess import InProcessServer, serve_in_process
 
+pytestmark = pytest.mark.scenario
 WINDOW = 20
 FAILURES = 10
 PER_ADDRESS = 40

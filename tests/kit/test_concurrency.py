@@ -35,6 +35,7 @@ from sodata.demo import ids
 from tests.conftest import BACKENDS, PG_ADMIN_URL, Server, client_as
 from tests.datapoints.wire import LOAD, Account, error, iso, ms, ok
 
+pytestmark = pytest.mark.scenario
 LOAD_SECONDS = float(os.environ.get("SODATA_TEST_LOAD_SECONDS", "10"))
 LOAD_WORKERS = int(os.environ.get("SODATA_TEST_LOAD_WORKERS", "2"))
 CA = str(ids.SOLINK)

@@ -24,6 +24,8 @@ from sodata.models import RateLimitCount
 from tests.conftest import BACKENDS, Server, fresh_database
 from tests.kit.test_workers import _ready
 
+pytestmark = pytest.mark.scenario
+
 T = TypeVar("T")
 TABLE = RateLimitCount.__table__
 OIDC = "/realms/sodata/protocol/openid-connect"

@@ -12,7 +12,8 @@ into the collector's permanent generation (`gc.freeze`), where later collections
 turns the collector on again. Reference counting frees objects as before: only cycles made
 before the freeze stay. Blocks may follow each other (a command's imports, then the server's).
 It is used by the `sodata` command, whose client part loads nothing of the server, and by the
-server's processes, so it sits below both.
+server's processes, so it sits below both. A process that runs commands in-process (the tests'
+CliRunner) freezes what it holds at each command: its cycles of that moment stay.
 """
 
 from __future__ import annotations

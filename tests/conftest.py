@@ -8,6 +8,7 @@ Without PostgreSQL its tests skip and say why, except with CI=true, where they f
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import shutil
 import socket
@@ -211,6 +212,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         for demo in (False, True):
             _drop_postgres_database(_template_name("postgresql", demo))
     shutil.rmtree(_TEMPLATE_DIR, ignore_errors=True)
+
+
+def pytest_collectstart() -> None:
+    gc.disable()  # collection, as a start-up (sodata/startup.py): until it is finished
+
+
+def pytest_collection_finish() -> None:
+    """What collection made (test modules, thousands of items) lives as long as the session:
+    later collections skip it, as the servers' start-up does (sodata/startup.py)."""
+    gc.freeze()
+    gc.enable()
 
 
 @pytest.hookimpl(trylast=True)

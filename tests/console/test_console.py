@@ -9,6 +9,7 @@ import io
 import json
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -68,11 +69,21 @@ def open_signed_in(page, path: str, email: str) -> None:
     page.wait_for_url(lambda url: "/console/" in url and "/callback" not in url)
 
 
-def captured_query(page, action) -> dict:
-    """The body of the datapoints query that `action` makes the page send."""
-    with page.expect_request(lambda r: r.method == "PUT" and r.url.endswith("/datapoints")) as sent:
+def captured_query(page, action, where: Callable[[dict], bool] = lambda body: True) -> dict:
+    """The body of the datapoints query that `action` makes the page send: the first one sent
+    from then on whose body satisfies `where` (the query of a change made just before may still
+    be on its way, on a busy machine)."""
+
+    def sent(request) -> bool:
+        return (
+            request.method == "PUT"
+            and request.url.endswith("/datapoints")
+            and where(json.loads(request.post_data))
+        )
+
+    with page.expect_request(sent) as request:
         action()
-    return json.loads(sent.value.post_data)
+    return json.loads(request.value.post_data)
 
 
 def wait_drawn(page) -> dict:
@@ -162,8 +173,12 @@ def test_historical_daily_averages_chart_and_csv_equal_the_api(
     page.get_by_label("Period").select_option("3m")
     page.get_by_label("Time zone").select_option("Europe/Paris")
     page.evaluate("window.sodataChart = null")
-    body = captured_query(page, lambda: page.get_by_label("Granularity").select_option("day"))
-    assert body["granularity"] == "day" and body["series"][0]["aggregation"] == "avg"
+    body = captured_query(
+        page,
+        lambda: page.get_by_label("Granularity").select_option("day"),
+        where=lambda body: body["granularity"] == "day",  # not the time zone's, sent late
+    )
+    assert body["series"][0]["aggregation"] == "avg"
     assert body["timezone"] == "Europe/Paris" and body["useDeviceLocalTimezone"] is False
     assert body["from"].endswith("T00:00:00")  # a local midnight, three months back
     answer = api.put(f"/api/v1/ca/{SOLINK}/datapoints", json=body).json()

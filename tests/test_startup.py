@@ -19,7 +19,7 @@ def collector():
     enabled = gc.isenabled()
     gc.enable()
     yield
-    gc.unfreeze()
+    gc.unfreeze()  # (what the session froze too: the collector walks it again, nothing else)
     gc.enable() if enabled else gc.disable()
 
 

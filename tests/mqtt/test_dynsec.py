@@ -1,5 +1,5 @@
-"""Broker accounts given a password again and again (a secret regenerated, each reconciliation
-of `sodata mqtt`) leave the broker running, and the last password is the one that opens it.
+"""Broker accounts given a password again and again (a gateway client's secret regenerated)
+leave the broker running, and the last password is the one that opens it.
 
 Mosquitto crashes on deleting a client whose role was deleted before it (2.0.11 here; eclipse/
 mosquitto issue 2660): sodata deletes an account's client before its role. Against a private

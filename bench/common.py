@@ -255,6 +255,28 @@ def session_on(url: str) -> Iterator[Any]:
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def wait_healthy(
+    process: subprocess.Popen[bytes], base: str, log_path: Path, timeout: float
+) -> bool:
+    """Whether the server `process` started answers 200 on `base`/health within `timeout`
+    seconds; raises, with its log, if it exits meanwhile. (Also the tests' `Server`.)"""
+    deadline = time.monotonic() + timeout
+    # one client for every poll: each new one loads the CA bundle (20 ms of CPU)
+    with httpx.Client(timeout=2) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with {process.returncode}:\n{log_path.read_text()}"
+                )
+            try:
+                if http.get(base + "/health").status_code == 200:
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+    return False
+
+
 class Server:
     """`python -m sodata serve --demo` on a free port, on the database at `url`; by default
     through bench.timed_server (the same command, plus a Server-Timing header on answers).
@@ -288,20 +310,9 @@ class Server:
         say(f"server up on {self.base} in {time.perf_counter() - t0:.1f} s (log {log})")
 
     def _wait_ready(self, timeout: float = 300) -> None:
-        deadline = time.monotonic() + timeout
-        # one client for every poll: each new one loads the CA bundle (20 ms of CPU)
-        with httpx.Client(timeout=2) as http:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(f"server exited:\n{self.log_path.read_text()}")
-                try:
-                    if http.get(self.base + "/health").status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server not ready after {timeout}s:\n{self.log_path.read_text()}")
+        if not wait_healthy(self.process, self.base, self.log_path, timeout):
+            self.stop()
+            raise RuntimeError(f"server not ready after {timeout}s:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:
         self.process.terminate()

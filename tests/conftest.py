@@ -16,7 +16,6 @@ import ssl
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -28,6 +27,7 @@ import pytest
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
+from bench.common import wait_healthy
 from sodata.demo.credentials import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_PASSWORD
 from sodata.demo.ids import ADMIN_EMAIL
 
@@ -308,22 +308,9 @@ class Server:
         self._wait_ready()
 
     def _wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        # one client for every poll: each new one loads the CA bundle (20 ms of CPU)
-        with httpx.Client(timeout=2) as http:
-            while time.monotonic() < deadline:
-                if self.process.poll() is not None:
-                    raise RuntimeError(
-                        f"server exited with {self.process.returncode}:\n{self.log_path.read_text()}"
-                    )
-                try:
-                    if http.get(self.url + "/health").status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"server not ready after {timeout}s:\n{self.log_path.read_text()}")
+        if not wait_healthy(self.process, self.url, self.log_path, timeout):
+            self.stop()
+            raise RuntimeError(f"server not ready after {timeout}s:\n{self.log_path.read_text()}")
 
     def stop(self) -> None:
         self.process.terminate()
